@@ -1,0 +1,195 @@
+"""Admin alerts: a short email to NEWSLETTER_ADMIN_EMAIL when something needs a human.
+
+Three kinds: a fetch that failed or a feed that stayed stale past the retry bound, a run that left
+failed or `unknown` deliveries, and one cost line per announcement day (LLM tokens and dollars).
+Each alert is sent at most once per (kind, key): the `alerts` table remembers, so a restart or the
+next tick of the delivery job does not repeat it. Without an admin address the alert is only
+logged. Alerts go through the same transport as the digests (SendGrid or the outbox).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import logging
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from newsletter.db import Database
+from newsletter.db import subscribers as subscriber_store
+from newsletter.mail.base import SendError, Transport
+from newsletter.mail.compose import reply_address, unsubscribe_url
+from newsletter.models import OutgoingEmail
+from newsletter.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # fetch | run | cost
+    key: str  # what it is about: the same (kind, key) is sent once
+    day: dt.date  # the announcement date it concerns (the outbox folder)
+    subject: str
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+    @property
+    def html(self) -> str:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines[1:])
+        head = f"<p>{html.escape(self.lines[0])}</p>" if self.lines else ""
+        return f"<!doctype html><html><body>{head}<ul>{items}</ul></body></html>"
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:12]
+
+
+def fetch_alert(want: dt.date, error: str, *, retried_for: dt.timedelta) -> Alert:
+    hours = retried_for.total_seconds() / 3600
+    return Alert(
+        kind="fetch",
+        key=want.isoformat(),
+        day=want,
+        subject=f"arXiv Digest: the announcement of {want:%a %Y-%m-%d} could not be fetched",
+        lines=(
+            f"The announcement dated {want:%A %Y-%m-%d} is still not stored after {hours:g} h of retries.",
+            f"Last error: {error}",
+            "No digest is sent for that day until it is fetched. If arXiv skipped the day (a closure"
+            " our calendar does not know), nothing needs doing; otherwise check the feed URL and run"
+            f" `newsletter run --date {want.isoformat()}`.",
+        ),
+    )
+
+
+def run_alert(
+    digest_date: dt.date, failed: Mapping[str, str], unknown: Sequence[str], fatal: str | None = None
+) -> Alert | None:
+    """None when the run needs no human: nothing failed and nothing is `unknown`."""
+    if not failed and not unknown and not fatal:
+        return None
+    lines = [f"The delivery run for {digest_date:%a %Y-%m-%d} needs a look."]
+    if fatal:
+        lines.append(f"The run stopped: {fatal}")
+    lines += [f"failed: {address}: {reason}" for address, reason in sorted(failed.items())]
+    if unknown:
+        lines.append(f"unknown (interrupted mid-send, maybe delivered): {', '.join(sorted(unknown))};"
+                     " check the provider's log, then `newsletter run --resend-unknown` or leave them")
+    key_parts = [f"f:{a}" for a in failed] + [f"u:{a}" for a in unknown] + ([f"x:{fatal}"] if fatal else [])
+    count = len(failed) + len(unknown)
+    return Alert(
+        kind="run",
+        key=f"{digest_date.isoformat()}:{_digest(key_parts)}",
+        day=digest_date,
+        subject=f"arXiv Digest: {count or 'a'} delivery problem(s) on {digest_date:%Y-%m-%d}",
+        lines=tuple(lines),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayCost:
+    digest_date: dt.date
+    runs: int
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    served: int
+    failures: int
+
+
+def day_cost(db: Database, digest_date: dt.date) -> DayCost:
+    """What every run for one announcement date cost, from the runs log (dry runs excluded)."""
+    row = db.read().execute(
+        "SELECT COUNT(*), COALESCE(SUM(llm_calls), 0), COALESCE(SUM(prompt_tokens), 0),"
+        " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),"
+        " COALESCE(SUM(subscribers_served), 0), COALESCE(SUM(failures), 0)"
+        " FROM runs WHERE digest_date=? AND kind != 'dry-run'",
+        (digest_date.isoformat(),),
+    ).fetchone()
+    return DayCost(digest_date, int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]),
+                   int(row[5]), int(row[6]))
+
+
+def cost_alert(cost: DayCost) -> Alert:
+    line = (f"{cost.digest_date:%Y-%m-%d}: {cost.served} digest(s) served, {cost.failures} failure(s);"
+            f" LLM {cost.llm_calls} call(s), {cost.prompt_tokens:,} prompt + {cost.completion_tokens:,}"
+            f" completion tokens, ${cost.cost_usd:.4f}")
+    return Alert(kind="cost", key=cost.digest_date.isoformat(), day=cost.digest_date,
+                 subject=f"arXiv Digest: cost of {cost.digest_date:%Y-%m-%d}: ${cost.cost_usd:.2f}",
+                 lines=(line,))
+
+
+def alert_email(alert: Alert, *, to: str, token: str, settings: Settings, now: dt.datetime) -> OutgoingEmail:
+    domain = settings.from_email.rpartition("@")[2] or "localhost"
+    digest_id = f"{alert.day:%Y%m%d}-alert-{alert.kind}-{_digest([alert.key])}"
+    return OutgoingEmail(
+        to=to,
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        subject=alert.subject,
+        text=alert.text,
+        html=alert.html,
+        # the admin's own token: a reply or the one-click button stops the alerts like a digest
+        reply_to=reply_address(token, settings),
+        unsubscribe_url=unsubscribe_url(token, settings),
+        message_id=f"<{digest_id}.{now:%Y%m%d%H%M%S}@{domain}>",
+        date=now,
+        digest_id=digest_id,
+        category=f"alert-{alert.kind}",
+    )
+
+
+class Alerter:
+    """Sends each alert once. Never raises: an alert that cannot be sent is logged instead."""
+
+    def __init__(self, db: Database, transport: Transport, settings: Settings) -> None:
+        self.db = db
+        self.transport = transport
+        self.settings = settings
+
+    def already_sent(self, kind: str, key: str) -> bool:
+        row = self.db.read().execute("SELECT 1 FROM alerts WHERE kind=? AND key=?", (kind, key)).fetchone()
+        return row is not None
+
+    def _claim(self, alert: Alert, now: dt.datetime, outcome: str) -> bool:
+        try:
+            with self.db.tx() as conn:
+                conn.execute("INSERT INTO alerts(kind, key, subject, sent_at, outcome)"
+                             " VALUES (?, ?, ?, ?, ?)",
+                             (alert.kind, alert.key, alert.subject, now.isoformat(), outcome))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def send(self, alert: Alert, now: dt.datetime) -> bool:
+        """True when the alert was sent now (False: sent before, no admin address, or failed)."""
+        if self.already_sent(alert.kind, alert.key):
+            return False
+        log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines[1:]))
+        admin = self.settings.admin_email.strip()
+        if not admin:
+            self._claim(alert, now, "logged")
+            return False
+        if subscriber_store.is_suppressed(self.db, admin):
+            log.info("the admin address %s asked for no more mail; alert only logged", admin)
+            return False
+        # Claimed before the send: at most once, like the digests (a crash here loses one alert
+        # rather than repeating it every few minutes).
+        if not self._claim(alert, now, "sent"):
+            return False
+        token = subscriber_store.token_for(self.db, admin, now)
+        try:
+            self.transport.send(alert_email(alert, to=admin, token=token, settings=self.settings, now=now))
+        except SendError as exc:
+            log.error("could not send the admin alert %r: %s", alert.subject, exc)
+            with self.db.tx() as conn:
+                conn.execute("UPDATE alerts SET outcome='failed' WHERE kind=? AND key=?",
+                             (alert.kind, alert.key))
+            return False
+        return True

@@ -1,0 +1,131 @@
+"""The command line: thin commands over the library; user errors exit non-zero with one line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from newsletter import cli_admin
+from newsletter.cli_common import err, fail, now_utc, open_db, out, parse_date, settings_for_cli, user_errors
+from newsletter.pipeline import RunSummary
+from newsletter.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="arXiv Digest: each reader's own morning digest of new arXiv papers.")
+subscribers_app = typer.Typer(no_args_is_help=True, help="Add, list, check and remove subscribers.")
+app.add_typer(subscribers_app, name="subscribers")
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[], None]]]:
+    if not enabled:
+        yield lambda stage, total: lambda: None
+        return
+    with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                  console=err, transient=True) as bar:
+        def stage(name: str, total: int) -> Callable[[], None]:
+            task = bar.add_task(name, total=total)
+            return lambda: bar.advance(task)
+        yield stage
+
+
+def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> None:
+    date = summary.digest_date.isoformat() if summary.digest_date else "?"
+    if summary.no_announcement:
+        out.print(f"No digest today: {summary.no_announcement}")
+        return
+    if summary.due == 0 and not summary.fatal:
+        out.print(f"Nothing due for {date}: every active subscriber has had that day's digest.")
+    else:
+        served = len(summary.previews) if dry_run else len(summary.sent)
+        out.print(f"Digest {date}: {summary.due} due, {served} {'previewed' if dry_run else 'sent'},"
+                  f" {len(summary.empty)} with nothing to send, {len(summary.failed)} failed;"
+                  f" {summary.papers} papers announced.")
+        u = summary.usage
+        out.print(f"LLM: {u.calls} calls, {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens,"
+                  f" ${u.cost_usd:.4f}." if settings.llm_model else "Ranking: local ranker (no LLM configured).")
+    for note in summary.notes:
+        out.print(f"Note: {note}")
+    for address, reason in summary.failed.items():
+        out.print(f"  failed: {address}: {reason}")
+    for address in summary.interrupted:
+        out.print(f"  unknown: {address} (interrupted mid-send; not resent)")
+    for problem in summary.problems:
+        out.print(f"  roster: {problem}")
+    if dry_run and summary.previews:
+        out.print(f"Previews written to {settings.preview_dir / date}/")
+    elif summary.sent and not settings.uses_sendgrid:
+        out.print(f"Digests written to {settings.outbox_dir / date}/")
+
+
+@app.command()
+def run(
+    date: Annotated[str | None, typer.Option(help="Announcement date YYYY-MM-DD (default: the latest).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write previews, send nothing.")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="Only these addresses (repeat or comma-separate).")] = None,
+    resend_unknown: Annotated[bool, typer.Option("--resend-unknown",
+                                                 help="Resend digests whose earlier send was interrupted.")] = False,
+) -> None:
+    """One daily cycle: fetch, score, render and deliver to everyone due."""
+    from newsletter.adapters import build_adapters
+    from newsletter.fetch.calendar import latest_announcement_date
+    from newsletter.orchestrator import run_daily
+
+    with user_errors():
+        settings = settings_for_cli()
+        now = now_utc()
+        day = parse_date(date)
+        db = open_db(settings)
+        addresses = [a.strip() for item in (only or []) for a in item.split(",") if a.strip()]
+        adapters = build_adapters(settings, db, day or latest_announcement_date(now))
+        with _progress(err.is_terminal) as progress:
+            summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
+                                only=addresses, dry_run=dry_run, resend_unknown=resend_unknown,
+                                progress=progress)
+    _print_summary(summary, settings, dry_run)
+    if summary.exit_code:
+        raise fail(summary.reason, summary.exit_code)
+
+
+@app.command()
+def preview(
+    email: Annotated[str, typer.Argument(help="The subscriber's address.")],
+    date: Annotated[str | None, typer.Option(help="Announcement date YYYY-MM-DD (default: the latest).")] = None,
+) -> None:
+    """Write one subscriber's digest (.md and .html) and print the paths; sends nothing."""
+    from newsletter.adapters import build_adapters
+    from newsletter.fetch.calendar import latest_announcement_date
+    from newsletter.orchestrator import run_daily
+
+    with user_errors():
+        settings = settings_for_cli()
+        now = now_utc()
+        day = parse_date(date)
+        db = open_db(settings)
+        adapters = build_adapters(settings, db, day or latest_announcement_date(now))
+        summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
+                            only=[email], dry_run=True)
+    if summary.fatal or summary.failed:
+        raise fail(summary.reason)
+    if summary.no_announcement:
+        raise fail(f"no digest for that day: {summary.no_announcement}")
+    paths = next(iter(summary.previews.values()), [])
+    if not paths:
+        out.print(f"Nothing matched {email}'s criteria on {summary.digest_date}.")
+        return
+    for path in paths:
+        out.print(str(path))
+
+
+cli_admin.register(app, subscribers_app)
+
+
+def main() -> None:
+    app(prog_name="newsletter")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Deliveries: one row per (subscriber, digest date), moving pending → sending → sent | failed.
+
+Each transition is its own committed transaction, before and after the call to the provider, so
+a crash between the two leaves `sending` behind — which the next run turns into `unknown` instead
+of sending blindly a second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Literal
+
+from newsletter.db import Database
+
+Status = Literal["pending", "sending", "sent", "failed", "unknown", "empty"]
+# A run may (re)start a delivery only from these; `unknown` needs the admin's --resend-unknown.
+STARTABLE: tuple[Status, ...] = ("pending", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    email: str
+    digest_date: dt.date
+    digest_id: str
+    status: Status
+    paper_ids: tuple[str, ...]
+    message_id: str | None
+    provider_id: str | None
+    error: str | None
+    attempts: int
+    updated_at: str
+    sent_at: str | None
+
+
+def _delivery(r: sqlite3.Row) -> Delivery:
+    return Delivery(
+        email=r["email"],
+        digest_date=dt.date.fromisoformat(r["digest_date"]),
+        digest_id=r["digest_id"],
+        status=r["status"],
+        paper_ids=tuple(json.loads(r["paper_ids"])),
+        message_id=r["message_id"],
+        provider_id=r["provider_id"],
+        error=r["error"],
+        attempts=r["attempts"],
+        updated_at=r["updated_at"],
+        sent_at=r["sent_at"],
+    )
+
+
+def digest_id_for(email: str, digest_date: dt.date) -> str:
+    """A stable id of one digest, sent to SendGrid as custom_args and used in Message-ID."""
+    raw = f"{email.lower()}|{digest_date.isoformat()}".encode()
+    return f"{digest_date:%Y%m%d}-{hashlib.sha256(raw).hexdigest()[:16]}"
+
+
+def get(db: Database, email: str, digest_date: dt.date) -> Delivery | None:
+    row = db.read().execute(
+        "SELECT * FROM deliveries WHERE email=? AND digest_date=?",
+        (email, digest_date.isoformat()),
+    ).fetchone()
+    return _delivery(row) if row else None
+
+
+def for_date(db: Database, digest_date: dt.date) -> dict[str, Delivery]:
+    rows = db.read().execute(
+        "SELECT * FROM deliveries WHERE digest_date=?", (digest_date.isoformat(),)
+    ).fetchall()
+    return {row["email"].lower(): _delivery(row) for row in rows}
+
+
+def with_status(db: Database, *statuses: Status) -> list[Delivery]:
+    marks = ",".join("?" * len(statuses))
+    rows = db.read().execute(
+        f"SELECT * FROM deliveries WHERE status IN ({marks}) ORDER BY digest_date, email",  # noqa: S608
+        statuses,
+    ).fetchall()
+    return [_delivery(row) for row in rows]
+
+
+def begin(
+    db: Database,
+    email: str,
+    digest_date: dt.date,
+    *,
+    paper_ids: tuple[str, ...],
+    message_id: str,
+    now: dt.datetime,
+    status: Status = "sending",
+) -> bool:
+    """Claim the delivery (→ `sending`, or `empty` for a day with nothing to send).
+
+    False when it is not ours to send: already sent, in flight, unknown, or the address is
+    suppressed — the suppression list is read in the same transaction, right before the send.
+    """
+    when = now.isoformat()
+    with db.tx() as conn:
+        if conn.execute("SELECT 1 FROM suppressions WHERE email=?", (email,)).fetchone():
+            return False
+        row = conn.execute(
+            "SELECT status FROM deliveries WHERE email=? AND digest_date=?",
+            (email, digest_date.isoformat()),
+        ).fetchone()
+        if row is not None and row["status"] not in STARTABLE:
+            return False
+        conn.execute(
+            "INSERT INTO deliveries(email, digest_date, digest_id, status, paper_ids, message_id,"
+            " attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)"
+            " ON CONFLICT(email, digest_date) DO UPDATE SET status=excluded.status,"
+            " paper_ids=excluded.paper_ids, message_id=excluded.message_id, error=NULL,"
+            " attempts=deliveries.attempts + 1, updated_at=excluded.updated_at",
+            (email, digest_date.isoformat(), digest_id_for(email, digest_date), status,
+             json.dumps(list(paper_ids)), message_id, when, when),
+        )
+        if status == "empty":
+            conn.execute("UPDATE deliveries SET sent_at=? WHERE email=? AND digest_date=?",
+                         (when, email, digest_date.isoformat()))
+    return True
+
+
+def mark_sent(
+    db: Database, email: str, digest_date: dt.date, *, provider_id: str | None, now: dt.datetime
+) -> None:
+    """Record the send and every paper in it (never the same paper twice to this reader)."""
+    with db.tx() as conn:
+        row = conn.execute(
+            "SELECT paper_ids FROM deliveries WHERE email=? AND digest_date=?",
+            (email, digest_date.isoformat()),
+        ).fetchone()
+        conn.execute(
+            "UPDATE deliveries SET status='sent', provider_id=?, error=NULL, sent_at=?,"
+            " updated_at=? WHERE email=? AND digest_date=?",
+            (provider_id, now.isoformat(), now.isoformat(), email, digest_date.isoformat()),
+        )
+        ids = json.loads(row["paper_ids"]) if row else []
+        conn.executemany(
+            "INSERT OR IGNORE INTO delivered_papers(email, arxiv_id, digest_date) VALUES (?, ?, ?)",
+            [(email, arxiv_id, digest_date.isoformat()) for arxiv_id in ids],
+        )
+
+
+def mark_failed(
+    db: Database, email: str, digest_date: dt.date, *, error: str, now: dt.datetime
+) -> None:
+    with db.tx() as conn:
+        conn.execute(
+            "UPDATE deliveries SET status='failed', error=?, updated_at=?"
+            " WHERE email=? AND digest_date=?",
+            (error, now.isoformat(), email, digest_date.isoformat()),
+        )
+
+
+def recover_interrupted(db: Database, now: dt.datetime) -> list[Delivery]:
+    """Rows left in `sending` by a crash become `unknown`: maybe sent, maybe not. Never resent."""
+    with db.tx() as conn:
+        rows = conn.execute("SELECT * FROM deliveries WHERE status='sending'").fetchall()
+        conn.execute(
+            "UPDATE deliveries SET status='unknown', updated_at=?,"
+            " error='interrupted between the send and its record' WHERE status='sending'",
+            (now.isoformat(),),
+        )
+    return [_delivery(row) for row in rows]
+
+
+def release_unknown(db: Database, now: dt.datetime, digest_date: dt.date | None = None) -> int:
+    """On the admin's word (--resend-unknown): `unknown` rows go back to `pending`."""
+    sql = "UPDATE deliveries SET status='pending', updated_at=? WHERE status='unknown'"
+    params: list[str] = [now.isoformat()]
+    if digest_date is not None:
+        sql += " AND digest_date=?"
+        params.append(digest_date.isoformat())
+    with db.tx() as conn:
+        return conn.execute(sql, params).rowcount
+
+
+def resolve_unknown_as_sent(db: Database, digest_id: str, now: dt.datetime) -> bool:
+    """SendGrid told us it processed a digest we were unsure about."""
+    with db.tx() as conn:
+        row = conn.execute(
+            "SELECT email, digest_date FROM deliveries WHERE digest_id=? AND status='unknown'",
+            (digest_id,),
+        ).fetchone()
+    if row is None:
+        return False
+    mark_sent(db, row["email"], dt.date.fromisoformat(row["digest_date"]), provider_id=None, now=now)
+    return True
+
+
+def delivered_paper_ids(db: Database, email: str) -> set[str]:
+    rows = db.read().execute(
+        "SELECT arxiv_id FROM delivered_papers WHERE email=?", (email,)
+    ).fetchall()
+    return {row["arxiv_id"] for row in rows}
+
+
+def last_deliveries(db: Database) -> dict[str, Delivery]:
+    """Each address's newest delivery row."""
+    rows = db.read().execute(
+        "SELECT * FROM deliveries d WHERE digest_date = (SELECT MAX(digest_date) FROM deliveries"
+        " WHERE email = d.email)"
+    ).fetchall()
+    return {row["email"].lower(): _delivery(row) for row in rows}

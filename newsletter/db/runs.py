@@ -1,0 +1,70 @@
+"""The log of runs: counts, LLM spend and errors of every daily cycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from newsletter.db import Database
+
+
+@dataclass
+class RunRecord:
+    kind: str
+    started_at: dt.datetime
+    digest_date: dt.date | None = None
+    status: str = "running"
+    subscribers_due: int = 0
+    subscribers_served: int = 0
+    papers: int = 0
+    failures: int = 0
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+def start_run(db: Database, record: RunRecord) -> RunRecord:
+    with db.tx() as conn:
+        cursor = conn.execute(
+            "INSERT INTO runs(kind, digest_date, started_at) VALUES (?, ?, ?)",
+            (record.kind, record.digest_date.isoformat() if record.digest_date else None,
+             record.started_at.isoformat()),
+        )
+    record.id = cursor.lastrowid
+    return record
+
+
+def finish_run(db: Database, record: RunRecord, now: dt.datetime) -> None:
+    values = asdict(record)
+    with db.tx() as conn:
+        conn.execute(
+            "UPDATE runs SET finished_at=?, status=?, digest_date=?, subscribers_due=?,"
+            " subscribers_served=?, papers=?, failures=?, llm_calls=?, prompt_tokens=?,"
+            " completion_tokens=?, cost_usd=?, errors=?, summary=? WHERE id=?",
+            (now.isoformat(), record.status,
+             record.digest_date.isoformat() if record.digest_date else None,
+             values["subscribers_due"], values["subscribers_served"], values["papers"],
+             values["failures"], values["llm_calls"], values["prompt_tokens"],
+             values["completion_tokens"], values["cost_usd"], json.dumps(record.errors),
+             json.dumps(record.summary, default=str), record.id),
+        )
+
+
+def recent_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
+    rows = db.read().execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+    return [dict(row) for row in rows]
+
+
+def spend_on(db: Database, digest_date: dt.date) -> float:
+    """Dollars already spent on LLM calls for one digest date (the daily budget's meter)."""
+    row = db.read().execute(
+        "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE digest_date=?",
+        (digest_date.isoformat(),),
+    ).fetchone()
+    return float(row[0])

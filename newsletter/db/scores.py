@@ -1,0 +1,62 @@
+"""The score cache: one LLM judgement per (model and prompt, criteria text, paper version)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+from newsletter.db import Database
+from newsletter.db.papers import papers_by_id
+from newsletter.models import Paper, Score
+
+
+def criteria_hash(criteria: str) -> str:
+    return hashlib.sha256(criteria.strip().encode("utf-8")).hexdigest()
+
+
+class DatabaseScoreCache:
+    """`ScoreCache` on the state database. Only LLM scores are cached; local ones are cheap."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get_many(self, cache_key: str, criteria: str, papers: Iterable[Paper]) -> dict[str, Score]:
+        wanted = {(p.arxiv_id, p.version) for p in papers}
+        if not wanted:
+            return {}
+        rows = self.db.read().execute(
+            "SELECT arxiv_id, version, relevance, novelty, comment FROM scores"
+            " WHERE cache_key=? AND criteria_hash=?",
+            (cache_key, criteria_hash(criteria)),
+        )
+        return {
+            row["arxiv_id"]: Score(row["arxiv_id"], row["relevance"], row["novelty"],
+                                   row["comment"], "llm")
+            for row in rows
+            if (row["arxiv_id"], row["version"]) in wanted
+        }
+
+    def put_many(
+        self, cache_key: str, criteria: str, papers: Iterable[Paper], scores: Mapping[str, Score]
+    ) -> None:
+        digest = criteria_hash(criteria)
+        rows = [
+            (cache_key, digest, p.arxiv_id, p.version, s.relevance, s.novelty, s.comment)
+            for p in papers
+            if (s := scores.get(p.arxiv_id)) is not None and s.source == "llm"
+        ]
+        with self.db.tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO scores(cache_key, criteria_hash, arxiv_id, version,"
+                " relevance, novelty, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
+        rows = self.db.read().execute(
+            "SELECT arxiv_id, relevance FROM scores WHERE cache_key=? AND criteria_hash=?"
+            " ORDER BY created_at DESC LIMIT ?",
+            (cache_key, criteria_hash(criteria), limit),
+        ).fetchall()
+        papers = papers_by_id(self.db, (r["arxiv_id"] for r in rows))
+        return [(papers[r["arxiv_id"]], r["relevance"]) for r in rows if r["arxiv_id"] in papers]

@@ -1,0 +1,55 @@
+"""Fetching what arXiv announced: the announcement feed for today, the API for past days.
+
+    from newsletter.fetch import ArxivSource, NoAnnouncementError, FetchError, StaleFeedError
+    from newsletter.fetch.calendar import latest_announcement_date, is_announcement_date
+
+    with ArxivSource(feed_url, api_url, timeout=30, include_replacements=False) as source:
+        day = source.fetch_day(categories=("cs.AI", "cs.CV"), want=want, now=now)
+
+NoAnnouncementError (weekend/holiday) is not a failure; every other exception is a FetchError.
+"""
+
+from newsletter.fetch.calendar import (
+    KNOWN_HOLIDAYS,
+    is_announcement_date,
+    latest_announcement_date,
+    next_mailing_time,
+    submission_window,
+)
+from newsletter.fetch.errors import (
+    EmptyFeedError,
+    EmptyResultError,
+    FeedFormatError,
+    FetchError,
+    HTTPStatusError,
+    InvalidCategoryError,
+    NoAnnouncementError,
+    NotYetAnnouncedError,
+    StaleFeedError,
+)
+from newsletter.fetch.feed import FeedPage, parse_feed
+from newsletter.fetch.http import PoliteSession, RetryPolicy
+from newsletter.fetch.source import ArxivSource, normalise_categories
+
+__all__ = [
+    "KNOWN_HOLIDAYS",
+    "ArxivSource",
+    "EmptyFeedError",
+    "EmptyResultError",
+    "FeedFormatError",
+    "FeedPage",
+    "FetchError",
+    "HTTPStatusError",
+    "InvalidCategoryError",
+    "NoAnnouncementError",
+    "NotYetAnnouncedError",
+    "PoliteSession",
+    "RetryPolicy",
+    "StaleFeedError",
+    "is_announcement_date",
+    "latest_announcement_date",
+    "next_mailing_time",
+    "normalise_categories",
+    "parse_feed",
+    "submission_window",
+]

@@ -1,0 +1,149 @@
+"""arXiv's announcement calendar: which dates have an announcement, and what each one covers.
+
+arXiv's own model (its "freeze"/"publish" business rules, US Eastern time):
+- a *freeze* (submission deadline) happens at 14:00 on every workday: Monday–Friday, not a holiday;
+- a *mailing* (the announcement) goes out at 20:00 on Monday–Thursday unless that day is a holiday,
+  and on Sunday unless the Friday before was a holiday (the Sunday mailing carries Friday's freeze);
+- a mailing announces everything submitted between the two freezes that precede it.
+
+Our *announcement date* is the US Eastern date of the morning after a mailing: the date the feed
+carries and the digest header shows (a Thursday-evening mailing is Friday's announcement).
+
+Holidays are stored the way arXiv stores them: the workdays on which there is *no freeze*, hence no
+mailing that evening and no announcement the next morning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+EASTERN = ZoneInfo("America/New_York")
+FREEZE_TIME = dt.time(14, 0)
+MAILING_TIME = dt.time(20, 0)
+
+# arXiv's published holiday closures (days without a freeze), as listed in arXiv's own publish
+# calendar. Extend it at run time with the `extra_holidays` argument of the functions below
+# (e.g. from a setting) when arXiv announces a new closure; add the year's list here each December.
+KNOWN_HOLIDAYS: frozenset[dt.date] = frozenset(
+    dt.date.fromisoformat(day)
+    for day in (
+        # 2024
+        "2024-01-15", "2024-05-22", "2024-06-19", "2024-07-04", "2024-09-02", "2024-10-08",
+        "2024-11-28", "2024-12-25", "2024-12-26", "2024-12-31",
+        # 2025
+        "2025-01-01", "2025-01-20", "2025-06-19", "2025-07-04", "2025-09-01", "2025-11-27",
+        "2025-12-25", "2025-12-30",
+        # 2026
+        "2026-01-01", "2026-01-19", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26",
+        "2026-12-25", "2026-12-29", "2026-12-31",
+    )
+)  # fmt: skip
+
+
+def _holidays(extra: Iterable[dt.date]) -> frozenset[dt.date]:
+    extra = frozenset(extra)
+    return KNOWN_HOLIDAYS | extra if extra else KNOWN_HOLIDAYS
+
+
+def is_workday(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
+    """True when arXiv has a submission freeze (deadline) at 14:00 US Eastern on `day`."""
+    return day.weekday() < 5 and day not in _holidays(extra_holidays)
+
+
+def is_mailing_day(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
+    """True when arXiv mails an announcement at 20:00 US Eastern on `day`."""
+    holidays = _holidays(extra_holidays)
+    weekday = day.weekday()
+    if weekday in (4, 5):  # Friday, Saturday
+        return False
+    if weekday == 6:  # Sunday carries Friday's freeze, so it needs that freeze to have happened
+        return day - dt.timedelta(days=2) not in holidays
+    return day not in holidays
+
+
+def is_announcement_date(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
+    """True when the feed has an announcement dated `day` (the morning after a mailing)."""
+    return is_mailing_day(day - dt.timedelta(days=1), extra_holidays)
+
+
+def _eastern(now: dt.datetime) -> dt.datetime:
+    if now.tzinfo is None:
+        raise ValueError(f"`now` must be timezone-aware, got naive {now.isoformat()}")
+    return now.astimezone(EASTERN)
+
+
+def latest_announcement_date(
+    now: dt.datetime,
+    extra_holidays: Iterable[dt.date] = (),
+    *,
+    mailing_time: dt.time = MAILING_TIME,
+) -> dt.date:
+    """The date of the newest announcement that exists at `now` (a timezone-aware datetime).
+
+    An announcement exists from its mailing (20:00 US Eastern the evening before). arXiv's Atom
+    feed itself switches over around 00:00 US Eastern; pass a later `mailing_time` to wait for it.
+    """
+    holidays = _holidays(extra_holidays)
+    local = _eastern(now)
+    mailing = local.date() if local.time() >= mailing_time else local.date() - dt.timedelta(days=1)
+    for _ in range(30):  # arXiv has never been closed for anywhere near 30 days in a row
+        if is_mailing_day(mailing, holidays):
+            return mailing + dt.timedelta(days=1)
+        mailing -= dt.timedelta(days=1)
+    raise ValueError(f"no arXiv mailing in the 30 days before {local.isoformat()}")
+
+
+def previous_announcement_date(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> dt.date:
+    """The announcement date before `day` (which need not be an announcement date itself)."""
+    holidays = _holidays(extra_holidays)
+    candidate = day - dt.timedelta(days=1)
+    for _ in range(30):
+        if is_announcement_date(candidate, holidays):
+            return candidate
+        candidate -= dt.timedelta(days=1)
+    raise ValueError(f"no arXiv announcement in the 30 days before {day.isoformat()}")
+
+
+def _last_freeze(before: dt.datetime, holidays: frozenset[dt.date]) -> dt.datetime:
+    """The latest freeze at or before `before` (US Eastern)."""
+    day = before.date() if before.time() >= FREEZE_TIME else before.date() - dt.timedelta(days=1)
+    while not is_workday(day, holidays):
+        day -= dt.timedelta(days=1)
+    return dt.datetime.combine(day, FREEZE_TIME, tzinfo=EASTERN)
+
+
+def submission_window(
+    day: dt.date, extra_holidays: Iterable[dt.date] = ()
+) -> tuple[dt.datetime, dt.datetime]:
+    """The [start, end) submission times (UTC) whose new papers the announcement dated `day` lists.
+
+    Raises ValueError when `day` is not an announcement date.
+    """
+    holidays = _holidays(extra_holidays)
+    if not is_announcement_date(day, holidays):
+        raise ValueError(f"{day.isoformat()} is not an arXiv announcement date")
+    mailing = dt.datetime.combine(day - dt.timedelta(days=1), MAILING_TIME, tzinfo=EASTERN)
+    previous = previous_announcement_date(day, holidays)
+    previous_mailing = dt.datetime.combine(
+        previous - dt.timedelta(days=1), MAILING_TIME, tzinfo=EASTERN
+    )
+    start = _last_freeze(previous_mailing, holidays)
+    end = _last_freeze(mailing, holidays)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def next_mailing_time(
+    now: dt.datetime, extra_holidays: Iterable[dt.date] = ()
+) -> dt.datetime:
+    """The next mailing (20:00 US Eastern) strictly after `now`, for schedulers."""
+    holidays = _holidays(extra_holidays)
+    local = _eastern(now)
+    day = local.date()
+    for _ in range(31):
+        candidate = dt.datetime.combine(day, MAILING_TIME, tzinfo=EASTERN)
+        if candidate > local and is_mailing_day(day, holidays):
+            return candidate
+        day += dt.timedelta(days=1)
+    raise ValueError(f"no arXiv mailing in the 30 days after {local.isoformat()}")

@@ -1,0 +1,188 @@
+"""ArxivSource: what arXiv announced on one date, from the feed or, for past days, from the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from newsletter.fetch import api
+from newsletter.fetch.calendar import (
+    is_announcement_date,
+    latest_announcement_date,
+    submission_window,
+)
+from newsletter.fetch.errors import (
+    EmptyFeedError,
+    EmptyResultError,
+    FetchError,
+    InvalidCategoryError,
+    NoAnnouncementError,
+    NotYetAnnouncedError,
+    StaleFeedError,
+)
+from newsletter.fetch.feed import ANNOUNCE_TYPES, DEFAULT_TYPES, FeedPage, parse_feed
+from newsletter.fetch.http import PoliteSession, RetryPolicy
+from newsletter.models import AnnouncementDay, Paper
+
+log = logging.getLogger(__name__)
+
+# 'cs.CV', 'hep-th', 'math.AG', 'astro-ph.CO', 'q-bio.NC', 'eess.IV'
+_CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,})?$")
+ARXIV_API_DELAY = 3.0  # seconds between API calls, as arXiv's terms of use ask
+
+
+def normalise_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """Sorted, deduplicated, validated: the feed URL and the stored day do not depend on order."""
+    cleaned = sorted({c.strip() for c in categories if c.strip()})
+    if not cleaned:
+        raise InvalidCategoryError("no arXiv category given")
+    for category in cleaned:
+        if not _CATEGORY.match(category):
+            raise InvalidCategoryError(f"{category!r} is not an arXiv category (e.g. cs.CV)")
+    return tuple(cleaned)
+
+
+class ArxivSource:
+    """Fetches announcement days. One instance holds one polite HTTP session; close() it."""
+
+    def __init__(
+        self,
+        feed_url: str,
+        api_url: str,
+        timeout: float = 30.0,
+        include_replacements: bool = False,
+        *,
+        api_delay: float = ARXIV_API_DELAY,
+        retry: RetryPolicy | None = None,
+        overlap: dt.timedelta = dt.timedelta(hours=1),
+        page_size: int = 500,
+        extra_holidays: Iterable[dt.date] = (),
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.feed_url = feed_url.rstrip("/")
+        self.api_url = api_url
+        self.include_replacements = include_replacements
+        self.overlap = overlap
+        self.extra_holidays = frozenset(extra_holidays)
+        self.keep = ANNOUNCE_TYPES if include_replacements else DEFAULT_TYPES
+        policy = retry or RetryPolicy()
+        self._feed_session = PoliteSession(
+            timeout=timeout, policy=policy, sleep=sleep, monotonic=monotonic, jitter=jitter
+        )
+        self._api_session = PoliteSession(
+            timeout=timeout,
+            min_interval=api_delay,
+            policy=policy,
+            sleep=sleep,
+            monotonic=monotonic,
+            jitter=jitter,
+        )
+        self._client = api.make_client(self._api_session, api_url, page_size)
+
+    def close(self) -> None:
+        self._feed_session.close()
+        self._api_session.close()
+
+    def __enter__(self) -> ArxivSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the feed -------------------------------------------------------------------------------
+
+    def feed_location(self, categories: Sequence[str]) -> str:
+        return f"{self.feed_url}/{'+'.join(normalise_categories(categories))}"
+
+    def _read_feed(self, location: str) -> bytes:
+        scheme = urlsplit(location).scheme.lower()
+        if scheme in ("http", "https"):
+            return self._feed_session.get(location).content
+        path = Path(unquote(urlsplit(location).path)) if scheme == "file" else Path(location)
+        if scheme not in ("", "file"):
+            raise FetchError(f"{location}: unsupported feed URL scheme {scheme!r}", url=location)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise FetchError(f"{path}: cannot read the feed file: {exc.strerror}", url=location) from exc
+
+    def fetch_feed(self, categories: Sequence[str]) -> FeedPage:
+        """The feed as it is now, whatever its date."""
+        location = self.feed_location(categories)
+        page = parse_feed(self._read_feed(location), location, keep=self.keep)
+        log.info("feed %s: dated %s, %d papers kept, %d entries left out",
+                 location, page.date, len(page.papers), page.skipped)
+        return page
+
+    # --- one announcement day -------------------------------------------------------------------
+
+    def fetch_day(
+        self, categories: Sequence[str], want: dt.date, now: dt.datetime
+    ) -> AnnouncementDay:
+        """What arXiv announced on `want` in `categories` (new and cross-lists, one per paper).
+
+        NoAnnouncementError when `want` has no announcement; FetchError (a subclass) when the
+        announcement cannot be obtained: stale or empty feed, HTTP failures, bad XML, zero results.
+        """
+        cats = normalise_categories(categories)
+        if not is_announcement_date(want, self.extra_holidays):
+            raise NoAnnouncementError(want)
+        latest = latest_announcement_date(now, self.extra_holidays)
+        if want > latest:
+            raise NotYetAnnouncedError(
+                f"the announcement dated {want} does not exist yet at {now.isoformat()}"
+                f" (the newest is dated {latest})"
+            )
+        page = self.fetch_feed(cats)
+        if page.date == want:
+            if not page.papers:
+                raise EmptyFeedError(
+                    f"{page.url}: the feed dated {want} lists no new papers or cross-lists"
+                    f" ({page.skipped} other entries); arXiv never announces nothing, so this"
+                    " is treated as a failure",
+                    url=page.url,
+                )
+            return AnnouncementDay(date=want, categories=cats, papers=page.papers)
+        if page.date < want:
+            raise StaleFeedError(
+                f"{page.url}: the feed is still dated {page.date}, but the announcement dated"
+                f" {want} should exist at {now.isoformat()}; arXiv refreshes the feed around"
+                " 00:00 US Eastern, retry later",
+                url=page.url,
+                feed_date=page.date,
+                want=want,
+            )
+        log.info("feed %s is dated %s, after %s: rebuilding %s from the API",
+                 page.url, page.date, want, want)
+        return self.backfill(cats, want)
+
+    def backfill(self, categories: Sequence[str], day: dt.date) -> AnnouncementDay:
+        """Rebuild the announcement dated `day` from the API: its submission window's new papers.
+
+        Cross-lists added after submission and replacements cannot be found by submission date,
+        so a backfilled day can hold fewer cross-lists than the feed did.
+        """
+        cats = normalise_categories(categories)
+        if not is_announcement_date(day, self.extra_holidays):
+            raise NoAnnouncementError(day)
+        start, end = submission_window(day, self.extra_holidays)
+        papers = api.fetch_window(self._client, cats, start, end, overlap=self.overlap)
+        if not papers:
+            raise EmptyResultError(
+                f"{self.api_url}: no paper in {', '.join(cats)} was submitted between {start}"
+                f" and {end} (the window announced on {day}); expected some",
+                url=self.api_url,
+            )
+        return AnnouncementDay(date=day, categories=cats, papers=papers)
+
+    def lookup(self, ids: Sequence[str], categories: Sequence[str] = ()) -> dict[str, Paper]:
+        """Full API metadata (e.g. the authors' comment, which the feed lacks) by arXiv id."""
+        return api.lookup_ids(self._client, ids, categories)

@@ -1,0 +1,155 @@
+"""`GET /healthz`: what the service last did and whether it is doing its job (200) or not (503).
+
+503 means a restart or a human is needed: the database cannot be read, the scheduler is not
+running, the delivery job has not ticked for a while, the expected announcement is still not
+stored past the fetch retry bound, or a due digest has waited for longer than a grace period.
+Digests that failed are reported (status "degraded") but answer 200: restarting the container
+does not fix a bounced address, and the admin alert already told someone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from newsletter.db import Database, DatabaseError
+from newsletter.db.papers import latest_day
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceState:
+    """What the jobs report as they run; read by /healthz. Plain assignments under one lock."""
+
+    started_at: dt.datetime
+    delivery_interval: dt.timedelta = dt.timedelta(minutes=5)
+    overdue_grace: dt.timedelta = dt.timedelta(minutes=30)
+    running: bool = False
+    stopping: bool = False
+    fetch_want: dt.date | None = None
+    fetch_status: str = "not run"  # done | fetched | failed | overdue | no announcement
+    fetch_error: str | None = None
+    fetch_at: dt.datetime | None = None
+    tick_at: dt.datetime | None = None
+    tick_error: str | None = None
+    due: int = 0  # digests whose window is open and that are not yet handled
+    due_since: dt.datetime | None = None  # since when `due` has been non-zero
+    failed: dict[str, str] = field(default_factory=dict)  # address → reason, open windows only
+    unknown: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def update(self, **values: Any) -> None:
+        with self._lock:
+            for name, value in values.items():
+                if not hasattr(self, name) or name.startswith("_"):
+                    raise AttributeError(name)
+                setattr(self, name, value)
+
+    def record_due(self, due: int, now: dt.datetime) -> None:
+        with self._lock:
+            if due and not self.due:
+                self.due_since = now
+            elif not due:
+                self.due_since = None
+            self.due = due
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _last_run(db: Database) -> dict[str, Any] | None:
+    row = db.read().execute(
+        "SELECT id, kind, digest_date, started_at, finished_at, status, subscribers_due,"
+        " subscribers_served, failures, cost_usd, errors FROM runs WHERE kind IN ('run', 'service')"
+        " ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    run = dict(row)
+    run["errors"] = json.loads(run["errors"] or "[]")[:10]
+    return run
+
+
+def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) at `now`."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    body: dict[str, Any] = {"now": now.isoformat(), "started_at": state.started_at.isoformat()}
+    with state._lock:
+        snapshot = {
+            "running": state.running, "stopping": state.stopping, "fetch_want": state.fetch_want,
+            "fetch_status": state.fetch_status, "fetch_error": state.fetch_error, "fetch_at": state.fetch_at,
+            "tick_at": state.tick_at, "tick_error": state.tick_error, "due": state.due,
+            "due_since": state.due_since, "failed": dict(state.failed), "unknown": list(state.unknown),
+        }
+    try:
+        stored = latest_day(db)
+        last_run = _last_run(db)
+    except (sqlite3.Error, DatabaseError) as exc:
+        problems.append(f"database: {exc}")
+        stored, last_run = None, None
+    body["last_fetch"] = {
+        "announcement_date": _iso(stored[0]) if stored else None,
+        "fetched_at": stored[1] if stored else None,
+        "expected": _iso(snapshot["fetch_want"]),
+        "status": snapshot["fetch_status"],
+        "error": snapshot["fetch_error"],
+        "checked_at": _iso(snapshot["fetch_at"]),
+    }
+    body["last_delivery_run"] = last_run
+    body["last_tick"] = {"at": _iso(snapshot["tick_at"]), "error": snapshot["tick_error"]}
+    body["digests"] = {"due": snapshot["due"], "due_since": _iso(snapshot["due_since"]),
+                       "failed": len(snapshot["failed"]), "unknown": len(snapshot["unknown"]),
+                       "failed_addresses": sorted(snapshot["failed"]),
+                       "unknown_addresses": sorted(snapshot["unknown"])}
+
+    if snapshot["stopping"]:
+        problems.append("the service is stopping")
+    elif not snapshot["running"]:
+        problems.append("the scheduler is not running")
+    # a tick may be late by one interval plus the length of a run; three intervals is clearly stuck
+    stale_after = 3 * state.delivery_interval + dt.timedelta(minutes=1)
+    last_tick = snapshot["tick_at"] or state.started_at
+    if now - last_tick > stale_after:
+        problems.append(f"the delivery job has not run since {last_tick.isoformat()}")
+    if snapshot["fetch_status"] == "overdue":
+        problems.append(f"the announcement of {_iso(snapshot['fetch_want'])} is overdue:"
+                        f" {snapshot['fetch_error'] or 'not fetched'}")
+    due_since = snapshot["due_since"]
+    if snapshot["due"] and due_since is not None and now - due_since > state.overdue_grace:
+        problems.append(f"{snapshot['due']} digest(s) due since {due_since.isoformat()} are not sent")
+    if snapshot["fetch_status"] == "failed":
+        warnings.append(f"the last fetch failed (retrying): {snapshot['fetch_error']}")
+    if snapshot["tick_error"]:
+        warnings.append(f"the last delivery tick failed: {snapshot['tick_error']}")
+    if snapshot["failed"]:
+        warnings.append(f"{len(snapshot['failed'])} digest(s) failed")
+    if snapshot["unknown"]:
+        warnings.append(f"{len(snapshot['unknown'])} delivery(ies) unknown")
+
+    body["status"] = "failing" if problems else "degraded" if warnings else "ok"
+    body["problems"] = problems
+    body["warnings"] = warnings
+    return (503 if problems else 200), body
+
+
+def healthz_route(db: Database, state: ServiceState, clock: Callable[[], dt.datetime]) -> Route:
+    """The `/healthz` route for `create_app(extra_routes=[...])`."""
+
+    def healthz(request: Request) -> JSONResponse:
+        code, body = health_status(db, state, clock())
+        return JSONResponse(body, status_code=code)
+
+    return Route("/healthz", healthz, methods=["GET", "HEAD"])

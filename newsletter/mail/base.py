@@ -1,0 +1,33 @@
+"""The contract of an email transport, and the errors that tell the sender what to do next."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from newsletter.models import OutgoingEmail
+
+
+class SendError(Exception):
+    """A send did not go through."""
+
+
+class TransientSendError(SendError):
+    """Worth another try later (429, 5xx, timeout, connection): `retry_after` seconds if known."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """This message will never go through as it is (400, 403, 413): fail it and go on."""
+
+
+class AuthSendError(SendError):
+    """The provider rejected our credentials (401): stop the run, every send would fail."""
+
+
+class Transport(Protocol):
+    def send(self, email: OutgoingEmail) -> str:
+        """Send one message; returns the provider's message id (or where it was written)."""
+        ...

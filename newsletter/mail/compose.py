@@ -1,0 +1,71 @@
+"""Turn a rendered digest into the one message both transports send, and into RFC 5322 form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from newsletter.models import OutgoingEmail, RenderedDigest
+from newsletter.settings import Settings
+
+
+def reply_address(token: str, settings: Settings) -> str:
+    return f"u-{token}@{settings.reply_domain}"
+
+
+def unsubscribe_url(token: str, settings: Settings) -> str:
+    return f"{settings.public_url}/unsubscribe/{token}"
+
+
+def compose(
+    rendered: RenderedDigest,
+    *,
+    to: str,
+    token: str,
+    settings: Settings,
+    now: dt.datetime,
+    digest_id: str,
+    category: str = "digest",
+) -> OutgoingEmail:
+    sender_domain = settings.from_email.rpartition("@")[2] or "localhost"
+    return OutgoingEmail(
+        to=to,
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        subject=rendered.subject,
+        text=rendered.markdown,
+        html=rendered.html,
+        reply_to=reply_address(token, settings),
+        unsubscribe_url=unsubscribe_url(token, settings),
+        message_id=f"<{digest_id}.{category}@{sender_domain}>",
+        date=now,
+        digest_id=digest_id,
+        category=category,
+    )
+
+
+def headers(email: OutgoingEmail) -> dict[str, str]:
+    """The headers beyond From/To/Subject that every path sets (RFC 8058 one-click included)."""
+    return {
+        "Reply-To": email.reply_to,
+        "List-Unsubscribe": email.list_unsubscribe,
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Message-ID": email.message_id,
+        **dict(email.headers),
+    }
+
+
+def to_mime(email: OutgoingEmail) -> EmailMessage:
+    """multipart/alternative: the Markdown digest as text/plain, then the HTML version."""
+    message = EmailMessage()
+    message["From"] = Address(display_name=email.from_name, addr_spec=email.from_email)
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(email.date if email.date.tzinfo else email.date.replace(tzinfo=dt.UTC))
+    for name, value in headers(email).items():
+        message[name] = value
+    message.set_content(email.text, subtype="plain", charset="utf-8")
+    message.add_alternative(email.html, subtype="html", charset="utf-8")
+    return message

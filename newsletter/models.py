@@ -1,0 +1,162 @@
+"""Plain data passed between the pipeline stages: fetch → score → select → render → deliver.
+
+Everything here is frozen; stages take these and return new ones. No I/O in this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+ScoreSource = Literal["llm", "local", "author"]
+
+_VERSIONED_ID = re.compile(r"^(?P<base>.+?)(?:v(?P<version>\d+))?$")
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int]:
+    """'2508.20020v2' → ('2508.20020', 2); an id without a version is version 1."""
+    match = _VERSIONED_ID.match(raw.strip())
+    if match is None:  # pragma: no cover - the pattern matches any string
+        raise ValueError(f"not an arXiv id: {raw!r}")
+    version = match.group("version")
+    return match.group("base"), int(version) if version else 1
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One announced paper. `arxiv_id` never carries a version; `version` does."""
+
+    arxiv_id: str
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    categories: tuple[str, ...]  # the primary category first
+    version: int = 1
+    announce_type: AnnounceType = "new"
+    license: str | None = None
+    comment: str | None = None
+
+    @property
+    def primary_category(self) -> str:
+        return self.categories[0] if self.categories else ""
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementDay:
+    """What arXiv announced on one date (US Eastern announcement date) for some categories."""
+
+    date: dt.date
+    categories: tuple[str, ...]
+    papers: tuple[Paper, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """How well one paper fits one criteria text. Relevance and novelty are 1–10."""
+
+    arxiv_id: str
+    relevance: int
+    novelty: int
+    comment: str
+    source: ScoreSource = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """LLM spend of some piece of work."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.calls + other.calls,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost_usd + other.cost_usd,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """One valid roster row, with its criteria text already read."""
+
+    email: str
+    criteria: str
+    criteria_path: Path
+    name: str = ""
+    categories: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    send_at: dt.time = dt.time(7, 0)
+    authors: tuple[str, ...] = ()
+    min_relevance: int | None = None
+    min_novelty: int | None = None
+    max_papers: int | None = None
+    row: int = 0  # line number in the CSV, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    paper: Paper
+    score: Score
+
+    @property
+    def author_match(self) -> bool:
+        return self.score.source == "author"
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One subscriber's selection for one announcement date, best first."""
+
+    subscriber: Subscriber
+    date: dt.date
+    entries: tuple[DigestEntry, ...]
+
+    @property
+    def paper_ids(self) -> tuple[str, ...]:
+        return tuple(entry.paper.arxiv_id for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    subject: str
+    markdown: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """Exactly what a transport sends; the outbox and SendGrid paths take the same object."""
+
+    to: str
+    from_email: str
+    from_name: str
+    subject: str
+    text: str
+    html: str
+    reply_to: str
+    unsubscribe_url: str  # HTTPS one-click URL (RFC 8058)
+    message_id: str  # RFC 5322 Message-ID, with angle brackets
+    date: dt.datetime
+    digest_id: str  # our id of this (subscriber, digest date), sent as custom_args
+    category: str = "digest"
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def list_unsubscribe(self) -> str:
+        return f"<{self.unsubscribe_url}>, <mailto:{self.reply_to}?subject=unsubscribe>"

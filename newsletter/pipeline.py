@@ -1,0 +1,128 @@
+"""What the orchestrator is given (Adapters, a progress hook) and what it returns (RunSummary)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from newsletter.models import Subscriber, Usage
+
+if TYPE_CHECKING:
+    from newsletter.db.runs import RunRecord
+    from newsletter.deliver import DeliveryReport
+    from newsletter.mail.base import Transport
+    from newsletter.models import AnnouncementDay, Score
+    from newsletter.ranking.base import Judge, Ranker, ScoreCache
+    from newsletter.ranking.scoring import CriteriaScores
+
+
+class AnnouncementSource(Protocol):
+    def fetch_day(self, categories: Sequence[str], want: dt.date, now: dt.datetime) -> AnnouncementDay: ...
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """The outside world, as the orchestrator sees it."""
+
+    source: AnnouncementSource
+    ranker: Ranker
+    judge: Judge | None
+    cache: ScoreCache | None
+    cut: Callable[[Sequence[Score]], list[str]]
+    transport: Transport
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+
+# progress(stage name, total) → a function to call once per finished item.
+Progress = Callable[[str, int], Callable[[], None]]
+
+
+def no_progress(stage: str, total: int) -> Callable[[], None]:
+    return lambda: None
+
+
+@dataclass
+class RunSummary:
+    digest_date: dt.date | None
+    due: int = 0
+    papers: int = 0
+    sent: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    interrupted: list[str] = field(default_factory=list)  # found in `sending`, now `unknown`
+    unknown: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # roster rows that were not served
+    previews: dict[str, list[Path]] = field(default_factory=dict)
+    usage: Usage = Usage()
+    usage_by_criteria: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    no_announcement: str | None = None
+    fatal: str | None = None
+    aborted: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.fatal or self.aborted or self.failed or self.problems or self.interrupted) else 0
+
+    @property
+    def reason(self) -> str:
+        """One line that says why the run did not fully succeed."""
+        if self.fatal:
+            return self.fatal
+        if self.aborted:
+            return self.aborted
+        parts = []
+        if self.failed:
+            parts.append(f"{len(self.failed)} digest(s) failed")
+        if self.interrupted:
+            parts.append(f"{len(self.interrupted)} delivery(ies) interrupted earlier are now 'unknown'"
+                         " (check, then `newsletter run --resend-unknown`)")
+        if self.problems:
+            parts.append(f"{len(self.problems)} roster problem(s) (see `newsletter subscribers check`)")
+        return "; ".join(parts)
+
+    def add_scoring(self, scored: dict[str, CriteriaScores], subscribers: Sequence[Subscriber]) -> None:
+        readers = Counter(s.criteria for s in subscribers)
+        for number, (criteria, result) in enumerate(scored.items(), start=1):
+            self.usage = self.usage + result.usage
+            share = readers[criteria] or 1
+            self.usage_by_criteria[f"criteria-{number}"] = {
+                "readers": readers[criteria],
+                "first_line": criteria.strip().splitlines()[0][:80] if criteria.strip() else "",
+                "calls": result.usage.calls,
+                "prompt_tokens": result.usage.prompt_tokens,
+                "completion_tokens": result.usage.completion_tokens,
+                "cost_usd": result.usage.cost_usd,
+                "cost_per_reader_usd": result.usage.cost_usd / share,
+                "llm_scored": result.llm_scored,
+                "locally_ranked": result.locally_ranked,
+            }
+            if result.budget_exhausted:
+                note = "the daily LLM budget ran out: the rest was ranked locally"
+                if note not in self.notes:
+                    self.notes.append(note)
+
+    def add_delivery(self, report: DeliveryReport) -> None:
+        self.sent.extend(report.sent)
+        self.failed.update(report.failed)
+        self.skipped.extend(report.skipped)
+        self.aborted = report.aborted
+
+    def fill_record(self, record: RunRecord) -> None:
+        record.status = "failed" if self.exit_code else "ok"
+        record.subscribers_due = self.due
+        record.subscribers_served = len(self.sent) + len(self.empty)
+        record.papers = self.papers
+        record.failures = len(self.failed)
+        record.llm_calls = self.usage.calls
+        record.prompt_tokens = self.usage.prompt_tokens
+        record.completion_tokens = self.usage.completion_tokens
+        record.cost_usd = self.usage.cost_usd
+        record.errors = [f"{k}: {v}" for k, v in self.failed.items()] + ([self.fatal] if self.fatal else [])
+        record.summary = {"criteria": self.usage_by_criteria, "notes": self.notes,
+                          "no_announcement": self.no_announcement, "problems": self.problems}

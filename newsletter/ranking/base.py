@@ -1,0 +1,63 @@
+"""The contracts of the scoring stage: a local ranker, an LLM judge and a score cache."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from newsletter.models import Paper, Score, Usage
+
+
+class Ranker(Protocol):
+    """Ranks every candidate of a day against one criteria text, offline.
+
+    `history` holds (paper, LLM relevance) pairs judged for the same criteria on earlier days:
+    free training data for today's cut.
+    """
+
+    def rank(
+        self,
+        criteria: str,
+        papers: Sequence[Paper],
+        history: Sequence[tuple[Paper, int]] = (),
+    ) -> list[Score]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What the LLM judge returned for one batch of work: scores, spend, and who got none."""
+
+    scores: Mapping[str, Score]
+    usage: Usage = Usage()
+    unscored: frozenset[str] = field(default_factory=frozenset)
+    errors: tuple[str, ...] = ()
+    auth_failed: bool = False  # the provider rejected the API key (NEWSLETTER_LLM_API_KEY)
+    budget_exhausted: bool = False  # some papers were not sent: the daily budget was spent
+
+
+class Judge(Protocol):
+    """Scores papers with an LLM; never raises on a bad answer, reports the unscored instead."""
+
+    @property
+    def cache_key(self) -> str:
+        """Model and prompt version: which cached scores this judge may reuse."""
+        ...
+
+    def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement: ...
+
+
+class ScoreCache(Protocol):
+    """Scores keyed by (judge cache key, criteria text hash, paper id and version)."""
+
+    def get_many(
+        self, cache_key: str, criteria: str, papers: Iterable[Paper]
+    ) -> dict[str, Score]: ...
+
+    def put_many(
+        self, cache_key: str, criteria: str, papers: Iterable[Paper], scores: Mapping[str, Score]
+    ) -> None: ...
+
+    def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
+        """Earlier LLM judgements for this criteria text, newest first."""
+        ...

@@ -1,0 +1,325 @@
+"""The LLM judge: scores papers against one criteria text through litellm, never losing a paper.
+
+Transport: `litellm.acompletion` under a semaphore, a timeout per call, and our own bounded
+retries with exponential backoff and jitter (litellm's `num_retries` needs tenacity, and the OpenAI
+SDK's own retries are switched off with `max_retries=0` so attempts stay countable). Answers: every
+asked paper must come back exactly once with valid scores; a malformed answer is asked again, the
+papers missing from a usable answer are asked again one by one, all within `max_answer_rounds`.
+Whatever still has no score is reported as unscored, with the reason, and never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from newsletter.models import Paper, Score, Usage
+from newsletter.ranking import prompt
+from newsletter.ranking.base import Judgement
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+# litellm exception class names that a later attempt may cure.
+_RETRYABLE = (
+    "RateLimitError",
+    "Timeout",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "APIConnectionError",
+)
+
+
+class Budget:
+    """A daily LLM spend cap in USD, shared by every judge call of one run (thread-safe).
+
+    Checked before each call, charged after it: concurrent calls in flight when the cap is reached
+    still finish, so a run can overshoot by at most `concurrency` calls.
+    """
+
+    def __init__(self, cap_usd: float | None, spent_usd: float = 0.0) -> None:
+        if cap_usd is not None and cap_usd < 0:
+            raise ValueError(f"LLM budget must be ≥ 0 USD, got {cap_usd}")
+        self.cap_usd = cap_usd
+        self._spent = spent_usd
+        self._lock = threading.Lock()
+
+    @property
+    def spent_usd(self) -> float:
+        with self._lock:
+            return self._spent
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self.cap_usd is not None and self._spent >= self.cap_usd
+
+    def charge(self, usd: float) -> None:
+        with self._lock:
+            self._spent += usd
+
+
+class _CallFailed(Exception):
+    def __init__(self, message: str, *, auth: bool = False, budget: bool = False) -> None:
+        super().__init__(message)
+        self.auth = auth
+        self.budget = budget
+
+
+@dataclass
+class _Run:
+    """The state of one `judge` call (touched only from its event loop)."""
+
+    scores: dict[str, Score] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    errors: list[str] = field(default_factory=list)
+    auth_failed: bool = False
+    budget_exhausted: bool = False
+
+
+class LiteLLMJudge:
+    """Implements `newsletter.ranking.base.Judge` with any model litellm can call."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None,
+        api_key: str | None,
+        batch_size: int = 10,
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_attempts: int = 4,
+        budget: Budget | None = None,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        max_answer_rounds: int = 3,
+        abstract_chars: int = prompt.MAX_ABSTRACT_CHARS,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if not model:
+            raise ValueError("LLM model name is empty (NEWSLETTER_LLM_MODEL)")
+        if batch_size < 1 or concurrency < 1 or max_attempts < 1 or max_answer_rounds < 1:
+            raise ValueError("batch_size, concurrency, max_attempts, max_answer_rounds must be ≥ 1")
+        self.model = model
+        self.api_base = api_base or None
+        self._api_key = api_key or None
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.budget = budget
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_answer_rounds = max_answer_rounds
+        self.abstract_chars = abstract_chars
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._cost_unknown_logged = False
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.model}|{prompt.PROMPT_VERSION}"
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"LiteLLMJudge({self.model!r}, api_base={self.api_base!r})"
+
+    # -- public ----------------------------------------------------------------------------
+    def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+        """Score `papers` (sync facade; safe to call from any thread, also inside an event loop)."""
+        return _run_coroutine(self.ajudge(criteria, papers))
+
+    async def ajudge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+        unique = list({p.arxiv_id: p for p in papers}.values())
+        run = _Run()
+        if unique:
+            semaphore = asyncio.Semaphore(self.concurrency)
+            system = prompt.system_message(criteria)
+            await asyncio.gather(
+                *(self._score(run, semaphore, system, b, 0) for b in self._batches(unique))
+            )
+        scored = {i: s for i, s in run.scores.items() if i in {p.arxiv_id for p in unique}}
+        unscored = frozenset(p.arxiv_id for p in unique) - scored.keys()
+        if unscored:
+            log.warning("LLM gave no score for %d of %d papers", len(unscored), len(unique))
+        return Judgement(
+            scores=scored,
+            usage=run.usage,
+            unscored=unscored,
+            errors=tuple(dict.fromkeys(run.errors)),
+            auth_failed=run.auth_failed,
+            budget_exhausted=run.budget_exhausted,
+        )
+
+    # -- answers ---------------------------------------------------------------------------
+    def _batches(self, papers: list[Paper]) -> list[list[Paper]]:
+        """Near-equal batches: a last batch of 1 would pay the whole criteria for one paper."""
+        count = -(-len(papers) // self.batch_size)
+        size, extra = divmod(len(papers), count)
+        out, start = [], 0
+        for index in range(count):
+            end = start + size + (1 if index < extra else 0)
+            out.append(papers[start:end])
+            start = end
+        return out
+
+    async def _score(
+        self, run: _Run, sem: asyncio.Semaphore, system: str, papers: list[Paper], round_: int
+    ) -> None:
+        user = prompt.user_message(papers, self.abstract_chars)
+        try:
+            async with sem:
+                if run.auth_failed:  # the key is wrong for every batch: do not hammer the provider
+                    return
+                content = await self._complete(run, system, user)
+        except _CallFailed as exc:
+            run.errors.append(str(exc))
+            run.auth_failed |= exc.auth
+            run.budget_exhausted |= exc.budget
+            return
+        answer = prompt.parse_answer(content, [p.arxiv_id for p in papers])
+        for paper_id, verdict in answer.verdicts.items():
+            run.scores[paper_id] = Score(
+                paper_id, verdict.relevance, verdict.novelty, verdict.comment, source="llm"
+            )
+        left = [p for p in papers if p.arxiv_id not in answer.verdicts]
+        if not left:
+            return
+        log.info("LLM answer round %d: %s", round_ + 1, "; ".join(answer.problems))
+        if round_ + 1 >= self.max_answer_rounds:
+            run.errors.append(
+                f"no valid LLM answer for {len(left)} paper(s) after {self.max_answer_rounds} "
+                f"tries: {answer.problems[0] if answer.problems else 'unknown'}"
+            )
+            return
+        if answer.malformed:
+            await self._score(run, sem, system, left, round_ + 1)
+        else:  # asked on their own, so one confusing paper cannot spoil the others again
+            await asyncio.gather(*(self._score(run, sem, system, [p], round_ + 1) for p in left))
+
+    # -- transport -------------------------------------------------------------------------
+    async def _complete(self, run: _Run, system: str, user: str) -> str:
+        import litellm
+        from litellm.exceptions import AuthenticationError
+
+        litellm.suppress_debug_info = True
+        last = ""
+        for attempt in range(self.max_attempts):
+            if self.budget is not None and self.budget.exhausted:
+                raise _CallFailed("daily LLM budget reached; ranked locally", budget=True)
+            try:
+                response = await asyncio.wait_for(
+                    litellm.acompletion(
+                        model=self.model,
+                        messages=[
+                            {"role": "system", "content": system},
+                            {"role": "user", "content": user},
+                        ],
+                        api_base=self.api_base,
+                        api_key=self._api_key,
+                        temperature=0,
+                        response_format={"type": "json_object"},
+                        drop_params=True,  # providers without a JSON mode just get the prompt
+                        timeout=self.timeout,
+                        max_retries=0,
+                    ),
+                    # litellm's timeout is per HTTP read; this bounds the whole call.
+                    timeout=self.timeout * 2 + 1,
+                )
+            except Exception as exc:
+                name = type(exc).__name__
+                last = f"{name}: {self._redact(str(exc))[:200]}"
+                if isinstance(exc, AuthenticationError):
+                    raise _CallFailed(f"LLM API key rejected ({last})", auth=True) from None
+                retryable = isinstance(exc, asyncio.TimeoutError) or any(
+                    c.__name__ in _RETRYABLE for c in type(exc).__mro__
+                )
+                if not retryable or attempt + 1 >= self.max_attempts:
+                    break
+                delay = self._delay(attempt, _retry_after(exc))
+                log.info("LLM call failed (%s); retry %d in %.2fs", name, attempt + 1, delay)
+                await self._sleep(delay)
+                continue
+            self._account(run, response)
+            return str(response.choices[0].message.content or "")
+        raise _CallFailed(f"LLM call failed: {last}")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(self.backoff_max, retry_after)
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**attempt)
+        return ceiling * (0.5 + random.random() / 2)
+
+    def _account(self, run: _Run, response: Any) -> None:
+        import litellm
+
+        usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        try:
+            cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # litellm raises for models without a price: count tokens only
+            cost = 0.0
+            if not self._cost_unknown_logged:
+                self._cost_unknown_logged = True
+                log.warning("no price known for LLM model %s: counting tokens only", self.model)
+        run.usage = run.usage + Usage(1, prompt_tokens, completion_tokens, cost)
+        if self.budget is not None:
+            self.budget.charge(cost)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds from a Retry-After header that litellm kept on the exception, if any."""
+    for source in (getattr(exc, "litellm_response_headers", None), _response_headers(exc)):
+        try:
+            value = source.get("retry-after") if source is not None else None
+        except Exception:
+            value = None
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:  # the other legal form: an HTTP date
+            parsed = email.utils.parsedate_to_datetime(str(value))
+        except (TypeError, ValueError):
+            continue
+        return max(0.0, parsed.timestamp() - time.time())
+    return None
+
+
+def _response_headers(exc: BaseException) -> Any:
+    response = getattr(exc, "response", None)
+    return getattr(response, "headers", None)
+
+
+# One long-lived event loop in a daemon thread runs every sync `judge` call: litellm keeps its
+# HTTP clients per loop, and a fresh `asyncio.run` per call would churn them (and cannot run
+# inside a caller's own running loop at all).
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="llm-judge", daemon=True).start()
+        return _loop
+
+
+def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()

@@ -1,0 +1,129 @@
+"""Scores for one criteria text over one day's papers: local rank → cut → cache → LLM → merge.
+
+Every paper comes out with a score. The LLM's where it gave one (now or in an earlier run, from the
+cache); the local ranker's otherwise. A paper the LLM was asked about but gave no score for keeps
+its local score with a note at the end of its comment (`LLM_MISSING_NOTE`), so the digest can say
+it was ranked locally. Nothing the LLM answers, and no exception from the judge, stops the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from newsletter.models import Paper, Score, Usage
+from newsletter.ranking.base import Judge, Judgement, Ranker, ScoreCache
+
+log = logging.getLogger(__name__)
+
+LLM_MISSING_NOTE = "(ranked locally: the LLM gave no score)"
+BUDGET_NOTE = "(ranked locally: the day's LLM budget was spent)"
+
+Cut = Callable[[Sequence[Score]], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class CriteriaScores:
+    """The outcome of scoring one criteria text; `scores` holds every paper, by arXiv id."""
+
+    scores: dict[str, Score]
+    usage: Usage = field(default_factory=Usage)
+    llm_scored: int = 0  # scored by the LLM in this run
+    locally_ranked: int = 0  # keep their local score (below the cut, no LLM, or marked)
+    budget_exhausted: bool = False
+    candidates: int = 0  # papers that passed the cut (LLM-scored now, cached, or marked)
+    cached: int = 0  # LLM scores reused from the cache: no call made
+    marked: frozenset[str] = field(default_factory=frozenset)  # asked, but no LLM score
+    auth_failed: bool = False
+    errors: tuple[str, ...] = ()
+
+    def ranked(self) -> list[Score]:
+        """Best first: relevance, then novelty, then id for a stable order."""
+        return sorted(self.scores.values(), key=lambda s: (-s.relevance, -s.novelty, s.arxiv_id))
+
+
+def _local_scores(
+    criteria: str, papers: Sequence[Paper], ranker: Ranker, history: Sequence[tuple[Paper, int]]
+) -> dict[str, Score]:
+    ranked = {s.arxiv_id: s for s in ranker.rank(criteria, papers, history)}
+    for paper in papers:
+        if paper.arxiv_id not in ranked:  # a ranker bug must not drop a paper from the day
+            log.warning("local ranker gave no score for %s", paper.arxiv_id)
+            ranked[paper.arxiv_id] = Score(paper.arxiv_id, 1, 1, "not ranked", source="local")
+    return ranked
+
+
+def _safe_judge(judge: Judge, criteria: str, papers: Sequence[Paper]) -> Judgement:
+    if not papers:
+        return Judgement(scores={})
+    try:
+        return judge.judge(criteria, papers)
+    except Exception as exc:  # the contract says a judge never raises; a run survives if it does
+        log.exception("LLM judge failed on %d papers", len(papers))
+        ids = frozenset(p.arxiv_id for p in papers)
+        return Judgement(scores={}, unscored=ids, errors=(f"{type(exc).__name__}: {exc}",))
+
+
+def _mark(score: Score, note: str) -> Score:
+    comment = f"{score.comment} {note}".strip()
+    return replace(score, comment=comment, source="local")
+
+
+def score_criteria(
+    criteria: str,
+    papers: Sequence[Paper],
+    *,
+    ranker: Ranker,
+    judge: Judge | None,
+    cache: ScoreCache | None,
+    cut: Cut,
+) -> CriteriaScores:
+    """Score every paper of `papers` against `criteria` (see the module docstring)."""
+    papers = list({p.arxiv_id: p for p in papers}.values())
+    history = cache.history(judge.cache_key, criteria) if cache and judge else []
+    local = _local_scores(criteria, papers, ranker, history)
+    if judge is None:
+        return CriteriaScores(scores=local, locally_ranked=len(local))
+
+    by_id = {p.arxiv_id: p for p in papers}
+    ranked = sorted(local.values(), key=lambda s: (-s.relevance, -s.novelty, s.arxiv_id))
+    candidate_ids = [i for i in dict.fromkeys(cut(ranked)) if i in by_id]
+    candidates = [by_id[i] for i in candidate_ids]
+
+    cached = cache.get_many(judge.cache_key, criteria, candidates) if cache else {}
+    cached = {i: replace(s, source="llm") for i, s in cached.items() if i in by_id}
+    to_judge = [p for p in candidates if p.arxiv_id not in cached]
+    judgement = _safe_judge(judge, criteria, to_judge)
+    asked = {p.arxiv_id for p in to_judge}
+    fresh = {i: s for i, s in judgement.scores.items() if i in asked and s.source == "llm"}
+    if cache and fresh:
+        cache.put_many(judge.cache_key, criteria, [by_id[i] for i in fresh], fresh)
+
+    note = BUDGET_NOTE if judgement.budget_exhausted else LLM_MISSING_NOTE
+    marked = frozenset(asked - fresh.keys())
+    scores: dict[str, Score] = {}
+    for paper in papers:
+        pid = paper.arxiv_id
+        if pid in fresh or pid in cached:
+            scores[pid] = fresh.get(pid) or cached[pid]
+        elif pid in marked:
+            scores[pid] = _mark(local[pid], note)
+        else:
+            scores[pid] = local[pid]
+    if judgement.auth_failed:
+        log.error("the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY)")
+    if marked:
+        log.warning("%d of %d LLM candidates ranked locally", len(marked), len(candidates))
+    return CriteriaScores(
+        scores=scores,
+        usage=judgement.usage,
+        llm_scored=len(fresh),
+        locally_ranked=len(papers) - len(fresh) - len(cached),
+        budget_exhausted=judgement.budget_exhausted,
+        candidates=len(candidates),
+        cached=len(cached),
+        marked=marked,
+        auth_failed=judgement.auth_failed,
+        errors=judgement.errors,
+    )

@@ -1,0 +1,65 @@
+"""Rendering a digest: reference-exact Markdown (also the text/plain part), email HTML, subject.
+
+    from newsletter.render import render_digest, render_empty
+    rendered = render_digest(digest, unsubscribe_url=..., reply_to=...)
+    rendered = render_empty(subscriber, date, unsubscribe_url=..., reply_to=...)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from newsletter.models import Digest, RenderedDigest, Subscriber
+
+from .html import HTML_BUDGET, render_empty_html, render_html
+from .markdown import render_empty_markdown, render_markdown
+from .subject import digest_subject, empty_subject
+from .text import check_address, check_url
+
+__all__ = [
+    "HTML_BUDGET",
+    "digest_subject",
+    "empty_subject",
+    "render_digest",
+    "render_empty",
+    "render_html",
+    "render_markdown",
+]
+
+
+def render_digest(
+    digest: Digest, *, unsubscribe_url: str, reply_to: str, html_budget: int = HTML_BUDGET
+) -> RenderedDigest:
+    """Subject, Markdown and HTML of one subscriber's digest. Raises ValueError on bad input."""
+    check_url(unsubscribe_url, "unsubscribe_url")
+    check_address(reply_to, "reply_to")
+    subject = digest_subject(digest)
+    return RenderedDigest(
+        subject=subject,
+        markdown=render_markdown(digest),
+        html=render_html(
+            digest,
+            subject=subject,
+            unsubscribe_url=unsubscribe_url,
+            reply_to=reply_to,
+            budget=html_budget,
+        ),
+    )
+
+
+def render_empty(
+    subscriber: Subscriber, date: dt.date, *, unsubscribe_url: str, reply_to: str
+) -> RenderedDigest:
+    """The short "nothing matched today" note (sent only when NEWSLETTER_SEND_EMPTY is on)."""
+    check_url(unsubscribe_url, "unsubscribe_url")
+    check_address(reply_to, "reply_to")
+    subject = empty_subject(date)
+    return RenderedDigest(
+        subject=subject,
+        markdown=render_empty_markdown(
+            subscriber, date, unsubscribe_url=unsubscribe_url, reply_to=reply_to
+        ),
+        html=render_empty_html(
+            subscriber, date, subject=subject, unsubscribe_url=unsubscribe_url, reply_to=reply_to
+        ),
+    )

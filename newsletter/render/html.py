@@ -1,0 +1,161 @@
+"""The HTML digest: Jinja2 (autoescaped) → MJML → email HTML via mjml-python, under a size budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+from mjml import mjml2html
+
+from newsletter.models import Digest, Subscriber
+
+from .text import criteria_brief, long_date, plural, shorten
+from .view import EntryView, entry_views, html_env
+
+log = logging.getLogger(__name__)
+
+# Gmail clips a message body above ~102 KB and hides the rest behind a link; stay well below.
+HTML_BUDGET = 90_000
+_MIN_ABSTRACT = 200  # never shorten an abstract in HTML below this many characters
+
+PILL_STYLE = "padding:2px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap"
+_PILL_COLOURS = {  # class → light-mode background, text; dark mode lives in the template's CSS
+    "dg-hi": ("#e3f4e8", "#146c2e"),
+    "dg-mid": ("#fdf2d6", "#7a5300"),
+    "dg-lo": ("#eef0f3", "#4d5560"),
+}
+
+
+@functools.cache  # 30 papers × 2 scores per render, from a handful of distinct values
+def pill(label: str, value: int) -> Markup:
+    """A score at a glance: "Relevance 8/10", coloured by how high it is."""
+    level = "dg-hi" if value >= 8 else "dg-mid" if value >= 5 else "dg-lo"
+    background, colour = _PILL_COLOURS[level]
+    return Markup(
+        '<span class="{cls}" style="{style};background:{bg};color:{fg}">{label}&nbsp;{value}/10</span>'
+    ).format(cls=level, style=PILL_STYLE, bg=background, fg=colour, label=label, value=value)
+
+
+def _to_html(mjml: str) -> str:
+    # fonts={}: MRML otherwise adds a Google Fonts <link> when a stack names one of its defaults.
+    return str(mjml2html(mjml, disable_comments=True, fonts={}))
+
+
+def _render(template: str, **context: object) -> str:
+    mjml = html_env().get_template(template).render(pill=pill, pill_style=PILL_STYLE, **context)
+    return _to_html(mjml)
+
+
+def _papers(
+    views: Sequence[EntryView], limit: int | None
+) -> list[tuple[EntryView, str, bool]]:
+    rows = []
+    for view in views:
+        text = view.abstract if limit is None else shorten(view.abstract, limit)
+        rows.append((view, text, text != view.abstract))
+    return rows
+
+
+def _frame(subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str) -> dict[
+    str, object
+]:
+    return {
+        "date_long": long_date(date),
+        "email": subscriber.email,
+        "criteria_brief": criteria_brief(subscriber.criteria),
+        "unsubscribe_url": unsubscribe_url,
+        "reply_to": reply_to,
+    }
+
+
+def render_html(
+    digest: Digest,
+    *,
+    subject: str,
+    unsubscribe_url: str,
+    reply_to: str,
+    budget: int = HTML_BUDGET,
+) -> str:
+    """The digest as email HTML, at most `budget` bytes when abstracts can be shortened to fit.
+
+    Abstracts are shortened (with a "read more" link) only when the full ones would not fit, and
+    then all to the same cap: the longest ones lose most, short ones stay whole.
+    """
+    views = entry_views(digest)
+    count = len(views)
+    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to)
+    context.update(
+        subject=subject,
+        preview=_preview(views),
+        lede=f"{plural(count, 'paper')} matched your criteria today, best first.",
+    )
+    html = _render("digest.mjml.j2", papers=_papers(views, None), **context)
+    excess = len(html.encode("utf-8")) - budget
+    if excess <= 0 or not views:
+        return html
+    limit = _abstract_limit(views, excess)
+    html = _render("digest.mjml.j2", papers=_papers(views, limit), **context)
+    size = len(html.encode("utf-8"))
+    if size > budget:
+        log.warning("digest HTML is %d bytes, over the %d-byte budget even with abstracts cut to "
+                    "%d characters", size, budget, limit)
+    else:
+        log.info("digest HTML: abstracts cut to %d characters to stay under %d bytes", limit, budget)
+    return html
+
+
+def _abstract_limit(views: Sequence[EntryView], excess: int) -> int:
+    """The largest abstract length cap that saves at least `excess` bytes of HTML.
+
+    MJML copies the inside of an mj-text through unchanged, so the bytes an escaped abstract loses
+    (less the "read more" link it gains) are exactly the bytes the HTML loses: one more MJML pass
+    suffices. Binary search over the cap; the saving only grows as the cap falls.
+    """
+    full = [(view, _escaped_len(view.abstract), len(_read_more(view))) for view in views]
+
+    def saved(limit: int) -> int:
+        total = 0
+        for view, length, link in full:
+            if len(view.abstract) > limit:
+                total += length - _escaped_len(shorten(view.abstract, limit)) - link
+        return total
+
+    low, high = _MIN_ABSTRACT, max(len(v.abstract) for v in views)
+    if saved(low) < excess:
+        return low
+    while low < high:  # invariant: saved(low) >= excess
+        mid = (low + high + 1) // 2
+        if saved(mid) >= excess:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _escaped_len(text: str) -> int:
+    return len(str(escape(text)).encode("utf-8"))
+
+
+def _read_more(view: EntryView) -> str:
+    # Must match the "read more" markup in digest.mjml.j2 (a test checks the budget holds).
+    return f' <a href="{view.abs_url}" style="color:#0b57d0">read&nbsp;more</a>'
+
+
+def render_empty_html(
+    subscriber: Subscriber, date: dt.date, *, subject: str, unsubscribe_url: str, reply_to: str
+) -> str:
+    context = _frame(subscriber, date, unsubscribe_url, reply_to)
+    lede = "Nothing in today's arXiv announcement matched your criteria closely enough to send."
+    return _render("empty.mjml.j2", subject=subject, preview=lede, lede=lede, **context)
+
+
+def _preview(views: Sequence[EntryView]) -> str:
+    """The inbox preview line: the titles after the first (the subject already shows that one)."""
+    titles = "; ".join(v.title for v in views[1:4])
+    if not titles and views:
+        titles = views[0].comment or views[0].authors
+    return shorten(titles, 140) if titles else ""
+

@@ -1,0 +1,38 @@
+"""The Markdown digest: byte for byte the format of the reference digests; also the text/plain part."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from newsletter.models import Digest, Subscriber
+
+from .text import us_date
+from .view import entry_views, markdown_env
+
+
+def _criteria_block(criteria: str) -> str:
+    # The reference digests end with the criteria text and one newline.
+    return criteria.rstrip() + "\n"
+
+
+def render_markdown(digest: Digest) -> str:
+    """The whole digest as Markdown. Never shortened: every abstract and the full criteria."""
+    template = markdown_env().get_template("digest.md.j2")
+    return template.render(
+        date_us=us_date(digest.date),
+        entries=entry_views(digest),
+        criteria=_criteria_block(digest.subscriber.criteria),
+    )
+
+
+def render_empty_markdown(
+    subscriber: Subscriber, date: dt.date, *, unsubscribe_url: str, reply_to: str
+) -> str:
+    """The short "nothing matched today" note, in the same frame as a digest."""
+    template = markdown_env().get_template("empty.md.j2")
+    return template.render(
+        date_us=us_date(date),
+        criteria=_criteria_block(subscriber.criteria),
+        unsubscribe_url=unsubscribe_url,
+        reply_to=reply_to,
+    )

@@ -1,0 +1,31 @@
+"""Subject lines: date, count and the top paper's title, short enough for a phone's inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from newsletter.models import Digest
+
+from .text import one_line, plural, short_date, shorten
+
+SUBJECT_MAX = 78  # RFC 5322's recommended line length; also about what a desktop inbox shows
+_SEP = " · "
+_MIN_TITLE = 12  # below this a title fragment says nothing; leave it out instead
+
+
+def digest_subject(digest: Digest, max_length: int = SUBJECT_MAX) -> str:
+    """E.g. "arXiv digest · Thu 28 Aug 2025 · 2 papers · GS: Generative Segmentation via…"."""
+    head = _SEP.join(
+        ("arXiv digest", short_date(digest.date), plural(len(digest.entries), "paper"))
+    )
+    if not digest.entries:
+        return head
+    title = one_line(digest.entries[0].paper.title)  # one line: no header folding tricks
+    room = max_length - len(head) - len(_SEP)
+    if room < _MIN_TITLE:
+        return head
+    return head + _SEP + shorten(title, room)
+
+
+def empty_subject(date: dt.date) -> str:
+    return _SEP.join(("arXiv digest", short_date(date), "nothing matched today"))

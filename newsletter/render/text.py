@@ -1,0 +1,89 @@
+"""Small pure text helpers shared by the Markdown, HTML and subject renderers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+# Fixed English names: strftime's %a/%b follow the process locale, and a digest must not change
+# language because the server's LANG did.
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+_TOPIC_PREFIXES = ("relevant:", "not relevant:", "irrelevant:")
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (newlines included) into one space.
+
+    Paper fields arrive hard-wrapped from arXiv; joining them also means nothing inside a title or
+    abstract can start a new Markdown line (a forged heading, separator or anchor).
+    """
+    return " ".join(text.split())
+
+
+def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
+    """`text` cut at a word boundary so that the result (ellipsis included) is ≤ limit chars."""
+    if limit < len(ellipsis) + 1:
+        raise ValueError(f"shorten: limit {limit} leaves no room for text")
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ellipsis) + 1]
+    space = cut.rfind(" ")
+    # A single very long word (a URL, a CJK run without spaces) is cut inside the word.
+    cut = cut[:space] if space > limit // 2 else cut[: limit - len(ellipsis)]
+    return cut.rstrip(" ,;:.-–—([{") + ellipsis
+
+
+def us_date(day: dt.date) -> str:
+    """08/28/2025: the header date of the reference digests."""
+    return f"{day.month:02d}/{day.day:02d}/{day.year:04d}"
+
+
+def short_date(day: dt.date) -> str:
+    """Thu 28 Aug 2025."""
+    return f"{_DAYS[day.weekday()][:3]} {day.day} {_MONTHS[day.month - 1][:3]} {day.year}"
+
+
+def long_date(day: dt.date) -> str:
+    """Thursday, 28 August 2025."""
+    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def criteria_brief(criteria: str, max_items: int = 6, item_chars: int = 90) -> tuple[str, ...]:
+    """The topic lines of a criteria text, each shortened, for the footer of the HTML email.
+
+    Criteria files are free text; in practice they are topic headings (or numbered topics), each
+    followed by "Relevant: …" / "Not relevant: …" paragraphs. The headings are the brief; the
+    explanations stay in the Markdown version, which always carries the full text.
+    """
+    lines = [one_line(line) for line in criteria.splitlines()]
+    topics = [line for line in lines if line and not line.lower().startswith(_TOPIC_PREFIXES)]
+    brief = [shorten(line, item_chars) for line in topics[:max_items]]
+    if len(topics) > max_items:
+        brief.append(f"…and {plural(len(topics) - max_items, 'more topic')}")
+    return tuple(brief)
+
+
+_SCHEME = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
+
+
+def check_url(value: str, what: str) -> str:
+    """`value` if it is an absolute http(s) URL without spaces or quotes, else a ValueError."""
+    if not _SCHEME.match(value):
+        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
+def check_address(value: str, what: str) -> str:
+    local, at, domain = value.partition("@")
+    if not (at and local and domain) or any(c in value for c in " \t\r\n<>\"'"):
+        raise ValueError(f"{what} must be an email address, got {value!r}")
+    return value

@@ -1,0 +1,94 @@
+"""What the templates see: one flat, already-normalised view per paper, and the Jinja2 setup."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import jinja2
+
+from newsletter.models import Digest, DigestEntry
+
+from .text import one_line
+
+TEMPLATE_PACKAGE = "newsletter.templates"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    number: int  # 0-based, as in the reference digests
+    arxiv_id: str
+    category: str
+    title: str
+    authors: str
+    abstract: str
+    comment: str
+    relevance: int
+    novelty: int
+    source: str
+    author_match: bool
+    abs_url: str
+    pdf_url: str
+
+
+def entry_views(digest: Digest) -> tuple[EntryView, ...]:
+    return tuple(_view(i, entry) for i, entry in enumerate(digest.entries))
+
+
+def _view(number: int, entry: DigestEntry) -> EntryView:
+    paper, score = entry.paper, entry.score
+    if score.arxiv_id != paper.arxiv_id:
+        raise ValueError(
+            f"digest entry {number}: score is for {score.arxiv_id!r} "
+            f"but the paper is {paper.arxiv_id!r}"
+        )
+    return EntryView(
+        number=number,
+        arxiv_id=paper.arxiv_id,
+        category=paper.primary_category,
+        title=one_line(paper.title),
+        authors=", ".join(one_line(a) for a in paper.authors),
+        abstract=one_line(paper.abstract),
+        comment=one_line(score.comment),
+        relevance=score.relevance,
+        novelty=score.novelty,
+        source=score.source,
+        author_match=entry.author_match,
+        abs_url=paper.abs_url,
+        pdf_url=paper.pdf_url,
+    )
+
+
+def _load(name: str) -> str:
+    # importlib.resources works the same from the checkout (editable install maps
+    # newsletter.templates to ./templates) and from an installed wheel.
+    try:
+        return resources.files(TEMPLATE_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise jinja2.TemplateNotFound(name) from None
+
+
+@functools.cache
+def markdown_env() -> jinja2.Environment:
+    """Plain text out: no escaping; whitespace control so the template reads like its output."""
+    return jinja2.Environment(  # noqa: S701 - Markdown/plain text, escaped nowhere by design
+        loader=jinja2.FunctionLoader(_load),
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+@functools.cache
+def html_env() -> jinja2.Environment:
+    """MJML out: autoescape on, so a `<` in a paper can neither inject markup nor break MJML."""
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )

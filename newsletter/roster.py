@@ -1,0 +1,284 @@
+"""The roster: `subscribers.csv` and the criteria files it points at.
+
+Loading validates every row and reports each problem with its line, column and value; the valid
+rows are served anyway. Changes (`add_row`, `remove_rows`) validate first, then rewrite the file
+atomically under a lock, so a failed change leaves the file byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import io
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from filelock import FileLock
+
+from newsletter.files import atomic_write_bytes
+from newsletter.models import Subscriber
+from newsletter.settings import Settings
+
+COLUMNS = ("email", "name", "criteria", "categories", "timezone", "send_at", "authors")
+OVERRIDES = ("min_relevance", "min_novelty", "max_papers")
+CRITERIA_MAX_BYTES = 64 * 1024
+ARCHIVES = frozenset(
+    "cs math stat physics astro-ph cond-mat gr-qc hep-ex hep-lat hep-ph hep-th math-ph nlin "
+    "nucl-ex nucl-th quant-ph q-bio q-fin eess econ".split()
+)
+_CATEGORY = re.compile(r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z]{2,})?$")
+T = TypeVar("T")
+_SEND_AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class RosterError(Exception):
+    """The roster as a whole cannot be read or changed; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RosterProblem:
+    line: int
+    column: str
+    value: str
+    message: str
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path.name} line {self.line}" if self.path else f"line {self.line}"
+        shown = f" {self.value!r}" if self.value else ""
+        return f"{where}, column {self.column}:{shown} {self.message}"
+
+
+@dataclass
+class Roster:
+    path: Path
+    subscribers: list[Subscriber] = field(default_factory=list)
+    problems: list[RosterProblem] = field(default_factory=list)
+
+    def find(self, email: str) -> Subscriber | None:
+        return next((s for s in self.subscribers if s.email.lower() == email.lower()), None)
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in re.split(r"[;,]", value) if part.strip())
+
+
+def _read_criteria(folder: Path, value: str) -> tuple[Path, str]:
+    """Read one criteria file (a path relative to the roster's folder); ValueError says why not."""
+    if not value:
+        raise ValueError("is required (a criteria file, relative to the roster's folder)")
+    path = (folder / value).resolve() if not Path(value).is_absolute() else Path(value)
+    if not path.is_file():
+        raise ValueError(f"criteria file not found: {path}")
+    size = path.stat().st_size
+    if size > CRITERIA_MAX_BYTES:
+        raise ValueError(f"criteria file is {size} bytes, over the {CRITERIA_MAX_BYTES}-byte cap")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"criteria file is not UTF-8 text (byte {exc.start})") from None
+    text = text.replace("\r\n", "\n").strip("\n")
+    if not text.strip():
+        raise ValueError(f"criteria file is empty: {path}")
+    return path, text
+
+
+def _int_override(value: str, low: int, high: int) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def parse_row(
+    row: Mapping[str, str], line: int, folder: Path, settings: Settings
+) -> tuple[Subscriber | None, list[RosterProblem]]:
+    """One CSV row → a Subscriber, or the problems that keep it out (all of them, not the first)."""
+    problems: list[RosterProblem] = []
+
+    def check(column: str, parse: Callable[[str], T]) -> T | None:
+        value = (row.get(column) or "").strip()
+        try:
+            return parse(value)
+        except ValueError as exc:
+            problems.append(RosterProblem(line, column, value, str(exc)))
+            return None
+
+    def email(value: str) -> str:
+        if not value:
+            raise ValueError("is required")
+        try:
+            return str(validate_email(value, check_deliverability=False).normalized)
+        except EmailNotValidError as exc:
+            raise ValueError(f"is not a valid address: {exc}") from None
+
+    def categories(value: str) -> tuple[str, ...]:
+        found = split_list(value)
+        bad = [c for c in found if not (m := _CATEGORY.match(c)) or m["archive"] not in ARCHIVES]
+        if bad:
+            raise ValueError(f"unknown arXiv categor{'ies' if len(bad) > 1 else 'y'} {', '.join(bad)}")
+        return found or settings.default_categories
+
+    def timezone(value: str) -> str:
+        if not value:
+            return settings.timezone
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
+
+    def send_at(value: str) -> dt.time:
+        if not value:
+            return settings.send_at
+        match = _SEND_AT.match(value)
+        if not match:
+            raise ValueError("must be a local time as HH:MM (e.g. 07:00)")
+        return dt.time(int(match[1]), int(match[2]))
+
+    address = check("email", email)
+    criteria = check("criteria", lambda v: _read_criteria(folder, v))
+    cats = check("categories", categories)
+    tz = check("timezone", timezone)
+    at = check("send_at", send_at)
+    overrides: dict[str, int | None] = {
+        name: check(name, functools.partial(_int_override, low=1, high=high))
+        for name, high in (("min_relevance", 10), ("min_novelty", 10), ("max_papers", 500))
+    }
+    if problems or address is None or criteria is None:
+        return None, problems
+    return Subscriber(
+        email=address,
+        criteria=criteria[1],
+        criteria_path=criteria[0],
+        name=(row.get("name") or "").strip(),
+        categories=cats or settings.default_categories,
+        timezone=tz or settings.timezone,
+        send_at=at or settings.send_at,
+        authors=tuple(a.strip() for a in (row.get("authors") or "").split(";") if a.strip()),
+        row=line,
+        **overrides,
+    ), []
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RosterError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_roster(path: Path, text: str, settings: Settings) -> Roster:
+    roster = Roster(path=path)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("email", "criteria") if c not in header]
+    if missing:
+        raise RosterError(f"{path}: the header row lacks the column(s) {', '.join(missing)}"
+                          f" (expected {','.join(COLUMNS)})")
+    reader.fieldnames = header
+    seen: dict[str, int] = {}
+    for raw in reader:
+        line = reader.line_num
+        row = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+        if not any(v.strip() for v in row.values()):
+            continue  # a blank line
+        subscriber, problems = parse_row(row, line, path.parent, settings)
+        if subscriber is not None:
+            first = seen.get(subscriber.email.lower())
+            if first is not None:
+                problems = [RosterProblem(line, "email", subscriber.email,
+                                          f"duplicates line {first} (addresses are case-insensitive)")]
+                subscriber = None
+            else:
+                seen[subscriber.email.lower()] = line
+                roster.subscribers.append(subscriber)
+        roster.problems.extend(RosterProblem(p.line, p.column, p.value, p.message, path)
+                               for p in problems)
+    return roster
+
+
+def load_roster(path: Path, settings: Settings) -> Roster:
+    if not path.is_file():
+        raise RosterError(f"roster not found: {path} (set NEWSLETTER_SUBSCRIBERS)")
+    return parse_roster(path, _decode(path, path.read_bytes()), settings)
+
+
+def _render_rows(header: Sequence[str], rows: Sequence[Mapping[str, str]], newline: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator=newline,
+                            extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def add_row(path: Path, values: Mapping[str, str], settings: Settings) -> Subscriber:
+    """Validate a new row against the roster and append it, atomically and under a lock."""
+    with FileLock(str(path) + ".lock", timeout=10):
+        original = path.read_bytes() if path.exists() else b""
+        text = _decode(path, original) if original else ""
+        newline = "\r\n" if "\r\n" in text else "\n"
+        header = next(csv.reader(io.StringIO(text)), []) if text.strip() else list(COLUMNS)
+        header = [h.strip() for h in header]
+        lower = [h.lower() for h in header]
+        needed = [k for k, v in values.items() if v and k not in lower]
+        row = {h: values.get(h.lower(), "") for h in header} | {k: values[k] for k in needed}
+        new_header = header + needed
+        if needed or not text.strip():
+            existing = list(csv.DictReader(io.StringIO(text))) if text.strip() else []
+            updated = _render_rows(new_header, [*existing, row], newline)
+        else:
+            line = _render_rows(new_header, [row], newline).split(newline, 1)[1]
+            updated = text + ("" if text.endswith(("\n", "\r")) else newline) + line
+        roster = parse_roster(path, updated, settings)
+        problems = [p for p in roster.problems if p.line == _last_line(updated)]
+        if problems:
+            raise RosterError(str(problems[0]))
+        subscriber = roster.subscribers[-1] if roster.subscribers else None
+        if subscriber is None or subscriber.email.lower() != values["email"].strip().lower():
+            raise RosterError(f"{values['email']} was not added")  # pragma: no cover
+        atomic_write_bytes(path, (b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b"")
+                           + updated.encode("utf-8"))
+        return subscriber
+
+
+def _last_line(text: str) -> int:
+    reader = csv.reader(io.StringIO(text))
+    last = 0
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            last = reader.line_num
+    return last
+
+
+def remove_rows(path: Path, email: str) -> int:
+    """Drop every row of `email` (case-insensitive); returns how many went. Other lines are kept as they are."""
+    with FileLock(str(path) + ".lock", timeout=10):
+        if not path.is_file():
+            raise RosterError(f"roster not found: {path} (set NEWSLETTER_SUBSCRIBERS)")
+        original = path.read_bytes()
+        text = _decode(path, original)
+        lines = text.splitlines(keepends=True)
+        header = [h.strip().lower() for h in next(csv.reader(lines[:1]), [])]
+        if "email" not in header:
+            raise RosterError(f"{path}: the header row lacks the column email")
+        column = header.index("email")
+        kept, removed = lines[:1], 0
+        for line in lines[1:]:
+            cells = next(csv.reader([line]), [])
+            if len(cells) > column and cells[column].strip().lower() == email.strip().lower():
+                removed += 1
+            else:
+                kept.append(line)
+        if removed:
+            atomic_write_bytes(path, (b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b"")
+                               + "".join(kept).encode("utf-8"))
+        return removed

@@ -1,0 +1,186 @@
+"""When things happen: the fetch schedule and which subscribers are due a digest at `now`.
+
+Pure functions of their arguments (time is always a parameter), so the whole schedule is testable
+without a scheduler or a clock.
+
+The rule for a reader: *the announcement dated D reaches each reader at the first `send_at` of
+their own clock after it appeared*. An announcement dated D appears with arXiv's mailing at 20:00
+US Eastern on the evening before D (see `newsletter.fetch.calendar`). So, with send_at 07:00:
+- Los Angeles (17:00 local at the mailing) reads D at 07:00 on D;
+- Berlin (02:00 local, 01:00 while only the US is on summer time) reads D at 07:00 on D;
+- Tokyo (09:00 or 10:00 local on D: after its 07:00) reads D at 07:00 on D+1 — the freshest list
+  that exists at a Tokyo breakfast, one day "late" on the calendar but never stale.
+
+A digest stays due from that moment to the end of the reader's local day (catch-up after a restart
+or an outage, or a fetch that came late); after that only `newsletter run --date D` sends it. The
+windows of consecutive announcements never overlap, because `send_at` comes once per local day and
+announcements are at least a day apart.
+
+All local times are resolved with zoneinfo, so daylight-saving changes (on different dates in the
+US and the EU) move the UTC instants, not the local ones. A `send_at` that falls in a spring-forward
+gap is taken as the same wall time before the gap (02:30 on a 02:00→03:00 night sends at 03:30).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from newsletter.fetch.calendar import (
+    EASTERN,
+    MAILING_TIME,
+    is_announcement_date,
+    latest_announcement_date,
+)
+from newsletter.models import Subscriber
+
+IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
+
+# The mailing of the announcement dated D is on the evening before; nothing is due before it.
+# Windows last at most ~2 days after the mailing (a day to the first send_at, then one local day),
+# so only announcements mailed in the last LOOKBACK can still be due.
+LOOKBACK = dt.timedelta(days=3)
+
+
+def _aware(now: dt.datetime) -> dt.datetime:
+    if now.tzinfo is None:
+        raise ValueError(f"`now` must be timezone-aware, got naive {now.isoformat()}")
+    return now
+
+
+def announced_at(digest_date: dt.date) -> dt.datetime:
+    """When the announcement dated `digest_date` appears: 20:00 US Eastern the evening before (UTC)."""
+    mailing = dt.datetime.combine(digest_date - dt.timedelta(days=1), MAILING_TIME, tzinfo=EASTERN)
+    return mailing.astimezone(dt.UTC)
+
+
+def _local(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
+    """The UTC instant of a local wall time; a time inside a DST gap maps past the gap (fold=0)."""
+    return dt.datetime.combine(day, at, tzinfo=zone).astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SendWindow:
+    """[start, end) in UTC: from the reader's first send_at after the mailing to their midnight."""
+
+    digest_date: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+    def __contains__(self, now: object) -> bool:
+        return isinstance(now, dt.datetime) and self.start <= _aware(now) < self.end
+
+
+def send_window(digest_date: dt.date, timezone: str, send_at: dt.time) -> SendWindow:
+    """When the digest dated `digest_date` is due for a reader in `timezone` who reads at `send_at`."""
+    zone = ZoneInfo(timezone)
+    appeared = announced_at(digest_date)
+    local_day = appeared.astimezone(zone).date()
+    start = _local(local_day, send_at, zone)
+    if start < appeared:  # their send_at that day came before the mailing: the next morning then
+        local_day += dt.timedelta(days=1)
+        start = _local(local_day, send_at, zone)
+    end = _local(local_day + dt.timedelta(days=1), dt.time(0, 0), zone)
+    return SendWindow(digest_date, start, end)
+
+
+def subscriber_window(subscriber: Subscriber, digest_date: dt.date) -> SendWindow:
+    """The window of one roster row (the roster has already filled in the settings' defaults)."""
+    return send_window(digest_date, subscriber.timezone, subscriber.send_at)
+
+
+def is_due(subscriber: Subscriber, digest_date: dt.date, now: dt.datetime) -> bool:
+    """True while `digest_date`'s digest is due for this reader at `now` (by the clock alone).
+
+    Whether the day is fetched and whether the reader already had it is the database's part; see
+    `due_checker`, which combines the three.
+    """
+    return now in subscriber_window(subscriber, digest_date)
+
+
+def due_checker(fetched: Collection[dt.date]) -> IsDue:
+    """The `is_due` the orchestrator takes: the clock rule, and only for fetched announcements."""
+    fetched_days = frozenset(fetched)
+
+    def check(subscriber: Subscriber, digest_date: dt.date, now: dt.datetime) -> bool:
+        return digest_date in fetched_days and is_due(subscriber, digest_date, now)
+
+    return check
+
+
+def recent_announcement_dates(now: dt.datetime, extra_holidays: Iterable[dt.date] = ()) -> list[dt.date]:
+    """Announcement dates that have appeared by `now` and may still be due somewhere, oldest first."""
+    now = _aware(now)
+    holidays = tuple(extra_holidays)
+    days = []
+    day = (now - LOOKBACK).astimezone(EASTERN).date()
+    last = latest_announcement_date(now, holidays)
+    while day <= last:
+        if is_announcement_date(day, holidays) and announced_at(day) <= now:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def due_now(
+    subscribers: Iterable[Subscriber],
+    now: dt.datetime,
+    fetched: Collection[dt.date],
+    extra_holidays: Iterable[dt.date] = (),
+) -> dict[dt.date, list[Subscriber]]:
+    """For each fetched recent announcement, the readers whose window is open at `now`.
+
+    Does not know who already had their digest (the delivery rows say that).
+    """
+    readers = list(subscribers)
+    due: dict[dt.date, list[Subscriber]] = {}
+    for day in recent_announcement_dates(now, extra_holidays):
+        if day not in fetched:
+            continue
+        open_now = [s for s in readers if is_due(s, day, now)]
+        if open_now:
+            due[day] = open_now
+    return due
+
+
+# --- the fetch schedule ---------------------------------------------------------------------
+
+
+def fetch_trigger() -> CronTrigger:
+    """arXiv mails Sunday–Thursday at 20:00 US Eastern; the job also skips holidays by the calendar."""
+    return CronTrigger(day_of_week="mon-thu,sun", hour=MAILING_TIME.hour, minute=MAILING_TIME.minute,
+                       timezone=EASTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPlan:
+    """What the fetch job should do at `now`: which date it wants, and whether to try or to give up."""
+
+    want: dt.date
+    action: str  # "done" (stored), "try", or "overdue" (past the retry bound, not stored)
+
+    @property
+    def should_try(self) -> bool:
+        return self.action == "try"
+
+
+def fetch_plan(
+    now: dt.datetime,
+    stored: Collection[dt.date],
+    *,
+    retry_for: dt.timedelta,
+    tried: bool = True,
+    extra_holidays: Iterable[dt.date] = (),
+) -> FetchPlan:
+    """Decide the fetch job's step: try until the expected announcement is stored, for `retry_for`
+    after its mailing; a process that has not tried yet (just started) tries once even later."""
+    want = latest_announcement_date(_aware(now), tuple(extra_holidays))
+    if want in stored:
+        return FetchPlan(want, "done")
+    if not tried or now < announced_at(want) + retry_for:
+        return FetchPlan(want, "try")
+    return FetchPlan(want, "overdue")

@@ -1,0 +1,73 @@
+"""Select: from a day's scored papers, the ones one reader gets, best first."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+
+from newsletter.models import DigestEntry, Paper, Score, Subscriber
+
+AUTHOR_MATCH = "Author match"
+
+
+def _name_parts(name: str) -> list[str]:
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    return [part for part in re.split(r"[\s.\-,']+", plain) if part]
+
+
+def same_author(followed: str, author: str) -> bool:
+    """'A. Müller' matches 'Anna Muller' and 'anna müller'; 'Anna Muller' does not match 'Bea Muller'."""
+    a, b = _name_parts(followed), _name_parts(author)
+    if not a or not b or a[-1] != b[-1]:
+        return False
+    first_a, first_b = a[:-1], b[:-1]
+    if not first_a or not first_b:
+        return True  # a bare surname matches any first name
+    if first_a[0][0] != first_b[0][0]:
+        return False
+    if len(first_a[0]) > 1 and len(first_b[0]) > 1:
+        return first_a[0] == first_b[0]
+    return True
+
+
+def in_categories(paper: Paper, categories: Collection[str]) -> bool:
+    return any(c in categories for c in paper.categories)
+
+
+def select(
+    subscriber: Subscriber,
+    papers: Sequence[Paper],
+    scores: Mapping[str, Score],
+    *,
+    min_relevance: int,
+    min_novelty: int,
+    max_papers: int,
+    already_sent: Collection[str] = (),
+) -> tuple[DigestEntry, ...]:
+    """Papers of the reader's categories they have not had, followed authors first, then by score.
+
+    Per-reader overrides in the roster win over the defaults passed in.
+    """
+    min_rel = subscriber.min_relevance or min_relevance
+    min_nov = subscriber.min_novelty or min_novelty
+    cap = subscriber.max_papers or max_papers
+    followed: list[DigestEntry] = []
+    ranked: list[DigestEntry] = []
+    seen: set[str] = set(already_sent)
+    for paper in papers:
+        if paper.arxiv_id in seen or not in_categories(paper, subscriber.categories):
+            continue
+        score = scores.get(paper.arxiv_id)
+        if subscriber.authors and any(same_author(f, a) for f in subscriber.authors for a in paper.authors):
+            base = score or Score(paper.arxiv_id, 10, 5, "", "local")
+            followed.append(DigestEntry(paper, replace(base, comment=AUTHOR_MATCH, source="author")))
+        elif score is not None and score.relevance >= min_rel and score.novelty >= min_nov:
+            ranked.append(DigestEntry(paper, score))
+        else:
+            continue
+        seen.add(paper.arxiv_id)
+    ranked.sort(key=lambda e: (-e.score.relevance, -e.score.novelty))
+    return (*followed, *ranked[: max(0, cap - len(followed))])

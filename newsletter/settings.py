@@ -1,0 +1,129 @@
+"""The one Settings class. Built once at the entry point (`load_settings`) and passed down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "NEWSLETTER_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or bad; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    subscribers: Path = Path("subscribers.csv")
+    data_dir: Path = Path("var")
+    arxiv_feed_url: str = "https://rss.arxiv.org/atom"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    categories: str = "cs.CV"
+    include_replacements: bool = False
+    http_timeout: float = Field(default=30.0, gt=0)
+
+    llm_model: str = ""
+    llm_api_base: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_batch_size: int = Field(default=10, ge=1, le=50)
+    llm_concurrency: int = Field(default=8, ge=1, le=64)
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+
+    sendgrid_api_key: SecretStr = Field(default=SecretStr(""), validation_alias="SENDGRID_API_KEY")
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str = Field(
+        default="", validation_alias="SENDGRID_WEBHOOK_PUBLIC_KEY"
+    )
+    send_concurrency: int = Field(default=4, ge=1, le=64)
+    from_email: str = "digest@localhost"
+    from_name: str = "arXiv Digest"
+    reply_domain: str = "localhost"
+    public_url: str = "http://localhost:8000"
+    webhook_username: str = ""
+    webhook_password: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    min_relevance: int = Field(default=5, ge=1, le=10)
+    min_novelty: int = Field(default=1, ge=1, le=10)
+    max_papers: int = Field(default=30, ge=1, le=500)
+    send_empty: bool = False
+    timezone: str = "UTC"
+    send_at: dt.time = dt.time(7, 0)
+
+    admin_email: str = ""
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("arxiv_feed_url", "arxiv_api_url", "sendgrid_host", "public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def default_categories(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.categories.replace(";", ",").split(",") if c.strip())
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "state.db"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def preview_dir(self) -> Path:
+        return self.data_dir / "preview"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def uses_sendgrid(self) -> bool:
+        return bool(self.sendgrid_api_key.get_secret_value())
+
+
+def env_name(field: str) -> str:
+    """The environment variable behind a settings field."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment and `.env`, or raise ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            name = field if field.isupper() else env_name(field)
+            secret = any(word in name for word in ("KEY", "PASSWORD"))
+            shown = "***" if secret else repr(error.get("input"))
+            problems.append(f"{name}: {error['msg']} (got {shown})")
+        raise ConfigError("; ".join(problems)) from None

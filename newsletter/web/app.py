@@ -1,0 +1,59 @@
+"""The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, SendGrid events.
+
+Everything a route needs hangs on `app.state` (settings, db, clock, transport), so tests build
+the app around their own database, clock and fake transport.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable, Sequence
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from newsletter.db import Database
+from newsletter.mail.base import Transport
+from newsletter.settings import Settings
+from newsletter.web import inbound, unsubscribe
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _event_routes() -> list[BaseRoute]:
+    """`newsletter.web.events.routes` (the SendGrid Event Webhook) once that module exists."""
+    if importlib.util.find_spec("newsletter.web.events") is None:
+        log.info("no newsletter.web.events module: POST /events is not served")
+        return []
+    module = importlib.import_module("newsletter.web.events")  # its own errors must surface
+    return list(module.routes)
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    transport: Transport | None = None,
+    inbound_max_bytes: int = inbound.MAX_INBOUND_BYTES,
+) -> Starlette:
+    """The app. `transport` sends the one unsubscribe confirmation; None only records the leave
+    (`newsletter.leave.send_pending_confirmations` sends those later)."""
+    routes: list[BaseRoute] = [*inbound.routes, *unsubscribe.routes, *_event_routes(), *extra_routes]
+    app = Starlette(routes=routes)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.clock = clock or utc_now
+    app.state.transport = transport
+    app.state.inbound_max_bytes = inbound_max_bytes
+    if not settings.webhook_username or not settings.webhook_password.get_secret_value():
+        log.warning("NEWSLETTER_WEBHOOK_USERNAME/PASSWORD are not set: POST /inbound refuses all mail")
+    return app

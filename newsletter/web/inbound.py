@@ -1,0 +1,246 @@
+"""POST /inbound: SendGrid Inbound Parse — replies to a digest (unsubscribe or feedback).
+
+SendGrid drops a mail it gets a 4xx for and retries a 5xx for three days, so: 401 only for bad
+credentials, 413 for an oversized body, 400 for a body that is not a form at all, 500 only when
+nothing could be stored, and 200 for everything else — an unknown token and automatic mail too.
+The subscriber is whoever owns the token in the envelope recipient; `From` is never trusted.
+Tokens are credentials: they are never logged.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import email
+import html
+import json
+import logging
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email import policy
+from email.message import Message
+from email.parser import HeaderParser
+from email.utils import getaddresses
+from typing import Literal
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Message as AsgiMessage
+
+from newsletter import leave
+from newsletter.db import Database, DatabaseError
+from newsletter.db import subscribers as subs
+from newsletter.feedback import record_feedback
+from newsletter.replies import Reply, above_quote, asks_to_leave, automatic_reason
+from newsletter.settings import Settings
+from newsletter.web.auth import unauthorized, webhook_authorized
+
+log = logging.getLogger(__name__)
+
+MAX_INBOUND_BYTES = 5 * 1024 * 1024  # a reply with a photo fits; a mailbomb does not
+_TOKEN = re.compile(r"^[a-z0-9]{16,128}$")
+
+Outcome = Literal["automatic", "not-for-us", "unknown-token", "unsubscribed", "already-unsubscribed",
+                  "feedback", "duplicate", "unreadable"]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The request body, refused (BodyTooLarge) as soon as it is known to exceed `limit`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _recode(value: str, charset: str | None) -> str:
+    """Undo the form parser's Latin-1 fallback for a field SendGrid says is in another charset."""
+    if not charset:
+        return value
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        return value
+    if name in ("utf-8", "ascii", "latin-1", "iso8859-1"):
+        return value
+    try:
+        return value.encode("latin-1").decode(name)
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def _html_to_text(markup: str) -> str:
+    markup = re.sub(r"(?is)<(blockquote|style|script|head)\b.*?</\1>", "\n", markup)
+    markup = re.sub(r'(?is)<div[^>]*class="[^"]*(gmail_quote|moz-cite-prefix)[^"]*".*', "\n", markup)
+    markup = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h\d)>", "\n", markup)
+    return html.unescape(re.sub(r"(?s)<[^>]*>", "", markup))
+
+
+def _body_text(message: Message) -> str:
+    try:
+        body = message.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
+        if body is None:
+            return ""
+        content = str(body.get_content())
+        return _html_to_text(content) if body.get_content_type() == "text/html" else content
+    except (LookupError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        log.info("could not read the body of an inbound mail: %s", type(exc).__name__)
+        return ""
+
+
+def parse_fields(fields: Mapping[str, str]) -> Reply:
+    """An Inbound Parse post (default mode, or raw mode with the whole message in `email`)."""
+    try:
+        charsets = json.loads(fields.get("charsets") or "{}")
+    except ValueError:
+        charsets = {}
+    charsets = charsets if isinstance(charsets, dict) else {}
+
+    def field(name: str) -> str:
+        charset = charsets.get(name)
+        return _recode(fields.get(name) or "", charset if isinstance(charset, str) else None)
+
+    if fields.get("email"):
+        headers: Message = email.message_from_string(fields["email"], policy=policy.default)
+        text = _body_text(headers)
+    else:
+        headers = HeaderParser(policy=policy.default).parsestr(fields.get("headers") or "")
+        text = field("text") or _html_to_text(field("html"))
+    subject = field("subject") or str(headers.get("Subject", "") or "")
+
+    try:
+        envelope = json.loads(fields.get("envelope") or "null")
+    except ValueError:
+        envelope = None
+    envelope = envelope if isinstance(envelope, dict) else None
+    recipients: list[str] = []
+    envelope_from: str | None = None
+    if envelope is not None:
+        envelope_from = envelope.get("from") if isinstance(envelope.get("from"), str) else ""
+        to = envelope.get("to")
+        recipients = [str(x) for x in to] if isinstance(to, list) else [str(to)] if to else []
+    if not recipients:  # no usable envelope: the To header is the next best witness
+        to_values = [fields.get("to") or "", str(headers.get("To", "") or "")]
+        recipients = [addr for _, addr in getaddresses([v for v in to_values if v]) if addr]
+
+    message_id = str(headers.get("Message-ID", "") or "").strip() or None
+    return Reply(recipients=tuple(recipients), envelope_from=envelope_from, headers=headers,
+                 subject=subject.strip(), text=text, message_id=message_id,
+                 from_header=field("from") or str(headers.get("From", "") or ""))
+
+
+def reply_tokens(recipients: tuple[str, ...], reply_domain: str) -> list[str]:
+    """Tokens of the `u-<token>@<reply domain>` recipients, lower-cased (relays fold case)."""
+    tokens = []
+    for _, address in getaddresses(list(recipients)):
+        local, _, domain = address.strip().rpartition("@")
+        if domain.lower() != reply_domain.lower() or not local.lower().startswith("u-"):
+            continue
+        token = local[2:].lower()
+        if _TOKEN.match(token):
+            tokens.append(token)
+    return tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    outcome: Outcome
+    email: str | None = None
+
+
+def handle_reply(reply: Reply, *, db: Database, settings: Settings, now: dt.datetime) -> Handled:
+    """Decide and store. Raises sqlite3/Database errors when nothing could be stored."""
+    reason = automatic_reason(reply)
+    if reason is not None:
+        log.info("ignored automatic mail (%s)", reason)
+        return Handled("automatic")
+    tokens = reply_tokens(reply.recipients, settings.reply_domain)
+    if not tokens:
+        domains = sorted({r.rpartition("@")[2].lower() for r in reply.recipients})
+        log.warning("inbound mail not addressed to a reply address at %s (domains: %s)",
+                    settings.reply_domain, ", ".join(domains) or "none")
+        return Handled("not-for-us")
+    address = next((a for a in (subs.email_for_token(db, t) for t in tokens) if a), None)
+    if address is None:
+        log.warning("inbound mail to an unknown reply token; ignored")
+        return Handled("unknown-token")
+    if asks_to_leave(reply.subject, reply.text):
+        words = above_quote(reply.text).split("\n", 1)[0] or reply.subject
+        result = leave.unsubscribe(db, address, "reply", now, message_id=reply.message_id,
+                                   detail=words[:200])
+        return Handled("unsubscribed" if result.newly_suppressed else "already-unsubscribed", address)
+    body = above_quote(reply.text) or reply.text.strip()
+    stored = record_feedback(db, email=address, subject=reply.subject, body=body, now=now,
+                             message_id=reply.message_id, from_header=reply.from_header)
+    log.info("kept a reply from %s as feedback", address)
+    return Handled("feedback" if stored else "duplicate", address)
+
+
+async def inbound(request: Request) -> Response:
+    if not webhook_authorized(request):
+        log.warning("inbound: refused a post with missing or wrong credentials")
+        return unauthorized()
+    state = request.app.state
+    limit: int = getattr(state, "inbound_max_bytes", MAX_INBOUND_BYTES)
+    try:
+        body = await read_capped(request, limit)
+    except BodyTooLarge:
+        log.warning("inbound: refused a body over %d bytes", limit)
+        return PlainTextResponse("body too large\n", status_code=413)
+
+    async def replay() -> AsgiMessage:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        async with Request(request.scope, replay).form(
+            max_files=100, max_fields=200, max_part_size=limit
+        ) as form:
+            fields = {key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)}
+    except HTTPException as exc:
+        log.warning("inbound: malformed form (%s)", exc.detail)
+        return PlainTextResponse("malformed form\n", status_code=400)
+    if not any(name in fields for name in ("email", "headers", "envelope", "to")):
+        log.warning("inbound: a post without Inbound Parse fields")
+        return PlainTextResponse("not an Inbound Parse post\n", status_code=400)
+
+    settings: Settings = state.settings
+    db: Database = state.db
+    now: dt.datetime = state.clock()
+    try:
+        reply = parse_fields(fields)
+    except Exception as exc:  # a mail the stdlib cannot read: retrying it for 3 days won't help
+        log.error("inbound: could not parse a mail (%s); ignored", type(exc).__name__)
+        return PlainTextResponse("ok: unreadable\n")
+    try:
+        handled = await run_in_threadpool(handle_reply, reply, db=db, settings=settings, now=now)
+    except (sqlite3.Error, DatabaseError) as exc:
+        log.error("inbound: could not store a reply (SendGrid will retry): %s", exc)
+        return PlainTextResponse("could not store, try again later\n", status_code=500)
+
+    task = None
+    transport = getattr(state, "transport", None)
+    leaving = handled.outcome in ("unsubscribed", "already-unsubscribed")
+    if leaving and transport is not None and handled.email:
+        task = BackgroundTask(leave.send_confirmation, db, handled.email, now,
+                              settings=settings, transport=transport)
+    return PlainTextResponse(f"ok: {handled.outcome}\n", background=task)
+
+
+routes = [Route("/inbound", inbound, methods=["POST"])]

@@ -1,0 +1,280 @@
+"""A loopback fake of an OpenAI-compatible chat server, for driving litellm for real.
+
+Use it through the `fake_llm` pytest fixture (loaded by conftest via `pytest_plugins`):
+
+    def test_something(fake_llm):
+        judge = LiteLLMJudge(fake_llm.model, api_base=fake_llm.api_base, api_key="sk-fake")
+        fake_llm.script("429", "garbage")   # the next two requests fail like this, then the oracle
+        judgement = judge.judge(criteria, papers)
+        assert len(fake_llm.requests) == 4
+
+What it serves: `POST /v1/chat/completions` (also `/chat/completions`), answering in the OpenAI
+format with a `usage` block (prompt tokens estimated as characters / 4). Every request body is
+recorded, parsed, in `fake_llm.requests` (a list of dicts; thread-safe to read after the call).
+
+Answers. By default the **oracle** answers: it reads the criteria from `<criteria>…</criteria>`
+in the messages and each paper from `<paper id="…">…</paper>` blocks (the format of
+`newsletter/ranking/prompt.py`; `&lt; &gt; &amp;` are unescaped), and scores every paper
+deterministically from its content: relevance from the share of the paper's distinct content words
+(title and abstract, ≥ 4 letters, no stop words) found in the criteria, novelty from a hash of the
+id. `FakeLLM.oracle_relevance(criteria, text)` is the same function, for assertions.
+
+The oracle is gullible in one way, like a weak model: text in the user message *outside* any
+paper block that says "ignore previous instructions" makes it rate every paper 10/10. So a paper
+whose abstract breaks out of its delimiters (`</paper>` not escaped) takes over the whole batch.
+
+`fake_llm.script(*steps)` queues one step per coming request (first in, first out); when the queue
+is empty the oracle answers. A step is one of:
+  "oracle"        a normal answer
+  "garbage"       HTTP 200 whose message content is not JSON
+  "missing"       the oracle's answer without its last paper
+  "extra"         the oracle's answer plus a paper id that was never asked for
+  "out_of_range"  the oracle's answer with relevance 11 for the first paper
+  "duplicate"     the oracle's answer with the first paper listed twice (different scores)
+  "429"           HTTP 429 with `Retry-After: {fake_llm.retry_after}` (default "0")
+  "500" / "503"   server errors;   "401" bad key;   "400" bad request
+  "slow"          sleeps `fake_llm.slow_seconds` (default 5) then answers like the oracle
+  "disconnect"    closes the connection without an answer
+  Reply(content)  HTTP 200 with this exact message content
+  a callable      `fn(body: dict) -> tuple[int, dict[str, str], dict | bytes]` (status, headers, body)
+Knobs: `fake_llm.latency` (seconds added to every answer, for scale benches), `retry_after`,
+`slow_seconds`, `served_model` (the `model` field echoed in answers; default: the requested one,
+so litellm's `completion_cost` prices e.g. `gpt-4o-mini` when the test asks for
+`openai/gpt-4o-mini`). Outside pytest: `with FakeLLM() as fake: ...`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import re
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+StepResult = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
+Step = "str | Reply | Callable[[dict[str, Any]], StepResult]"
+
+_CRITERIA = re.compile(r"<criteria>(.*?)</criteria>", re.S)
+_PAPER = re.compile(r'<paper id="([^"]*)">(.*?)</paper>', re.S)
+_WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
+_STOP_WORDS = """this that with from have been were their which these those into than then them they
+    also such when where while what more most other some only over under about after before
+    between both each many much very well using used based paper papers propose proposed
+    method methods approach results show shows work works model models task tasks data
+    title authors abstract novel existing across within without new"""
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted HTTP 200 answer whose message content is exactly `content`."""
+
+    content: str
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip("-") for w in _WORD.findall(text.lower())} - _STOP
+
+
+class FakeLLM:
+    model = "openai/fake-model"
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.latency = 0.0
+        self.retry_after = "0"
+        self.slow_seconds = 5.0
+        self.served_model: str | None = None
+        self._steps: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeLLM:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_base(self) -> str:
+        return self.url + "/v1"
+
+    def script(self, *steps: Any) -> None:
+        with self._lock:
+            self._steps.extend(steps)
+
+    @property
+    def pending_steps(self) -> int:
+        with self._lock:
+            return len(self._steps)
+
+    # -- the oracle ------------------------------------------------------------------------
+    @staticmethod
+    def oracle_relevance(criteria: str, text: str) -> int:
+        """1–10 from the share of the paper's content words that the criteria mention."""
+        paper_words = _words(text)
+        if not paper_words:
+            return 1
+        share = len(paper_words & _words(criteria)) / len(paper_words)
+        return max(1, min(10, 1 + round(share * 18)))
+
+    @staticmethod
+    def oracle_novelty(paper_id: str) -> int:
+        return 3 + zlib.crc32(paper_id.encode()) % 6
+
+    def oracle_answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        messages = body.get("messages", [])
+        text = "\n".join(str(m.get("content", "")) for m in messages)
+        match = _CRITERIA.search(text)
+        criteria = html.unescape(match.group(1)) if match else ""
+        user = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+        outside = _PAPER.sub(" ", user).lower()
+        hijacked = "ignore previous instructions" in outside
+        papers = []
+        for paper_id, raw in _PAPER.findall(user):
+            content = html.unescape(raw)
+            relevance = 10 if hijacked else self.oracle_relevance(criteria, content)
+            novelty = 10 if hijacked else self.oracle_novelty(paper_id)
+            shared = sorted(_words(content) & _words(criteria))[:3]
+            papers.append(
+                {
+                    "id": html.unescape(paper_id),
+                    "relevance": relevance,
+                    "novelty": novelty,
+                    "comment": "Matches: " + (", ".join(shared) or "nothing"),
+                }
+            )
+        return {"papers": papers}
+
+    # -- serving ---------------------------------------------------------------------------
+    def _answer(self, body: dict[str, Any]) -> StepResult | None:
+        with self._lock:
+            self.requests.append(body)
+            step = self._steps.popleft() if self._steps else "oracle"
+        if self.latency:
+            time.sleep(self.latency)
+        if callable(step):
+            result: StepResult = step(body)
+            return result
+        if isinstance(step, Reply):
+            return 200, {}, self._completion(body, step.content)
+        if step == "disconnect":
+            return None
+        if step.isdigit():
+            headers = {"Retry-After": self.retry_after} if step == "429" else {}
+            error = {"error": {"message": f"fake error {step}", "type": "fake", "code": step}}
+            return int(step), headers, error
+        if step == "slow":
+            time.sleep(self.slow_seconds)
+        answer = self.oracle_answer(body)
+        papers = answer["papers"]
+        if step == "garbage":
+            return 200, {}, self._completion(body, "Sure! Here are the scores: relevance 8, {oops")
+        if step == "missing" and papers:
+            papers.pop()
+        elif step == "extra":
+            papers.append({"id": "9999.99999", "relevance": 9, "novelty": 9, "comment": "x"})
+        elif step == "out_of_range" and papers:
+            papers[0]["relevance"] = 11
+        elif step == "duplicate" and papers:
+            papers.append({**papers[0], "relevance": 1, "comment": "second opinion"})
+        elif step not in ("oracle", "slow", "missing", "out_of_range", "duplicate"):
+            raise ValueError(f"unknown fake LLM step {step!r}")
+        return 200, {}, self._completion(body, json.dumps(answer))
+
+    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+        prompt, completion = max(1, prompt_chars // 4), max(1, len(content) // 4)
+        requested = str(body.get("model", "fake-model"))
+        return {
+            "id": f"chatcmpl-fake-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.served_model or requested,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {}, {"error": {"message": "not found"}})
+                    return
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    self._send(400, {}, {"error": {"message": "body is not JSON"}})
+                    return
+                result = fake._answer(body)
+                if result is None:
+                    self.close_connection = True
+                    return
+                self._send(*result)
+
+            def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                # the client may have given up (a timeout test): nothing to answer then
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
+
+        return Handler
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """A running FakeLLM on 127.0.0.1 (see the module docstring)."""
+    with FakeLLM() as fake:
+        yield fake

@@ -1,0 +1,263 @@
+"""A loopback fake of SendGrid's v3 Mail Send API, for driving the real `sendgrid` client.
+
+Use it through the `fake_sendgrid` pytest fixture (loaded by conftest via `pytest_plugins`):
+
+    def test_something(fake_sendgrid):
+        transport = SendGridTransport(fake_sendgrid.api_key, host=fake_sendgrid.url, timeout=2)
+        fake_sendgrid.script("429", "500")     # the next two requests fail like this, then 202s
+        ...
+        assert fake_sendgrid.sent_to("a@example.org") == 1   # exactly one mail accepted for a@
+
+Or point the settings at it: `SENDGRID_API_KEY=fake_sendgrid.api_key`,
+`NEWSLETTER_SENDGRID_HOST=fake_sendgrid.url`. Outside pytest: `with FakeSendGrid() as fake: ...`.
+
+What it serves: `POST /v3/mail/send`, checked like SendGrid does it: a wrong or missing
+`Authorization: Bearer <api_key>` answers 401, a body that is not JSON or lacks personalizations /
+from / subject / content answers 400, both with SendGrid's `{"errors": [{"message", "field",
+"help"}]}` shape. A good request answers **202** with a unique `X-Message-Id` and counts as a
+mail sent to its recipients; with `mail_settings.sandbox_mode.enable` it answers **200** and sends
+nothing (SendGrid's sandbox).
+
+Every request is recorded in `fake_sendgrid.requests` (a list of `Recorded`: method, path,
+headers, parsed JSON `body` (None if not JSON), the `status` it was answered with, `message_id`,
+and `accepted` — whether SendGrid "took" the mail). `fake_sendgrid.accepted` is the accepted
+ones, `fake_sendgrid.sent_to(address)` counts accepted mails per recipient (case-insensitive).
+
+`fake_sendgrid.script(*steps)` queues one step per coming request (first in, first out); when
+the queue is empty the normal checks and 202 apply. A step is one of:
+  "202"            accept it (after the normal checks)
+  "429"            HTTP 429 with `X-RateLimit-Limit/Remaining/Reset`; Reset is the epoch second
+                   `clock() + fake.reset_in` (default 1 s; set `fake.reset_in`, `fake.clock`)
+  "500" / "502" / "503"  a server error (not accepted)
+  "400" / "403" / "413"  SendGrid's errors array (message in `fake.error_messages[status]`)
+  "401"            bad credentials, whatever the Authorization header says
+  "hang"           SendGrid takes the mail (it is *accepted*) but answers 202 only after
+                   `fake.hang_seconds` (default 10; cut short when the fake closes): a client
+                   timeout here is the "maybe sent" case
+  "drop"           closes the connection without an answer and without accepting
+  "accept_drop"    accepts the mail, then closes the connection without an answer
+  a callable       `fn(recorded_body: dict | None) -> (status, headers, body_bytes_or_dict)`;
+                   a 2xx status counts as accepted
+Knobs: `latency` (seconds added before every answer, for benches), `hang_seconds`, `reset_in`,
+`clock`, `api_key`, `error_messages`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+Answer = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+    raw: bytes
+    status: int = 0
+    message_id: str | None = None
+    accepted: bool = False
+
+    @property
+    def recipients(self) -> list[str]:
+        if not self.body:
+            return []
+        return [
+            str(to.get("email", "")).lower()
+            for p in self.body.get("personalizations", [])
+            for to in p.get("to", [])
+        ]
+
+    @property
+    def sandbox(self) -> bool:
+        settings = (self.body or {}).get("mail_settings", {})
+        return bool(settings.get("sandbox_mode", {}).get("enable"))
+
+    def header(self, name: str) -> str | None:
+        """A mail header from the request body's `headers` (not the HTTP headers)."""
+        return (self.body or {}).get("headers", {}).get(name)
+
+
+def _errors(message: str, field: str | None = None) -> dict[str, Any]:
+    return {"errors": [{"message": message, "field": field, "help": None}]}
+
+
+@dataclass
+class FakeSendGrid:
+    api_key: str = "SG.fake-key.for-tests"
+    latency: float = 0.0
+    hang_seconds: float = 10.0
+    reset_in: float = 1.0
+    clock: Callable[[], float] = time.time
+    error_messages: dict[int, str] = field(default_factory=lambda: {
+        400: "The to array is required for all personalization objects",
+        403: "The from address does not match a verified Sender Identity.",
+        413: "The JSON payload you have included in your request is too large.",
+    })
+    requests: list[Recorded] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._steps: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._closing = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeSendGrid:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeSendGrid:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def script(self, *steps: Any) -> None:
+        with self._lock:
+            self._steps.extend(steps)
+
+    @property
+    def pending_steps(self) -> int:
+        with self._lock:
+            return len(self._steps)
+
+    @property
+    def accepted(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.accepted]
+
+    def sent_to(self, address: str) -> int:
+        return sum(r.recipients.count(address.lower()) for r in self.accepted)
+
+    # -- serving ---------------------------------------------------------------------------
+    def _accept(self, record: Recorded) -> str:
+        with self._lock:
+            record.accepted = True
+            record.message_id = f"fake{next(self._ids):08d}.filterdrecv-0"
+            return record.message_id
+
+    def _check(self, record: Recorded) -> Answer | None:
+        """SendGrid's own validation: auth, JSON, required fields. None when the request is fine."""
+        if record.headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, {}, _errors("The provided authorization grant is invalid, expired, or revoked")
+        body = record.body
+        if body is None:
+            return 400, {}, _errors("Bad Request", None)
+        for name in ("personalizations", "from", "subject", "content"):
+            if not body.get(name):
+                return 400, {}, _errors(f"The {name} parameter is required.", name)
+        return None
+
+    def _answer(self, record: Recorded) -> Answer | str:
+        with self._lock:
+            self.requests.append(record)
+            step = self._steps.popleft() if self._steps else "202"
+        if self.latency:
+            time.sleep(self.latency)
+        if callable(step):
+            status, headers, body = step(record.body)
+            if 200 <= status < 300:
+                headers = {"X-Message-Id": self._accept(record), **headers}
+            return status, headers, body
+        if step == "drop":
+            return "drop"
+        if step == "401":
+            return 401, {}, _errors("The provided authorization grant is invalid, expired, or revoked")
+        if step == "429":
+            reset = int(self.clock() + self.reset_in)
+            headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
+                       "X-RateLimit-Reset": str(reset)}
+            return 429, headers, _errors("too many requests")
+        if step in ("500", "502", "503"):
+            return int(step), {}, _errors("internal error")
+        if step in ("400", "403", "413"):
+            status = int(step)
+            field_name = {400: "personalizations.0.to", 403: "from", 413: None}[status]
+            return status, {}, _errors(self.error_messages[status], field_name)
+        problem = self._check(record)
+        if problem is not None:
+            return problem
+        if record.sandbox:
+            return 200, {}, b""
+        message_id = self._accept(record)
+        if step == "accept_drop":
+            return "drop"
+        if step == "hang":
+            self._closing.wait(self.hang_seconds)
+        return 202, {"X-Message-Id": message_id}, b""
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _reply(self, status: int, headers: dict[str, str], body: dict[str, Any] | bytes) -> None:
+                data = json.dumps(body).encode() if isinstance(body, dict) else body
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if data:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                record = Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
+                                  body if isinstance(body, dict) else None, raw)
+                if self.path.rstrip("/") != "/v3/mail/send":
+                    with fake._lock:
+                        fake.requests.append(record)
+                    record.status = 404
+                    self._reply(404, {}, _errors("not found"))
+                    return
+                answer = fake._answer(record)
+                if answer == "drop":
+                    self.close_connection = True
+                    return
+                assert not isinstance(answer, str)
+                status, headers, payload = answer
+                record.status = status
+                self._reply(status, headers, payload)
+
+        return Handler
+
+
+@pytest.fixture
+def fake_sendgrid() -> Iterator[FakeSendGrid]:
+    with FakeSendGrid() as fake:
+        yield fake

@@ -1,0 +1,159 @@
+"""One daily cycle end to end: the real arXiv client code against the fake, local ranking, outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import shutil
+from email import policy
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsletter.cli import app
+from newsletter.db import Database
+from newsletter.db import deliveries as delivery_store
+from newsletter.db import subscribers as subscriber_store
+from newsletter.models import OutgoingEmail
+from tests.conftest import DATA
+
+runner = CliRunner()
+DAY = "2025-08-28"
+READERS = [
+    ("ada@example.org", "generation-segmentation-matting.md", "cs.CV", "Europe/Berlin"),
+    ("grace@example.org", "spatial-intelligence-embodied.md", "cs.AI;cs.CV", "America/Los_Angeles"),
+    ("alan@example.org", "vision-language-seven-topics.md", "cs.AI;cs.CV", "Asia/Tokyo"),
+]
+
+
+@pytest.fixture
+def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    shutil.copytree(DATA / "criteria", tmp_path / "criteria")
+    rows = [f"{a},,criteria/{c},{cats},{tz},07:00," for a, c, cats, tz in READERS]
+    (tmp_path / "subscribers.csv").write_text(
+        "email,name,criteria,categories,timezone,send_at,authors\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("NEWSLETTER_ARXIV_FEED_URL", fake_arxiv.feed_url)
+    monkeypatch.setenv("NEWSLETTER_ARXIV_API_URL", fake_arxiv.api_url)
+    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", "https://digest.example.org")
+    monkeypatch.setenv("NEWSLETTER_REPLY_DOMAIN", "reply.example.org")
+    monkeypatch.setenv("NEWSLETTER_FROM_EMAIL", "digest@example.org")
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["run", *args], env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+def outbox(site: Path, day: str = DAY) -> dict[str, Path]:
+    folder = site / "var" / "outbox" / day
+    return {p.stem: p for p in sorted(folder.glob("*.eml"))} if folder.exists() else {}
+
+
+def test_one_cycle_delivers_one_message_per_reader_and_never_twice(site: Path) -> None:
+    code, output = run("--date", DAY)
+    assert code == 0, output
+    assert "Digest 2025-08-28: 3 due, " in output
+    assert f"Digests written to {Path('var') / 'outbox' / DAY}/" in output.replace(str(site) + "/", "")
+    messages = outbox(site)
+    sent = {address for address, *_ in READERS if address in messages}
+    empty = {address for address, *_ in READERS} - sent
+    assert sent, output
+    for address in sent:
+        message = email.message_from_bytes(messages[address].read_bytes(), policy=policy.default)
+        assert message.get_content_type() == "multipart/alternative"
+        assert message["To"] == address
+        assert message["From"] == "arXiv Digest <digest@example.org>"
+        assert message["Reply-To"].startswith("u-") and message["Reply-To"].endswith("@reply.example.org")
+        token = message["Reply-To"][2:].split("@")[0]
+        assert message["List-Unsubscribe"] == (f"<https://digest.example.org/unsubscribe/{token}>,"
+                                               f" <mailto:{message['Reply-To']}?subject=unsubscribe>")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["Message-ID"] and message["Date"] and message["Subject"]
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert text.startswith("# Personalized Daily ArXiv Papers 08/28/2025\nTotal relevant papers: ")
+        assert "\n## Paper selection prompt\n" in text
+        assert "<html" in html.lower()
+    db = Database.open(site / "var" / "state.db")
+    rows = delivery_store.for_date(db, dt.date(2025, 8, 28))
+    assert {a for a, d in rows.items() if d.status == "sent"} == sent
+    assert {a for a, d in rows.items() if d.status == "empty"} == empty
+
+    stamps = {a: p.stat().st_mtime_ns for a, p in messages.items()}
+    code, output = run("--date", DAY)
+    assert (code, output.strip()) == (0, "Nothing due for 2025-08-28: every active subscriber has had that"
+                                         " day's digest.")
+    assert {a: p.stat().st_mtime_ns for a, p in outbox(site).items()} == stamps
+
+
+def test_a_paper_already_sent_is_never_sent_again(site: Path) -> None:
+    code, _ = run("--date", DAY, "--dry-run", "--only", "ada@example.org")
+    assert code == 0
+    preview = (site / "var" / "preview" / DAY / "ada@example.org.md").read_text()
+    top = preview.split("](https://arxiv.org/abs/")[1].split(")")[0]
+    db = Database.open(site / "var" / "state.db")
+    with db.tx() as conn:  # as if an earlier digest (of another day) had carried it
+        conn.execute("INSERT INTO delivered_papers VALUES ('ADA@example.org', ?, '2025-08-27')", (top,))
+    code, _ = run("--date", DAY, "--only", "ada@example.org")
+    assert code == 0
+    messages = outbox(site)
+    if "ada@example.org" in messages:
+        assert f"arxiv.org/abs/{top})" not in messages["ada@example.org"].read_text()
+
+
+def test_dry_run_writes_previews_and_sends_nothing(site: Path) -> None:
+    code, output = run("--date", DAY, "--dry-run")
+    assert code == 0, output
+    previews = sorted(p.name for p in (site / "var" / "preview" / DAY).iterdir())
+    assert previews and all(p.endswith((".md", ".html")) for p in previews)
+    assert outbox(site) == {}
+    assert delivery_store.for_date(Database.open(site / "var" / "state.db"), dt.date(2025, 8, 28)) == {}
+
+
+def test_a_weekend_is_no_digest_and_not_an_error(site: Path) -> None:
+    code, output = run("--date", "2025-08-30")
+    assert code == 0
+    assert output.startswith("No digest today: ")
+    assert outbox(site, "2025-08-30") == {}
+
+
+def test_an_unsubscribed_reader_gets_nothing_and_a_broken_row_does_not_stop_the_rest(site: Path) -> None:
+    db = Database.open(site / "var" / "state.db")
+    subscriber_store.suppress(db, "Grace@Example.org", "reply", dt.datetime(2025, 8, 27, tzinfo=dt.UTC))
+    with (site / "subscribers.csv").open("a") as roster:
+        roster.write("broken@,,criteria/none.md,,,,\n")
+    code, output = run("--date", DAY, "--dry-run")
+    assert code == 1
+    assert "roster: subscribers.csv line 5, column email: 'broken@'" in output
+    assert output.rstrip().endswith("error: 1 roster problem(s) (see `newsletter subscribers check`)")
+    code, output = run("--date", DAY)
+    assert "grace@example.org" not in outbox(site)
+    assert delivery_store.get(db, "grace@example.org", dt.date(2025, 8, 28)) is None
+
+
+def test_one_failing_address_does_not_stop_the_others(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter.mail.base import PermanentSendError
+    from newsletter.mail.outbox import OutboxTransport
+
+    real_send = OutboxTransport.send
+
+    def send(self: OutboxTransport, message: OutgoingEmail) -> str:
+        if message.to == "alan@example.org":
+            raise PermanentSendError("The to address is not valid (400)")
+        return real_send(self, message)
+
+    monkeypatch.setattr(OutboxTransport, "send", send)
+    monkeypatch.setenv("NEWSLETTER_SEND_EMPTY", "true")
+    code, output = run("--date", DAY)
+    assert code == 1
+    assert "  failed: alan@example.org: The to address is not valid (400)" in output
+    assert output.rstrip().endswith("error: 1 digest(s) failed")
+    assert set(outbox(site)) == {"ada@example.org", "grace@example.org"}
+    db = Database.open(site / "var" / "state.db")
+    assert delivery_store.get(db, "alan@example.org", dt.date(2025, 8, 28)).status == "failed"  # type: ignore[union-attr]
+    monkeypatch.setattr(OutboxTransport, "send", real_send)
+    code, output = run("--date", DAY)  # the failed one is retried by the next run, the others are not
+    assert code == 0, output
+    assert set(outbox(site)) == {"ada@example.org", "grace@example.org", "alan@example.org"}

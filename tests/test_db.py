@@ -1,0 +1,82 @@
+"""The state database: migrations, transactions and the delivery state machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from newsletter.db import Database, DatabaseError
+from newsletter.db import deliveries as d
+from newsletter.db import subscribers as s
+from newsletter.db.papers import load_day, save_day
+from newsletter.models import AnnouncementDay, Paper
+
+NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=dt.UTC)
+DAY = dt.date(2025, 8, 28)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database.open(tmp_path / "state.db")
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    first = Database.open(tmp_path / "state.db").migrate()
+    assert first >= 1
+    assert Database.open(tmp_path / "state.db").migrate() == first
+
+
+def test_an_unreadable_database_is_named(tmp_path: Path) -> None:
+    (tmp_path / "state.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(DatabaseError, match=r"cannot .* the state database .*state.db"):
+        Database.open(tmp_path / "state.db")
+
+
+def test_a_failed_transaction_leaves_nothing(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.tx() as conn:
+        conn.execute("INSERT INTO suppressions(email, source, at) VALUES ('a@x.org', 'admin', 'now')")
+        raise RuntimeError("boom")
+    assert not s.is_suppressed(db, "a@x.org")
+
+
+def test_days_round_trip_and_a_superset_fetch_serves_a_subset(db: Database) -> None:
+    papers = (Paper("2508.00001", "T", ("A",), "abs", ("cs.CV",), version=2, announce_type="new"),
+              Paper("2508.00002", "U", ("B",), "abs", ("cs.AI", "cs.CV"), announce_type="cross"))
+    save_day(db, AnnouncementDay(DAY, ("cs.CV", "cs.AI"), papers), source="test", now=NOW)
+    assert load_day(db, DAY, ["cs.CV"]) == AnnouncementDay(DAY, ("cs.AI", "cs.CV"), papers)
+    assert load_day(db, DAY, ["cs.LG"]) is None
+
+
+def test_delivery_moves_once_and_a_crash_becomes_unknown(db: Database) -> None:
+    args = {"paper_ids": ("2508.00001",), "message_id": "<m@x>", "now": NOW}
+    assert d.begin(db, "a@x.org", DAY, **args)
+    assert not d.begin(db, "A@X.org", DAY, **args)  # in flight: nobody else may send it
+    assert [r.email for r in d.recover_interrupted(db, NOW)] == ["a@x.org"]
+    assert d.get(db, "a@x.org", DAY).status == "unknown"  # type: ignore[union-attr]
+    assert not d.begin(db, "a@x.org", DAY, **args)  # unknown is never resent blindly
+    assert d.release_unknown(db, NOW) == 1
+    assert d.begin(db, "a@x.org", DAY, **args)
+    d.mark_sent(db, "a@x.org", DAY, provider_id="sg-1", now=NOW)
+    assert d.delivered_paper_ids(db, "A@x.org") == {"2508.00001"}
+    assert not d.begin(db, "a@x.org", DAY, **args)
+
+
+def test_a_failed_delivery_may_be_retried_but_a_suppressed_address_never(db: Database) -> None:
+    args = {"paper_ids": (), "message_id": "<m@x>", "now": NOW}
+    assert d.begin(db, "a@x.org", DAY, **args)
+    d.mark_failed(db, "a@x.org", DAY, error="500", now=NOW)
+    assert d.begin(db, "a@x.org", DAY, **args)
+    assert d.get(db, "a@x.org", DAY).attempts == 2  # type: ignore[union-attr]
+    s.suppress(db, "b@x.org", "one-click", NOW)
+    assert not d.begin(db, "B@x.org", DAY, **args)
+
+
+def test_tokens_are_long_random_and_stable(db: Database) -> None:
+    token = s.token_for(db, "a@x.org", NOW)
+    assert len(token) == 32 and token == token.lower()
+    assert s.token_for(db, "A@X.ORG", NOW) == token
+    assert s.email_for_token(db, token.upper()) == "a@x.org"
+    assert s.rotate_token(db, "a@x.org", NOW) != token
+    assert s.email_for_token(db, token) is None
