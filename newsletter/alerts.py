@@ -171,7 +171,7 @@ class Alerter:
         """True when the alert was sent now (False: sent before, no admin address, or failed)."""
         if self.already_sent(alert.kind, alert.key):
             return False
-        log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines[1:]))
+        log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines))
         admin = self.settings.admin_email.strip()
         if not admin:
             self._claim(alert, now, "logged")

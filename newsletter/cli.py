@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -71,8 +70,7 @@ def run(
 ) -> None:
     """One daily cycle: fetch, score, render and deliver to everyone due."""
     from newsletter.adapters import build_adapters
-    from newsletter.fetch.calendar import latest_announcement_date
-    from newsletter.orchestrator import run_daily
+    from newsletter.orchestrator import default_digest_date, run_daily
 
     with user_errors():
         settings = settings_for_cli()
@@ -80,7 +78,7 @@ def run(
         day = parse_date(date)
         db = open_db(settings)
         addresses = [a.strip() for item in (only or []) for a in item.split(",") if a.strip()]
-        adapters = build_adapters(settings, db, day or latest_announcement_date(now))
+        adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
         with _progress(err.is_terminal) as progress:
             summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
                                 only=addresses, dry_run=dry_run, resend_unknown=resend_unknown,
@@ -97,15 +95,14 @@ def preview(
 ) -> None:
     """Write one subscriber's digest (.md and .html) and print the paths; sends nothing."""
     from newsletter.adapters import build_adapters
-    from newsletter.fetch.calendar import latest_announcement_date
-    from newsletter.orchestrator import run_daily
+    from newsletter.orchestrator import default_digest_date, run_daily
 
     with user_errors():
         settings = settings_for_cli()
         now = now_utc()
         day = parse_date(date)
         db = open_db(settings)
-        adapters = build_adapters(settings, db, day or latest_announcement_date(now))
+        adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
         summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
                             only=[email], dry_run=True)
     if summary.fatal or summary.failed:
@@ -128,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

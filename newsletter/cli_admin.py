@@ -52,7 +52,7 @@ def _rows(settings: Settings) -> list[dict[str, Any]]:
             "last_status": delivery.status if delivery else None,
             "last_error": delivery.error if delivery else None,
         })
-    listed = {r["email"].lower() for r in rows}
+    listed = {str(r["email"]).lower() for r in rows}
     for email, left in gone.items():  # people who left and were since taken off the CSV too
         if email not in listed:
             rows.append({"email": left.email, "name": "", "status": "unsubscribed", "left_at": left.at,

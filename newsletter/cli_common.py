@@ -17,8 +17,8 @@ from newsletter.logs import setup_logging
 from newsletter.roster import RosterError
 from newsletter.settings import ConfigError, Settings, load_settings
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class UserError(Exception):

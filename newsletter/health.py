@@ -9,6 +9,7 @@ does not fix a bounced address, and the admin alert already told someone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -56,6 +57,12 @@ class ServiceState:
                     raise AttributeError(name)
                 setattr(self, name, value)
 
+    def snapshot(self) -> ServiceState:
+        """A consistent copy for one health answer."""
+        with self._lock:
+            copy = dataclasses.replace(self, failed=dict(self.failed), unknown=list(self.unknown))
+        return copy
+
     def record_due(self, due: int, now: dt.datetime) -> None:
         with self._lock:
             if due and not self.due:
@@ -87,13 +94,7 @@ def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[
     problems: list[str] = []
     warnings: list[str] = []
     body: dict[str, Any] = {"now": now.isoformat(), "started_at": state.started_at.isoformat()}
-    with state._lock:
-        snapshot = {
-            "running": state.running, "stopping": state.stopping, "fetch_want": state.fetch_want,
-            "fetch_status": state.fetch_status, "fetch_error": state.fetch_error, "fetch_at": state.fetch_at,
-            "tick_at": state.tick_at, "tick_error": state.tick_error, "due": state.due,
-            "due_since": state.due_since, "failed": dict(state.failed), "unknown": list(state.unknown),
-        }
+    snap = state.snapshot()
     try:
         stored = latest_day(db)
         last_run = _last_run(db)
@@ -103,41 +104,41 @@ def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[
     body["last_fetch"] = {
         "announcement_date": _iso(stored[0]) if stored else None,
         "fetched_at": stored[1] if stored else None,
-        "expected": _iso(snapshot["fetch_want"]),
-        "status": snapshot["fetch_status"],
-        "error": snapshot["fetch_error"],
-        "checked_at": _iso(snapshot["fetch_at"]),
+        "expected": _iso(snap.fetch_want),
+        "status": snap.fetch_status,
+        "error": snap.fetch_error,
+        "checked_at": _iso(snap.fetch_at),
     }
     body["last_delivery_run"] = last_run
-    body["last_tick"] = {"at": _iso(snapshot["tick_at"]), "error": snapshot["tick_error"]}
-    body["digests"] = {"due": snapshot["due"], "due_since": _iso(snapshot["due_since"]),
-                       "failed": len(snapshot["failed"]), "unknown": len(snapshot["unknown"]),
-                       "failed_addresses": sorted(snapshot["failed"]),
-                       "unknown_addresses": sorted(snapshot["unknown"])}
+    body["last_tick"] = {"at": _iso(snap.tick_at), "error": snap.tick_error}
+    body["digests"] = {"due": snap.due, "due_since": _iso(snap.due_since),
+                       "failed": len(snap.failed), "unknown": len(snap.unknown),
+                       "failed_addresses": sorted(snap.failed),
+                       "unknown_addresses": sorted(snap.unknown)}
 
-    if snapshot["stopping"]:
+    if snap.stopping:
         problems.append("the service is stopping")
-    elif not snapshot["running"]:
+    elif not snap.running:
         problems.append("the scheduler is not running")
     # a tick may be late by one interval plus the length of a run; three intervals is clearly stuck
     stale_after = 3 * state.delivery_interval + dt.timedelta(minutes=1)
-    last_tick = snapshot["tick_at"] or state.started_at
+    last_tick = snap.tick_at or state.started_at
     if now - last_tick > stale_after:
         problems.append(f"the delivery job has not run since {last_tick.isoformat()}")
-    if snapshot["fetch_status"] == "overdue":
-        problems.append(f"the announcement of {_iso(snapshot['fetch_want'])} is overdue:"
-                        f" {snapshot['fetch_error'] or 'not fetched'}")
-    due_since = snapshot["due_since"]
-    if snapshot["due"] and due_since is not None and now - due_since > state.overdue_grace:
-        problems.append(f"{snapshot['due']} digest(s) due since {due_since.isoformat()} are not sent")
-    if snapshot["fetch_status"] == "failed":
-        warnings.append(f"the last fetch failed (retrying): {snapshot['fetch_error']}")
-    if snapshot["tick_error"]:
-        warnings.append(f"the last delivery tick failed: {snapshot['tick_error']}")
-    if snapshot["failed"]:
-        warnings.append(f"{len(snapshot['failed'])} digest(s) failed")
-    if snapshot["unknown"]:
-        warnings.append(f"{len(snapshot['unknown'])} delivery(ies) unknown")
+    if snap.fetch_status == "overdue":
+        problems.append(f"the announcement of {_iso(snap.fetch_want)} is overdue:"
+                        f" {snap.fetch_error or 'not fetched'}")
+    due_since = snap.due_since
+    if snap.due and due_since is not None and now - due_since > state.overdue_grace:
+        problems.append(f"{snap.due} digest(s) due since {due_since.isoformat()} are not sent")
+    if snap.fetch_status == "failed":
+        warnings.append(f"the last fetch failed (retrying): {snap.fetch_error}")
+    if snap.tick_error:
+        warnings.append(f"the last delivery tick failed: {snap.tick_error}")
+    if snap.failed:
+        warnings.append(f"{len(snap.failed)} digest(s) failed")
+    if snap.unknown:
+        warnings.append(f"{len(snap.unknown)} delivery(ies) unknown")
 
     body["status"] = "failing" if problems else "degraded" if warnings else "ok"
     body["problems"] = problems

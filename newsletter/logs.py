@@ -63,5 +63,5 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO, secrets: Iterabl
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "arxiv", "apscheduler"):
+    for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "arxiv", "apscheduler", "bm25s", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -19,7 +19,7 @@ from newsletter.db import subscribers as subscriber_store
 from newsletter.db.papers import load_day, save_day
 from newsletter.deliver import DeliveryJob, deliver_all
 from newsletter.fetch import FetchError, NoAnnouncementError
-from newsletter.fetch.calendar import latest_announcement_date
+from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
 from newsletter.files import atomic_write_text
 from newsletter.mail.compose import compose, reply_address, unsubscribe_url
 from newsletter.mail.outbox import safe_filename
@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
 # A delivery in one of these states means the reader has had (or may have had) the day's digest.
 HANDLED = ("sent", "sending", "unknown", "empty")
+
+
+def default_digest_date(now: dt.datetime, settings: Settings) -> dt.date:
+    """The newest announcement the feed should show at `now` (arXiv's feed switches ~4 h after mailing)."""
+    return latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)
 
 
 def _due_subscribers(
@@ -90,8 +95,9 @@ def score_stage(
 
 
 def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: str, html: str) -> list[Path]:
-    base = folder / digest_date.isoformat() / safe_filename(address)
-    paths = [base.with_suffix(".md"), base.with_suffix(".html")]
+    base = folder / digest_date.isoformat()
+    name = safe_filename(address)
+    paths = [base / f"{name}.md", base / f"{name}.html"]
     atomic_write_text(paths[0], markdown)
     atomic_write_text(paths[1], html)
     return paths
@@ -111,7 +117,7 @@ def run_daily(
     progress: Progress = no_progress,
     roster: Roster | None = None,
 ) -> RunSummary:
-    summary = RunSummary(digest_date=date or latest_announcement_date(now))
+    summary = RunSummary(digest_date=date or default_digest_date(now, settings))
     digest_date = summary.digest_date
     assert digest_date is not None
     if not dry_run:
@@ -125,6 +131,7 @@ def run_daily(
         summary.fatal = str(exc)
         return summary
     summary.problems = [str(p) for p in roster.problems]
+    summary.problem_rows = len({p.line for p in roster.problems})
     if only:
         known = {s.email.lower() for s in roster.subscribers}
         summary.fatal = next((f"{a} is not a valid subscriber in {settings.subscribers}"
@@ -199,11 +206,11 @@ def _prepare(
                      min_novelty=settings.min_novelty, max_papers=settings.max_papers,
                      already_sent=already)
     token = subscriber_store.token_for(db, subscriber.email, now)
-    links = {"unsubscribe_url": unsubscribe_url(token, settings), "reply_to": reply_address(token, settings)}
+    leave_url, reply_to = unsubscribe_url(token, settings), reply_address(token, settings)
     if entries:
-        rendered = render_digest(Digest(subscriber, day.date, entries), **links)
+        rendered = render_digest(Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to)
     elif settings.send_empty:
-        rendered = render_empty(subscriber, day.date, **links)
+        rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to)
     else:
         rendered = None
     if dry_run:

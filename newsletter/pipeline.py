@@ -56,7 +56,8 @@ class RunSummary:
     failed: dict[str, str] = field(default_factory=dict)
     interrupted: list[str] = field(default_factory=list)  # found in `sending`, now `unknown`
     unknown: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # roster rows that were not served
+    problems: list[str] = field(default_factory=list)  # what is wrong with roster rows
+    problem_rows: int = 0  # roster rows that were not served because of them
     previews: dict[str, list[Path]] = field(default_factory=dict)
     usage: Usage = Usage()
     usage_by_criteria: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -67,7 +68,7 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if (self.fatal or self.aborted or self.failed or self.problems or self.interrupted) else 0
+        return 1 if (self.fatal or self.aborted or self.failed or self.problem_rows or self.interrupted) else 0
 
     @property
     def reason(self) -> str:
@@ -82,8 +83,8 @@ class RunSummary:
         if self.interrupted:
             parts.append(f"{len(self.interrupted)} delivery(ies) interrupted earlier are now 'unknown'"
                          " (check, then `newsletter run --resend-unknown`)")
-        if self.problems:
-            parts.append(f"{len(self.problems)} roster problem(s) (see `newsletter subscribers check`)")
+        if self.problem_rows:
+            parts.append(f"{self.problem_rows} roster row(s) not served (see `newsletter subscribers check`)")
         return "; ".join(parts)
 
     def add_scoring(self, scored: dict[str, CriteriaScores], subscribers: Sequence[Subscriber]) -> None:

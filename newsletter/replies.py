@@ -81,6 +81,7 @@ _QUOTE_START = re.compile(
     r"^\s*>"
     r"|^.*\b(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev|napisał|написал"
     r"|kirjoitti)\s*:\s*$"
+    r"|^.*\b(schrieb|schreef|skrev|napisał|escreveu|wrote)\b.*:\s*$"
     r"|^\s*-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original"
     r"|messaggio originale|oorspronkelijk bericht|mensagem original)"
     r"|^\s*_{10,}\s*$"

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     categories: str = "cs.CV"
     include_replacements: bool = False
+    arxiv_extra_holidays: str = ""  # YYYY-MM-DD dates, comma-separated, beyond the built-in table
     http_timeout: float = Field(default=30.0, gt=0)
 
     llm_model: str = ""
@@ -76,6 +77,22 @@ class Settings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("arxiv_extra_holidays")
+    @classmethod
+    def _dates(cls, value: str) -> str:
+        for part in value.replace(";", ",").split(","):
+            if part.strip():
+                try:
+                    dt.date.fromisoformat(part.strip())
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not a date as YYYY-MM-DD") from None
+        return value
+
+    @property
+    def extra_holidays(self) -> tuple[dt.date, ...]:
+        parts = self.arxiv_extra_holidays.replace(";", ",").split(",")
+        return tuple(dt.date.fromisoformat(p.strip()) for p in parts if p.strip())
 
     @field_validator("arxiv_feed_url", "arxiv_api_url", "sendgrid_host", "public_url")
     @classmethod

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from newsletter.fetch.calendar import (
+    FEED_LAG,
     is_announcement_date,
     latest_announcement_date,
     next_mailing_time,
@@ -76,9 +77,12 @@ def test_latest_announcement_date_takes_any_time_zone() -> None:
 
 
 def test_latest_announcement_date_can_wait_for_the_feed() -> None:
-    assert latest_announcement_date(et("2025-08-27T21:00"), mailing_time=dt.time(23, 59)) == D(
-        "2025-08-27"
-    )
+    assert latest_announcement_date(et("2025-08-27T21:00"), lag=FEED_LAG) == D("2025-08-27")
+    assert latest_announcement_date(et("2025-08-28T00:29"), lag=FEED_LAG) == D("2025-08-27")
+    assert latest_announcement_date(et("2025-08-28T00:30"), lag=FEED_LAG) == D("2025-08-28")
+    # Sunday's mailing becomes Monday's feed; Saturday is still Friday's
+    assert latest_announcement_date(et("2025-08-31T23:00"), lag=FEED_LAG) == D("2025-08-29")
+    assert latest_announcement_date(et("2025-09-01T01:00"), lag=FEED_LAG) == D("2025-09-01")
 
 
 def test_naive_now_is_refused() -> None:

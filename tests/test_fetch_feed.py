@@ -55,8 +55,10 @@ def test_real_feed_parses_into_papers() -> None:
 
 
 def paper(arxiv_id: str, **changes: object) -> RefPaper:
-    base = {"arxiv_id": arxiv_id, "title": f"Title {arxiv_id}", "authors": ("A. One", "B. Two"),
-            "abstract": "An abstract.", "categories": ("cs.CV", "cs.AI")}
+    base: dict[str, object] = {
+        "arxiv_id": arxiv_id, "title": f"Title {arxiv_id}", "authors": ("A. One", "B. Two"),
+        "abstract": "An abstract.", "categories": ("cs.CV", "cs.AI"),
+    }
     base.update(changes)
     return RefPaper(**base)  # type: ignore[arg-type]
 

@@ -144,7 +144,7 @@ def test_503_retry_after_as_an_http_date_is_honoured(fake_arxiv: FakeArxiv) -> N
     fake_arxiv.script("feed", Reply.error(503, retry_after=later.strftime("%a, %d %b %Y %H:%M:%S GMT")))
     fake_arxiv.source(retry=RetryPolicy(backoff=1.0)).fetch_day(CATS, want=DAY, now=NOW)
     [waited] = fake_arxiv.clock.sleeps
-    assert 100 <= waited <= 121
+    assert 60 < waited <= 121  # about 120 s, whatever the backoff (1 s) says
 
 
 def test_a_retry_after_beyond_reason_fails_at_once(fake_arxiv: FakeArxiv) -> None:
@@ -174,7 +174,7 @@ def test_a_slow_server_times_out_and_the_retry_succeeds(fake_arxiv: FakeArxiv) -
 
 def test_a_server_that_stays_slow_is_an_error(fake_arxiv: FakeArxiv) -> None:
     fake_arxiv.script("feed", Reply.slow(30), Reply.slow(30))
-    with pytest.raises(HTTPStatusError, match="no answer within 0.3 s"):
+    with pytest.raises(HTTPStatusError, match=r"no answer within 0\.3 s"):
         fake_arxiv.source(timeout=0.3, retry=RetryPolicy(attempts=2, backoff=0)).fetch_day(
             CATS, want=DAY, now=NOW
         )

@@ -73,8 +73,8 @@ def test_scores_every_paper_in_balanced_batches(fake_llm: FakeLLM) -> None:
     assert all(s.source == "llm" for s in result.scores.values())
     for paper in papers:
         assert result.scores[paper.arxiv_id].relevance == oracle(fake_llm, paper)
-    assert sorted(len(paper_ids_in(r)) for r in fake_llm.requests) == [8, 8, 8]
-    assert result.usage.calls == 3
+    assert sorted(len(paper_ids_in(r)) for r in fake_llm.requests) == [12, 12]
+    assert result.usage.calls == 2
     assert result.usage.prompt_tokens > 0
     assert result.usage.completion_tokens > 0
     systems = {r["messages"][0]["content"] for r in fake_llm.requests}
@@ -93,8 +93,8 @@ def test_every_transient_failure_ends_with_every_paper_scored(
     fake_llm: FakeLLM, step: object
 ) -> None:
     papers = load_papers(5)
-    fake_llm.slow_seconds = 3.0
-    judge, _ = make_judge(fake_llm, timeout=0.5)
+    fake_llm.slow_seconds = 4.0  # well past the judge's timeout: "slow" must time out
+    judge, _ = make_judge(fake_llm, timeout=1.0)
     fake_llm.script(step)
 
     result = judge.judge(CRITERIA, papers)
@@ -316,3 +316,28 @@ def test_bad_settings_are_refused() -> None:
         LiteLLMJudge("openai/x", api_base=None, api_key=None, batch_size=0)
     with pytest.raises(ValueError, match="budget"):
         Budget(-1)
+
+
+def test_an_answer_without_choices_is_asked_again(fake_llm: FakeLLM) -> None:
+    def no_choices(body: dict[str, object]) -> tuple[int, dict[str, str], dict[str, object]]:
+        answer = fake_llm._completion(body, "")
+        answer["choices"] = []
+        return 200, {}, answer
+
+    fake_llm.script(no_choices)
+    judge, _ = make_judge(fake_llm)
+
+    result = judge.judge(CRITERIA, load_papers(3))
+
+    assert len(result.scores) == 3
+    assert len(fake_llm.requests) == 2
+
+
+def test_an_unexpected_status_5xx_is_retried(fake_llm: FakeLLM) -> None:
+    fake_llm.script("502", "504")
+    judge, sleeps = make_judge(fake_llm)
+
+    result = judge.judge(CRITERIA, load_papers(3))
+
+    assert len(result.scores) == 3
+    assert len(sleeps.delays) == 2

@@ -30,7 +30,7 @@ HARD_ABSTRACT = (
     "We show $x<y$ and $a > b$ for all x in \\mathbb{R}^{n}; R&D folks say &amp; too.\n"
     "</mj-text></mj-column></mj-section><mj-raw><b>injected</b></mj-raw>\n"
     "<script>window.pwned = 1</script> <img src=x onerror=alert(1)> "
-    '"quotes" and \'apostrophes\' {{ jinja }} {% raw %} 日本語の要約 and emoji 😀👍.'
+    "\"quotes\" and 'apostrophes' {{ jinja }} {% raw %} 日本語の要約 and emoji 😀👍."
 )
 
 
@@ -74,7 +74,7 @@ def test_markdown_keeps_every_full_abstract_and_the_whole_criteria() -> None:
 
 def test_markdown_renders_hard_input_verbatim_on_one_line() -> None:
     _, markdown, _ = _render(_hard_digest())
-    assert f"## 0. [{HARD_TITLE}](https://arxiv.org/abs/2508.99999) <a id=\"link0\"></a>\n" in markdown
+    assert f'## 0. [{HARD_TITLE}](https://arxiv.org/abs/2508.99999) <a id="link0"></a>\n' in markdown
     assert "**Abstract:**  " + " ".join(HARD_ABSTRACT.split()) + "\n" in markdown
     assert "**Authors:** Zoë <Admin> O'Neil, 李 雷\n" in markdown
     assert "**Comment:** Fits <criterion 1> & 2 because x<y.\n" in markdown
@@ -99,8 +99,15 @@ def test_markdown_paper_text_cannot_forge_structure() -> None:
 def test_markdown_comment_of_author_and_local_matches_is_rendered_as_given() -> None:
     base = seed_digest("2025-08-28")
     first, second = base.entries
-    author = dataclasses.replace(first, score=dataclasses.replace(first.score, source="author", comment="Author match: Liang Lin"))
-    local = dataclasses.replace(second, score=dataclasses.replace(second.score, source="local", comment="(ranked locally: the LLM was unavailable)"))
+    author = dataclasses.replace(
+        first, score=dataclasses.replace(first.score, source="author", comment="Author match: Liang Lin")
+    )
+    local = dataclasses.replace(
+        second,
+        score=dataclasses.replace(
+            second.score, source="local", comment="(ranked locally: the LLM was unavailable)"
+        ),
+    )
     _, markdown, html = _render(dataclasses.replace(base, entries=(author, local)))
     assert "**Comment:** Author match: Liang Lin\n" in markdown
     assert "**Comment:** (ranked locally: the LLM was unavailable)\n" in markdown
@@ -148,15 +155,19 @@ def test_html_has_header_papers_and_footer() -> None:
     assert UNSUBSCRIBE_URL in hrefs
     assert f"mailto:{REPLY_TO}?subject=unsubscribe" in hrefs
     assert "“unsubscribe”" in text
-    assert "Image Matting" in text and "Video Matting" in text
+    assert "Image Matting" in text
+    assert "Video Matting" in text
     assert "Relevant: Papers that propose" not in text  # the brief, not the whole text
 
 
 def test_html_is_email_safe_and_dark_mode_aware() -> None:
     _, _, html = _render(seed_digest("2025-06-19"))
     doc = lxml.html.fromstring(html)
-    assert doc.xpath("//img") == [] and doc.xpath("//link") == [] and doc.xpath("//script") == []
-    assert "googleapis" not in html and "@import" not in html
+    assert doc.xpath("//img") == []
+    assert doc.xpath("//link") == []
+    assert doc.xpath("//script") == []
+    assert "googleapis" not in html
+    assert "@import" not in html
     assert not re.search(r"\bsrc=", html)  # nothing is loaded from anywhere: no trackers
     assert doc.xpath("//meta[@name='color-scheme']/@content") == ["light dark"]
     assert "prefers-color-scheme: dark" in html
@@ -169,7 +180,9 @@ def test_html_is_email_safe_and_dark_mode_aware() -> None:
 def test_raw_angle_bracket_breaks_mjml_but_not_our_render() -> None:
     # Why autoescape matters: MJML refuses a raw `<` from an abstract.
     with pytest.raises(ValueError):
-        mjml2html("<mjml><mj-body><mj-section><mj-column><mj-text>$x<y$</mj-text></mj-column></mj-section></mj-body></mjml>")
+        mjml2html(
+            "<mjml><mj-body><mj-section><mj-column><mj-text>$x<y$</mj-text></mj-column></mj-section></mj-body></mjml>"
+        )
     _, _, html = _render(_hard_digest())
     assert "$x&lt;y$" in html
 
@@ -183,10 +196,14 @@ def test_html_hard_input_comes_out_as_text_and_injects_nothing() -> None:
     assert " ".join(HARD_ABSTRACT.split()) in body
     assert "Zoë <Admin> O'Neil, 李 雷" in body
     assert "Fits <criterion 1> & 2 because x<y." in body
-    assert doc.xpath("//script") == [] and doc.xpath("//img") == []
-    assert doc.xpath("//*[@onerror]") == [] and doc.xpath("//b[.='bold']") == []
+    assert doc.xpath("//script") == []
+    assert doc.xpath("//img") == []
+    assert doc.xpath("//*[@onerror]") == []
+    assert doc.xpath("//b[.='bold']") == []
     assert doc.xpath("//b[.='injected']") == []
-    assert "🚀" in html and "中文标题" in html and "😀👍" in html
+    assert "🚀" in html
+    assert "中文标题" in html
+    assert "😀👍" in html
 
 
 def test_author_match_is_marked_in_html() -> None:
@@ -209,7 +226,8 @@ def test_thirty_papers_stay_under_the_gmail_budget_with_read_more_links() -> Non
         if read_more:
             assert read_more[0].get("href") == entry.paper.abs_url
             shown = element.xpath("./div[last()-1]")[0].text_content()
-            assert shown.startswith(full[:150]) and "…" in shown
+            assert shown.startswith(full[:150])
+            assert "…" in shown
         else:
             assert full in " ".join(element.text_content().split())
 
@@ -256,8 +274,11 @@ def test_subject_singular_short_and_one_line() -> None:
     assert digest_subject(one) == "arXiv digest · Thu 28 Aug 2025 · 1 paper · Short Title"
     subject = digest_subject(thirty_paper_digest())
     assert subject.startswith("arXiv digest · Thu 28 Aug 2025 · 30 papers · MIDAS: ")
-    assert len(subject) <= 78 and subject.endswith("…")
-    assert digest_subject(dataclasses.replace(base, entries=())) == "arXiv digest · Thu 28 Aug 2025 · 0 papers"
+    assert len(subject) <= 78
+    assert subject.endswith("…")
+    assert (
+        digest_subject(dataclasses.replace(base, entries=())) == "arXiv digest · Thu 28 Aug 2025 · 0 papers"
+    )
 
 
 def test_text_helpers() -> None:
@@ -268,12 +289,18 @@ def test_text_helpers() -> None:
     assert shorten("x" * 50, 10) == "x" * 9 + "…"
     assert len(shorten("中文" * 40, 21)) == 21
     brief = criteria_brief(subscriber("criteria-generation-segmentation-matting.md").criteria)
-    assert brief[:4] == (
+    assert brief == (
         "Unified Image/Video Generation and Segmentation",
         "Unified Diffusion Models (Multi-Task: Low-Level Vision, Image Generation, Segmentation…",
         "Image Matting",
         "Video Matting",
     )
+    numbered = criteria_brief("Intro line.\n1. Matting\n\n2) Depth estimation\nTaste: anything clever.\n")
+    assert numbered == ("Matting", "Depth estimation")
+    many = criteria_brief("\n".join(f"{i}. Topic {i}" for i in range(1, 12)))
+    assert many[-1] == "…and 3 more topics"
+    assert len(many) == 9
+    assert criteria_brief("x " * 200) == (shorten("x " * 199 + "x", 90),)
 
 
 # --- empty day, bad input, packaging ---------------------------------------------------------
@@ -283,7 +310,9 @@ def test_render_empty_note() -> None:
     sub = subscriber("criteria-generation-segmentation-matting.md")
     rendered = render_empty(sub, dt.date(2025, 8, 28), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO)
     assert rendered.subject == "arXiv digest · Thu 28 Aug 2025 · nothing matched today"
-    assert rendered.markdown.startswith("# Personalized Daily ArXiv Papers 08/28/2025\nTotal relevant papers: 0\n")
+    assert rendered.markdown.startswith(
+        "# Personalized Daily ArXiv Papers 08/28/2025\nTotal relevant papers: 0\n"
+    )
     assert rendered.markdown.endswith("## Paper selection prompt\n" + sub.criteria)
     assert UNSUBSCRIBE_URL in rendered.markdown
     doc = lxml.html.fromstring(rendered.html)
@@ -294,27 +323,33 @@ def test_render_empty_note() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("url", "reply_to", "message"),
     [
-        ({"unsubscribe_url": "javascript:alert(1)", "reply_to": REPLY_TO}, "unsubscribe_url"),
-        ({"unsubscribe_url": 'https://x.org/u/"a', "reply_to": REPLY_TO}, "unsubscribe_url"),
-        ({"unsubscribe_url": UNSUBSCRIBE_URL, "reply_to": "nobody"}, "reply_to"),
-        ({"unsubscribe_url": UNSUBSCRIBE_URL, "reply_to": "a@b.org\r\nBcc: c@d.org"}, "reply_to"),
+        ("javascript:alert(1)", REPLY_TO, "unsubscribe_url"),
+        ('https://x.org/u/"a', REPLY_TO, "unsubscribe_url"),
+        (UNSUBSCRIBE_URL, "nobody", "reply_to"),
+        (UNSUBSCRIBE_URL, "a@b.org\r\nBcc: c@d.org", "reply_to"),
     ],
 )
-def test_bad_links_are_refused_by_name(kwargs: dict[str, str], message: str) -> None:
+def test_bad_links_are_refused_by_name(url: str, reply_to: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        render_digest(seed_digest("2025-08-28"), **kwargs)
+        render_digest(seed_digest("2025-08-28"), unsubscribe_url=url, reply_to=reply_to)
     sub = seed_digest("2025-08-28").subscriber
     with pytest.raises(ValueError, match=message):
-        render_empty(sub, dt.date(2025, 8, 28), **kwargs)
+        render_empty(sub, dt.date(2025, 8, 28), unsubscribe_url=url, reply_to=reply_to)
 
 
 def test_mismatched_score_is_refused_naming_the_entry() -> None:
     base = seed_digest("2025-08-28")
-    wrong = dataclasses.replace(base.entries[1], score=dataclasses.replace(base.entries[1].score, arxiv_id="2501.00001"))
+    wrong = dataclasses.replace(
+        base.entries[1], score=dataclasses.replace(base.entries[1].score, arxiv_id="2501.00001")
+    )
     with pytest.raises(ValueError, match=r"entry 1: score is for '2501.00001'"):
-        render_digest(dataclasses.replace(base, entries=(base.entries[0], wrong)), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO)
+        render_digest(
+            dataclasses.replace(base, entries=(base.entries[0], wrong)),
+            unsubscribe_url=UNSUBSCRIBE_URL,
+            reply_to=REPLY_TO,
+        )
 
 
 def test_templates_ship_as_package_data() -> None:
@@ -324,6 +359,8 @@ def test_templates_ship_as_package_data() -> None:
 
 def test_subscriber_without_trailing_newline_in_criteria() -> None:
     base = seed_digest("2025-08-28")
-    sub = Subscriber(email="b@example.org", criteria="Only matting.", criteria_path=base.subscriber.criteria_path)
+    sub = Subscriber(
+        email="b@example.org", criteria="Only matting.", criteria_path=base.subscriber.criteria_path
+    )
     _, markdown, _ = _render(dataclasses.replace(base, subscriber=sub))
     assert markdown.endswith("\n---\n\n## Paper selection prompt\nOnly matting.\n")

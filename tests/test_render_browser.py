@@ -18,19 +18,22 @@ from typing import Any
 import lxml.html
 import pytest
 
-from newsletter.models import DigestEntry, Paper, Score
+from newsletter.models import Digest, DigestEntry, Paper, Score
 from newsletter.render import render_digest
 from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, thirty_paper_digest
 
 pytestmark = pytest.mark.browser
 
 WIDTHS = (375, 800)
-_MAX_SHOT_HEIGHT = 16_000  # Chromium's screenshot surface tops out around here
+_MAX_SHOT_HEIGHT = 32_000  # a 30-paper digest is ~21,000 px tall at 375 px
 _MEASURE = Path(__file__).parent / "data" / "render" / "measure.js"
+# Read at import: conftest's autouse fixture clears NEWSLETTER_* before every test runs.
+_ARTIFACTS_DIR = os.environ.get("NEWSLETTER_ARTIFACTS") or str(Path(__file__).parent / "artifacts")
+_CHROMIUM = os.environ.get("NEWSLETTER_CHROMIUM", "")
 
 
 def _chromium() -> str:
-    for name in (os.environ.get("NEWSLETTER_CHROMIUM", ""), "chromium", "chromium-browser"):
+    for name in (_CHROMIUM, "chromium", "chromium-browser"):
         found = shutil.which(name) if name else None
         if found:
             return found
@@ -40,7 +43,7 @@ def _chromium() -> str:
 
 
 def _artifacts() -> Path:
-    path = Path(os.environ.get("NEWSLETTER_ARTIFACTS") or Path(__file__).parent / "artifacts")
+    path = Path(_ARTIFACTS_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -72,23 +75,31 @@ def _measure(browser: str, page: Path, profile: Path, width: int) -> dict[str, A
         f'srcdoc="{html.escape(inner, quote=True)}"></iframe></body></html>',
         encoding="utf-8",
     )
-    dom = _run(browser, profile, max(width, 500) + 40, 1000, "--virtual-time-budget=5000",
-               "--dump-dom", harness.as_uri())
+    dom = _run(
+        browser,
+        profile,
+        max(width, 500) + 40,
+        1000,
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        harness.as_uri(),
+    )
     found = lxml.html.fromstring(dom).xpath("//pre[@id='dg-measure']")
     assert found, f"the measuring script wrote no report at {width}px"
     report: dict[str, Any] = json.loads(found[0].text_content())
     return report
 
 
-def _digest_with_hard_cases() -> Any:
+def _digest_with_hard_cases() -> Digest:
     base = thirty_paper_digest()
     nasty = Paper(
         arxiv_id="2508.99999",
         title="Ünïcode & <script>window.pwned=1</script> $x<y$ \\mathbb{R}^n — 中文标题 🚀 "
         "Supercalifragilisticexpialidocious-Without-Any-Break-Anywhere-In-This-Very-Long-Token",
         authors=("Zoë O'Neil", "李 雷"),
-        abstract="A</mj-text> <img src=x onerror=\"window.pwned=2\"> https://example.org/"
-        + "a" * 120 + " and 日本語の要約の文章が続きます" * 5,
+        abstract='A</mj-text> <img src=x onerror="window.pwned=2"> https://example.org/'
+        + "a" * 120
+        + " and 日本語の要約の文章が続きます" * 5,
         categories=("cs.CV",),
     )
     extra = DigestEntry(nasty, Score("2508.99999", 9, 9, "Author match: 李 雷", source="author"))
@@ -116,6 +127,37 @@ def test_digest_in_headless_chromium(tmp_path: Path) -> None:
         height = min(int(report["height"]) + 20, _MAX_SHOT_HEIGHT)
         for scheme, flags in (("light", ()), ("dark", ("--force-dark-mode",))):
             shot = artifacts / f"digest-{width}px-{scheme}.png"
-            _run(browser, tmp_path / f"profile-{width}-{scheme}", width, height,
-                 *flags, f"--screenshot={shot}", page.as_uri())
+            _run(
+                browser,
+                tmp_path / f"profile-{width}-{scheme}",
+                width,
+                height,
+                *flags,
+                f"--screenshot={shot}",
+                page.as_uri(),
+            )
             assert shot.stat().st_size > 10_000, f"empty screenshot {shot}"
+
+
+def test_measuring_script_catches_overflow_and_hidden_titles(tmp_path: Path) -> None:
+    """The browser checks above can fail: a too-wide table and a covered title are caught."""
+    browser = _chromium()
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!doctype html><html><head><meta name='viewport' content='width=device-width'></head>"
+        "<body style='margin:0'><table width='640'><tr><td>wide</td></tr></table>"
+        "<a class='dg-title' href='#'>Shown</a><br>"
+        "<a class='dg-title' href='#' style='visibility:hidden'>Hidden</a>"
+        "<div style='position:relative'><a class='dg-title' href='#'>Covered</a>"
+        "<div style='position:absolute;inset:0;background:#fff'></div></div></body></html>",
+        encoding="utf-8",
+    )
+    report = _measure(browser, page, tmp_path / "profile", 375)
+    assert report["viewport"] == 375
+    assert report["scrollWidth"] > 375
+    assert report["overflowing"][0]["tag"] == "TABLE"
+    assert [(t["text"], t["visible"]) for t in report["titles"]] == [
+        ("Shown", True),
+        ("Hidden", False),
+        ("Covered", False),
+    ]

@@ -110,7 +110,22 @@ def test_candidates_get_llm_scores_and_a_second_run_makes_no_call(fake_llm: Fake
     assert second.cached == 10
     assert second.llm_scored == 0
     assert second.scores == first.scores
-    assert len(ranker.histories[1]) == 10  # yesterday's LLM scores reach the ranker
+    assert ranker.histories == [[], []]  # the day's own judgements never feed its ranking
+
+
+def test_earlier_days_feed_the_ranker_and_a_rerun_sees_the_same_history(
+    fake_llm: FakeLLM,
+) -> None:
+    papers = load_papers(24)
+    yesterday, today = papers[:12], papers[12:]
+    ranker, cache, judge = WordRanker(), DictCache(), judge_for(fake_llm)
+
+    for day in (yesterday, today, today):
+        score_criteria(CRITERIA, day, ranker=ranker, judge=judge, cache=cache, cut=top_half)
+
+    assert len(ranker.histories[1]) == 6  # yesterday's six LLM-judged candidates
+    assert {p.arxiv_id for p, _ in ranker.histories[1]} <= {p.arxiv_id for p in yesterday}
+    assert ranker.histories[2] == ranker.histories[1]
 
 
 def test_a_paper_the_llm_fails_on_keeps_its_local_score_and_is_marked(fake_llm: FakeLLM) -> None:
@@ -207,3 +222,25 @@ def _ids(request: dict[str, object]) -> list[str]:
     import re
 
     return re.findall(r'<paper id="([^"]+)">', request["messages"][1]["content"])  # type: ignore[index]
+
+
+def test_with_the_real_local_ranker_a_rerun_of_the_day_makes_no_llm_call(
+    fake_llm: FakeLLM,
+) -> None:
+    from newsletter.ranking.local import LocalRanker, llm_candidates
+
+    papers = load_papers()
+    cache, judge = DictCache(), judge_for(fake_llm)
+
+    first = score_criteria(CRITERIA, papers, ranker=LocalRanker(), judge=judge, cache=cache,
+                           cut=llm_candidates)
+    calls = len(fake_llm.requests)
+    second = score_criteria(CRITERIA, papers, ranker=LocalRanker(), judge=judge, cache=cache,
+                            cut=llm_candidates)
+
+    assert set(first.scores) == {p.arxiv_id for p in papers}
+    assert first.llm_scored == first.candidates > 0
+    assert first.usage.calls == calls
+    assert len(fake_llm.requests) == calls
+    assert second.cached == first.candidates
+    assert second.scores == first.scores

@@ -10,6 +10,7 @@ NoAnnouncementError (weekend/holiday) is not a failure; every other exception is
 """
 
 from newsletter.fetch.calendar import (
+    FEED_LAG,
     KNOWN_HOLIDAYS,
     is_announcement_date,
     latest_announcement_date,
@@ -32,6 +33,7 @@ from newsletter.fetch.http import PoliteSession, RetryPolicy
 from newsletter.fetch.source import ArxivSource, normalise_categories
 
 __all__ = [
+    "FEED_LAG",
     "KNOWN_HOLIDAYS",
     "ArxivSource",
     "EmptyFeedError",

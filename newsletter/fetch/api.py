@@ -113,7 +113,8 @@ def fetch_window(
             url=url,
         )
     log.info("API window %s – %s: %d answered, %d kept", start, end, answered, len(papers))
-    return tuple(papers.values())
+    # The feed's order: new papers first, then cross-lists (each in submission order).
+    return tuple(sorted(papers.values(), key=lambda paper: paper.announce_type != "new"))
 
 
 def lookup_ids(

@@ -22,6 +22,9 @@ from zoneinfo import ZoneInfo
 EASTERN = ZoneInfo("America/New_York")
 FREEZE_TIME = dt.time(14, 0)
 MAILING_TIME = dt.time(20, 0)
+# The Atom feed shows a new announcement from about 00:00 US Eastern (4 h after the mailing);
+# the margin covers its late refreshes.
+FEED_LAG = dt.timedelta(hours=4, minutes=30)
 
 # arXiv's published holiday closures (days without a freeze), as listed in arXiv's own publish
 # calendar. Extend it at run time with the `extra_holidays` argument of the functions below
@@ -78,16 +81,17 @@ def latest_announcement_date(
     now: dt.datetime,
     extra_holidays: Iterable[dt.date] = (),
     *,
-    mailing_time: dt.time = MAILING_TIME,
+    lag: dt.timedelta = dt.timedelta(0),
 ) -> dt.date:
     """The date of the newest announcement that exists at `now` (a timezone-aware datetime).
 
-    An announcement exists from its mailing (20:00 US Eastern the evening before). arXiv's Atom
-    feed itself switches over around 00:00 US Eastern; pass a later `mailing_time` to wait for it.
+    An announcement exists from its mailing, 20:00 US Eastern the evening before its date.
+    arXiv's Atom feed switches to it only around 00:00 US Eastern: pass `lag=FEED_LAG` to count
+    an announcement only once the feed should show it.
     """
     holidays = _holidays(extra_holidays)
-    local = _eastern(now)
-    mailing = local.date() if local.time() >= mailing_time else local.date() - dt.timedelta(days=1)
+    local = _eastern(now) - lag
+    mailing = local.date() if local.time() >= MAILING_TIME else local.date() - dt.timedelta(days=1)
     for _ in range(30):  # arXiv has never been closed for anywhere near 30 days in a row
         if is_mailing_day(mailing, holidays):
             return mailing + dt.timedelta(days=1)

@@ -83,7 +83,10 @@ def parse_xml(content: bytes, url: str) -> Any:
         raise FeedFormatError(f"{url} answered an empty XML document", url=url)
     if root.getroottree().docinfo.internalDTD is not None:
         # Atom never needs a DTD; one in the body can only mean entity tricks.
-        raise FeedFormatError(f"{url} answered XML with a DTD, refused", url=url)
+        tag = etree.QName(root).localname
+        raise FeedFormatError(
+            f"{url} answered a <{tag}> document with a DTD: not an Atom feed, refused", url=url
+        )
     return root
 
 

@@ -11,6 +11,9 @@ from newsletter.mail.compose import to_mime
 from newsletter.models import OutgoingEmail
 
 log = logging.getLogger(__name__)
+# CRLF line ends as on the wire; headers are not folded below RFC 5322's hard limit, so the
+# one-click List-Unsubscribe header stays on one line as mail clients read it.
+_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def safe_filename(address: str) -> str:
@@ -35,7 +38,7 @@ class OutboxTransport:
 
     def send(self, email: OutgoingEmail) -> str:
         path = self.path_for(email)
-        data = to_mime(email).as_bytes(policy=policy.SMTP)
+        data = to_mime(email).as_bytes(policy=_POLICY)
         atomic_write_bytes(path, data)
         log.debug("wrote %s", path)
         return str(path)

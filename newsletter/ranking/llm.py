@@ -143,9 +143,14 @@ class LiteLLMJudge:
         if unique:
             semaphore = asyncio.Semaphore(self.concurrency)
             system = prompt.system_message(criteria)
-            await asyncio.gather(
-                *(self._score(run, semaphore, system, b, 0) for b in self._batches(unique))
+            outcomes = await asyncio.gather(
+                *(self._score(run, semaphore, system, b, 0) for b in self._batches(unique)),
+                return_exceptions=True,  # a bug in one batch must not lose the others' scores
             )
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    log.error("LLM batch failed unexpectedly", exc_info=outcome)
+                    run.errors.append(f"{type(outcome).__name__}: {outcome}")
         scored = {i: s for i, s in run.scores.items() if i in {p.arxiv_id for p in unique}}
         unscored = frozenset(p.arxiv_id for p in unique) - scored.keys()
         if unscored:
@@ -161,8 +166,9 @@ class LiteLLMJudge:
 
     # -- answers ---------------------------------------------------------------------------
     def _batches(self, papers: list[Paper]) -> list[list[Paper]]:
-        """Near-equal batches: a last batch of 1 would pay the whole criteria for one paper."""
-        count = -(-len(papers) // self.batch_size)
+        """Near-equal batches of about `batch_size` (up to 1.5×): a small last batch would pay the
+        whole criteria, the largest part of a prompt, for a few papers."""
+        count = max(1, int(len(papers) / self.batch_size + 0.5))
         size, extra = divmod(len(papers), count)
         out, start = [], 0
         for index in range(count):
@@ -238,9 +244,14 @@ class LiteLLMJudge:
                 name = type(exc).__name__
                 last = f"{name}: {self._redact(str(exc))[:200]}"
                 if isinstance(exc, AuthenticationError):
-                    raise _CallFailed(f"LLM API key rejected ({last})", auth=True) from None
-                retryable = isinstance(exc, asyncio.TimeoutError) or any(
-                    c.__name__ in _RETRYABLE for c in type(exc).__mro__
+                    raise _CallFailed(
+                        f"the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY): {last}",
+                        auth=True,
+                    ) from None
+                retryable = (
+                    isinstance(exc, asyncio.TimeoutError)
+                    or any(c.__name__ in _RETRYABLE for c in type(exc).__mro__)
+                    or _status(exc) >= 500
                 )
                 if not retryable or attempt + 1 >= self.max_attempts:
                     break
@@ -249,7 +260,10 @@ class LiteLLMJudge:
                 await self._sleep(delay)
                 continue
             self._account(run, response)
-            return str(response.choices[0].message.content or "")
+            try:
+                return str(response.choices[0].message.content or "")
+            except (AttributeError, IndexError, TypeError):  # no choices: treated as malformed
+                return ""
         raise _CallFailed(f"LLM call failed: {last}")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -298,6 +312,13 @@ def _retry_after(exc: BaseException) -> float | None:
             continue
         return max(0.0, parsed.timestamp() - time.time())
     return None
+
+
+def _status(exc: BaseException) -> int:
+    try:
+        return int(getattr(exc, "status_code", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _response_headers(exc: BaseException) -> Any:

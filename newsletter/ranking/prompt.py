@@ -24,9 +24,9 @@ from newsletter.models import Paper
 # Bump whenever the wording or the answer format changes: cached scores are keyed by it.
 PROMPT_VERSION = "p1"
 
-# ~900 characters keep a paper near 200 tokens: the problem and the method survive, the tail of
+# ~1,000 characters keep a paper near 220 tokens: the problem and the method survive, the tail of
 # numbers rarely changes a relevance call (median arXiv abstract: ~1,300 characters).
-MAX_ABSTRACT_CHARS = 900
+MAX_ABSTRACT_CHARS = 1000
 MAX_AUTHORS = 3
 MAX_COMMENT_CHARS = 300
 
@@ -164,8 +164,14 @@ def parse_answer(content: str | None, expected_ids: Sequence[str]) -> ParsedAnsw
         if paper_id not in expected:
             problems.append(f"unknown id {verdict.id!r} ignored")
         elif paper_id in found or paper_id in seen_twice:
+            first_seen = found.get(paper_id)
+            if first_seen and (first_seen.relevance, first_seen.novelty) == (
+                verdict.relevance,
+                verdict.novelty,
+            ):
+                continue  # a harmless repeat
             seen_twice.add(paper_id)
-            problems.append(f"id {paper_id} answered twice")
+            problems.append(f"id {paper_id} answered twice, differently")
         else:
             comment = _clean(verdict.comment)[:MAX_COMMENT_CHARS]
             found[paper_id] = verdict.model_copy(update={"id": paper_id, "comment": comment})

@@ -45,12 +45,16 @@ class CriteriaScores:
 
 def _local_scores(
     criteria: str, papers: Sequence[Paper], ranker: Ranker, history: Sequence[tuple[Paper, int]]
-) -> dict[str, Score]:
-    ranked = {s.arxiv_id: s for s in ranker.rank(criteria, papers, history)}
+) -> list[Score]:
+    """The ranker's scores in its own order (best first), one per paper."""
+    wanted = {p.arxiv_id for p in papers}
+    ranked = list({s.arxiv_id: s for s in ranker.rank(criteria, papers, history)
+                   if s.arxiv_id in wanted}.values())
+    seen = {s.arxiv_id for s in ranked}
     for paper in papers:
-        if paper.arxiv_id not in ranked:  # a ranker bug must not drop a paper from the day
+        if paper.arxiv_id not in seen:  # a ranker bug must not drop a paper from the day
             log.warning("local ranker gave no score for %s", paper.arxiv_id)
-            ranked[paper.arxiv_id] = Score(paper.arxiv_id, 1, 1, "not ranked", source="local")
+            ranked.append(Score(paper.arxiv_id, 1, 1, "not ranked", source="local"))
     return ranked
 
 
@@ -82,12 +86,16 @@ def score_criteria(
     """Score every paper of `papers` against `criteria` (see the module docstring)."""
     papers = list({p.arxiv_id: p for p in papers}.values())
     history = cache.history(judge.cache_key, criteria) if cache and judge else []
-    local = _local_scores(criteria, papers, ranker, history)
+    # Today's own judgements stay out: a rerun of the day then ranks and cuts exactly as the
+    # first run did, so every candidate is already cached and no LLM call is made.
+    today = {p.arxiv_id for p in papers}
+    history = [(paper, relevance) for paper, relevance in history if paper.arxiv_id not in today]
+    ranked = _local_scores(criteria, papers, ranker, history)
+    local = {s.arxiv_id: s for s in ranked}
     if judge is None:
         return CriteriaScores(scores=local, locally_ranked=len(local))
 
     by_id = {p.arxiv_id: p for p in papers}
-    ranked = sorted(local.values(), key=lambda s: (-s.relevance, -s.novelty, s.arxiv_id))
     candidate_ids = [i for i in dict.fromkeys(cut(ranked)) if i in by_id]
     candidates = [by_id[i] for i in candidate_ids]
 

@@ -1,8 +1,8 @@
 """Rendering a digest: reference-exact Markdown (also the text/plain part), email HTML, subject.
 
-    from newsletter.render import render_digest, render_empty
-    rendered = render_digest(digest, unsubscribe_url=..., reply_to=...)
-    rendered = render_empty(subscriber, date, unsubscribe_url=..., reply_to=...)
+from newsletter.render import render_digest, render_empty
+rendered = render_digest(digest, unsubscribe_url=..., reply_to=...)
+rendered = render_empty(subscriber, date, unsubscribe_url=..., reply_to=...)
 """
 
 from __future__ import annotations
@@ -56,9 +56,7 @@ def render_empty(
     subject = empty_subject(date)
     return RenderedDigest(
         subject=subject,
-        markdown=render_empty_markdown(
-            subscriber, date, unsubscribe_url=unsubscribe_url, reply_to=reply_to
-        ),
+        markdown=render_empty_markdown(subscriber, date, unsubscribe_url=unsubscribe_url, reply_to=reply_to),
         html=render_empty_html(
             subscriber, date, subject=subject, unsubscribe_url=unsubscribe_url, reply_to=reply_to
         ),

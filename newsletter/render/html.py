@@ -49,9 +49,7 @@ def _render(template: str, **context: object) -> str:
     return _to_html(mjml)
 
 
-def _papers(
-    views: Sequence[EntryView], limit: int | None
-) -> list[tuple[EntryView, str, bool]]:
+def _papers(views: Sequence[EntryView], limit: int | None) -> list[tuple[EntryView, str, bool]]:
     rows = []
     for view in views:
         text = view.abstract if limit is None else shorten(view.abstract, limit)
@@ -59,9 +57,7 @@ def _papers(
     return rows
 
 
-def _frame(subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str) -> dict[
-    str, object
-]:
+def _frame(subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str) -> dict[str, object]:
     return {
         "date_long": long_date(date),
         "email": subscriber.email,
@@ -100,8 +96,12 @@ def render_html(
     html = _render("digest.mjml.j2", papers=_papers(views, limit), **context)
     size = len(html.encode("utf-8"))
     if size > budget:
-        log.warning("digest HTML is %d bytes, over the %d-byte budget even with abstracts cut to "
-                    "%d characters", size, budget, limit)
+        log.warning(
+            "digest HTML is %d bytes, over the %d-byte budget even with abstracts cut to %d characters",
+            size,
+            budget,
+            limit,
+        )
     else:
         log.info("digest HTML: abstracts cut to %d characters to stay under %d bytes", limit, budget)
     return html
@@ -158,4 +158,3 @@ def _preview(views: Sequence[EntryView]) -> str:
     if not titles and views:
         titles = views[0].comment or views[0].authors
     return shorten(titles, 140) if titles else ""
-

@@ -15,9 +15,7 @@ _MIN_TITLE = 12  # below this a title fragment says nothing; leave it out instea
 
 def digest_subject(digest: Digest, max_length: int = SUBJECT_MAX) -> str:
     """E.g. "arXiv digest · Thu 28 Aug 2025 · 2 papers · GS: Generative Segmentation via…"."""
-    head = _SEP.join(
-        ("arXiv digest", short_date(digest.date), plural(len(digest.entries), "paper"))
-    )
+    head = _SEP.join(("arXiv digest", short_date(digest.date), plural(len(digest.entries), "paper")))
     if not digest.entries:
         return head
     title = one_line(digest.entries[0].paper.title)  # one line: no header folding tricks

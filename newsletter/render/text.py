@@ -14,6 +14,8 @@ _MONTHS = (
 )  # fmt: skip
 
 _TOPIC_PREFIXES = ("relevant:", "not relevant:", "irrelevant:")
+_NUMBERED = re.compile(r"^\d{1,2}\s*[.)]")
+_HEADING_CHARS = 150  # longer lines are explanations, not topic headings
 
 
 def one_line(text: str) -> str:
@@ -57,15 +59,24 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def criteria_brief(criteria: str, max_items: int = 6, item_chars: int = 90) -> tuple[str, ...]:
-    """The topic lines of a criteria text, each shortened, for the footer of the HTML email.
+def criteria_brief(criteria: str, max_items: int = 8, item_chars: int = 90) -> tuple[str, ...]:
+    """The topics of a criteria text, each shortened, for the footer of the HTML email.
 
-    Criteria files are free text; in practice they are topic headings (or numbered topics), each
-    followed by "Relevant: …" / "Not relevant: …" paragraphs. The headings are the brief; the
-    explanations stay in the Markdown version, which always carries the full text.
+    Criteria files are free text; in practice they are numbered topics, or topic headings each
+    followed by "Relevant: …" / "Not relevant: …" paragraphs, then a paragraph of taste. The
+    topics are the brief; everything else stays in the Markdown version, which has the full text.
     """
     lines = [one_line(line) for line in criteria.splitlines()]
-    topics = [line for line in lines if line and not line.lower().startswith(_TOPIC_PREFIXES)]
+    lines = [line for line in lines if line]
+    # Numbered topics lose their numbers: the footer shows them as a bulleted list.
+    topics = [_NUMBERED.sub("", line, count=1).strip() for line in lines if _NUMBERED.match(line)]
+    if not topics:
+        topics = [
+            line
+            for line in lines
+            if len(line) <= _HEADING_CHARS and not line.lower().startswith(_TOPIC_PREFIXES)
+        ]
+    topics = topics or lines
     brief = [shorten(line, item_chars) for line in topics[:max_items]]
     if len(topics) > max_items:
         brief.append(f"…and {plural(len(topics) - max_items, 'more topic')}")

@@ -206,7 +206,7 @@ def _term(token: str) -> Matcher:
         if field_name == "submittedDate":
             return lambda e: low <= e.published <= high
         return lambda e: low <= e.updated <= high
-    text_fields = {
+    text_fields: dict[str, Callable[[ApiEntry], str]] = {
         "ti": lambda e: e.paper.title, "abs": lambda e: e.paper.abstract,
         "au": lambda e: " ".join(e.paper.authors),
         "all": lambda e: " ".join((e.paper.title, e.paper.abstract, *e.paper.authors)),
@@ -389,7 +389,9 @@ class _Running:
         self.server.fake = fake
         host, port = self.server.server_address[:2]
         fake.base_url = f"http://{host!s}:{port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> FakeArxiv:
         self.thread.start()

@@ -15,13 +15,15 @@ boundary `xYzZY`, CRLF line breaks, and the same fields in the same order.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from email import policy
+from email import message_from_string, policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,8 +98,7 @@ def reply(
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = format_datetime(__import__("datetime").datetime(2025, 8, 28, 9, 12, tzinfo=__import__(
-        "datetime").UTC))
+    message["Date"] = format_datetime(dt.datetime(2025, 8, 28, 9, 12, tzinfo=dt.UTC))
     message["Message-ID"] = message_id or make_msgid(domain="mail.example.org")
     message["In-Reply-To"] = "<20250828-0123456789abcdef.digest@example.org>"
     for name, value in headers:
@@ -105,7 +106,8 @@ def reply(
     body = text
     if quote is not None:
         quoted = "\n".join(f"> {line}" if line else ">" for line in quote.splitlines())
-        body = f"{text}\n\nOn Thu, Aug 28, 2025 at 7:00 AM arXiv Digest <digest@example.org> wrote:\n{quoted}\n"
+        attribution = "On Thu, Aug 28, 2025 at 7:00 AM arXiv Digest <digest@example.org> wrote:"
+        body = f"{text}\n\n{attribution}\n{quoted}\n"
     message.set_content(body)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -119,8 +121,6 @@ def _header_block(message: EmailMessage) -> str:
 
 
 def _envelope(message: EmailMessage, to: Sequence[str] | None, sender: str | None) -> str:
-    from email.utils import getaddresses
-
     recipients = list(to) if to is not None else [a for _, a in getaddresses([str(message["To"])])]
     mail_from = sender if sender is not None else getaddresses([str(message["From"])])[0][1]
     return json.dumps({"to": recipients, "from": mail_from})
@@ -177,8 +177,6 @@ def raw_post(
     """Raw mode: the whole MIME message in `email`, beside envelope, to, from, subject, …"""
     parsed = message
     if isinstance(message, str):
-        from email import message_from_string
-
         parsed = message_from_string(message, policy=policy.default)  # type: ignore[assignment]
     assert isinstance(parsed, EmailMessage)
     text = message if isinstance(message, str) else message.as_string()
@@ -219,3 +217,69 @@ class InboundMail:
 @pytest.fixture
 def inbound_mail() -> InboundMail:
     return InboundMail()
+
+
+# -- a running app around a fresh database, for the leave/inbound tests and end-to-end tests ----
+
+WEBHOOK_USER = "sendgrid"
+WEBHOOK_PASSWORD = "correct horse battery staple"
+REPLY_DOMAIN = "reply.example.org"
+NOW = dt.datetime(2025, 8, 28, 9, 30, tzinfo=dt.UTC)
+
+
+@dataclass
+class LeaveApp:
+    """The web app on a fresh state database, with an outbox transport for confirmations."""
+
+    settings: Any
+    db: Any
+    client: Any
+    outbox: Path
+    now: dt.datetime = NOW
+
+    def token(self, email: str) -> str:
+        from newsletter.db.subscribers import token_for
+
+        return str(token_for(self.db, email, self.now))
+
+    def reply_address(self, email: str) -> str:
+        return f"u-{self.token(email)}@{REPLY_DOMAIN}"
+
+    def post(self, post: InboundPost, auth: tuple[str, str] | None = (WEBHOOK_USER, WEBHOOK_PASSWORD),
+             **kwargs: Any) -> Any:
+        headers = {**post.headers, **(basic_auth(*auth) if auth else {})}
+        return self.client.post("/inbound", content=post.body, headers=headers, **kwargs)
+
+    def outbox_files(self) -> list[Path]:
+        return sorted(self.outbox.rglob("*.eml"))
+
+
+def make_leave_app(tmp_path: Path, transport: Any = "outbox", **settings_overrides: Any) -> LeaveApp:
+    from starlette.testclient import TestClient
+
+    from newsletter.db import Database
+    from newsletter.mail.outbox import OutboxTransport
+    from newsletter.settings import load_settings
+    from newsletter.web.app import create_app
+
+    settings = load_settings(**{
+        "webhook_username": WEBHOOK_USER, "webhook_password": WEBHOOK_PASSWORD,
+        "reply_domain": REPLY_DOMAIN, "public_url": "https://digest.example.org",
+        "from_email": "digest@example.org", "data_dir": tmp_path / "var", **settings_overrides,
+    })
+    db = Database.open(settings.db_path)
+    outbox = settings.outbox_dir
+    if transport == "outbox":
+        transport = OutboxTransport(outbox)
+    app = create_app(settings, db, clock=lambda: NOW, transport=transport)
+    # raise_server_exceptions=False: a crash must show as the 500 SendGrid would see.
+    client = TestClient(app, raise_server_exceptions=False)
+    return LeaveApp(settings=settings, db=db, client=client, outbox=outbox)
+
+
+@pytest.fixture
+def leave_app(tmp_path: Path) -> Iterator[LeaveApp]:
+    env = make_leave_app(tmp_path)
+    with env.client:
+        yield env
+    env.db.close()

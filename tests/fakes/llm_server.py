@@ -10,7 +10,8 @@ Use it through the `fake_llm` pytest fixture (loaded by conftest via `pytest_plu
 
 What it serves: `POST /v1/chat/completions` (also `/chat/completions`), answering in the OpenAI
 format with a `usage` block (prompt tokens estimated as characters / 4). Every request body is
-recorded, parsed, in `fake_llm.requests` (a list of dicts; thread-safe to read after the call).
+recorded, parsed, in `fake_llm.requests` (a list of dicts; thread-safe to read after the call),
+and the message content of every 200 answer in `fake_llm.answers`.
 
 Answers. By default the **oracle** answers: it reads the criteria from `<criteria>…</criteria>`
 in the messages and each paper from `<paper id="…">…</paper>` blocks (the format of
@@ -90,6 +91,7 @@ class FakeLLM:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.answers: list[str] = []  # message contents of the 200 answers, in order
         self.latency = 0.0
         self.retry_after = "0"
         self.slow_seconds = 5.0
@@ -210,6 +212,8 @@ class FakeLLM:
         return 200, {}, self._completion(body, json.dumps(answer))
 
     def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        with self._lock:
+            self.answers.append(content)
         prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
         prompt, completion = max(1, prompt_chars // 4), max(1, len(content) // 4)
         requested = str(body.get("model", "fake-model"))

@@ -65,8 +65,6 @@ def seed_text(day: str) -> str:
 
 def thirty_paper_digest() -> Digest:
     """A real 30-paper day (2025-08-28, spatial-intelligence criteria) with full abstracts."""
-    selection = json.loads(
-        (DATA / "selection-2025-08-28-spatial-top30.json").read_text(encoding="utf-8")
-    )
+    selection = json.loads((DATA / "selection-2025-08-28-spatial-top30.json").read_text(encoding="utf-8"))
     sub = subscriber("criteria-spatial-intelligence-embodied.md")
     return _digest("2025-08-28", selection, sub)

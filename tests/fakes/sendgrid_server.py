@@ -39,7 +39,11 @@ the queue is empty the normal checks and 202 apply. A step is one of:
   a callable       `fn(recorded_body: dict | None) -> (status, headers, body_bytes_or_dict)`;
                    a 2xx status counts as accepted
 Knobs: `latency` (seconds added before every answer, for benches), `hang_seconds`, `reset_in`,
-`clock`, `api_key`, `error_messages`.
+`clock`, `api_key`, `error_messages`, `keep_bodies` (False keeps only the recipients: for
+benches). `GET /_fake/stats` answers `stats()` (requests, accepted count per recipient,
+max_in_flight); `python -m tests.fakes.sendgrid_server --latency 0.002` runs it in its own process
+and prints `{"url", "api_key"}` as its first line. `max_in_flight` is the most requests it was answering at
+once (with some `latency`, it shows a sender pool's bound).
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ class FakeSendGrid:
         403: "The from address does not match a verified Sender Identity.",
         413: "The JSON payload you have included in your request is too large.",
     })
+    keep_bodies: bool = True
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -113,6 +118,8 @@ class FakeSendGrid:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._closing = threading.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once (a pool's bound)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -155,6 +162,16 @@ class FakeSendGrid:
     def sent_to(self, address: str) -> int:
         return sum(r.recipients.count(address.lower()) for r in self.accepted)
 
+    def stats(self) -> dict[str, Any]:
+        """What `GET /_fake/stats` answers: for a fake running in another process (bench)."""
+        per_recipient: dict[str, int] = {}
+        for record in self.accepted:
+            for address in record.recipients:
+                per_recipient[address] = per_recipient.get(address, 0) + 1
+        with self._lock:
+            return {"requests": len(self.requests), "accepted": per_recipient,
+                    "max_in_flight": self.max_in_flight}
+
     # -- serving ---------------------------------------------------------------------------
     def _accept(self, record: Recorded) -> str:
         with self._lock:
@@ -178,6 +195,15 @@ class FakeSendGrid:
         with self._lock:
             self.requests.append(record)
             step = self._steps.popleft() if self._steps else "202"
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._step(record, step)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _step(self, record: Recorded, step: Any) -> Answer | str:
         if self.latency:
             time.sleep(self.latency)
         if callable(step):
@@ -230,6 +256,12 @@ class FakeSendGrid:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self) -> None:
+                if self.path != "/_fake/stats":
+                    self._reply(404, {}, _errors("not found"))
+                    return
+                self._reply(200, {}, fake.stats())
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -239,6 +271,12 @@ class FakeSendGrid:
                     body = None
                 record = Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
                                   body if isinstance(body, dict) else None, raw)
+                if not fake.keep_bodies and record.body is not None:
+                    # Keep only what counting needs: a bench sends ~100 KB per request.
+                    record.body = {"personalizations": record.body.get("personalizations", []),
+                                   "mail_settings": record.body.get("mail_settings", {}),
+                                   "from": 1, "subject": 1, "content": 1}
+                    record.raw = b""
                 if self.path.rstrip("/") != "/v3/mail/send":
                     with fake._lock:
                         fake.requests.append(record)
@@ -261,3 +299,19 @@ class FakeSendGrid:
 def fake_sendgrid() -> Iterator[FakeSendGrid]:
     with FakeSendGrid() as fake:
         yield fake
+
+
+def main() -> None:
+    """Run the fake in its own process (bench): prints its URL and API key, serves until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="loopback fake SendGrid")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with FakeSendGrid(latency=args.latency, keep_bodies=False) as fake:
+        print(json.dumps({"url": fake.url, "api_key": fake.api_key}), flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""What the LLM judge costs on the reference days: the fake LLM, litellm for real, real prompts.
+
+For each reference day × criteria file it runs `score_criteria` (local ranker → adaptive cut →
+LiteLLMJudge against the loopback fake OpenAI server) and prints: LLM calls, prompt tokens
+(counted with litellm.token_counter on the exact messages sent) per LLM-scored paper and per
+candidate of the day, the recall of the reference relevance-≥7 papers among those sent to the LLM,
+and the dollars at the model's list price — next to scoring every candidate in batches of five
+with the full criteria and full abstracts each time (the reference system's shape).
+
+    .venv/bin/python bench/llm_cost.py                 # every reference day
+    .venv/bin/python bench/llm_cost.py --day 2025-07-15 --model gpt-4o-mini
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import newsletter  # noqa: E402,F401 - sets litellm's environment before it is imported
+from newsletter.models import Paper, Score  # noqa: E402
+from newsletter.ranking import prompt  # noqa: E402
+from newsletter.ranking.base import Ranker  # noqa: E402
+from newsletter.ranking.llm import LiteLLMJudge  # noqa: E402
+from newsletter.ranking.scoring import score_criteria  # noqa: E402
+from tests.fakes.llm_server import FakeLLM  # noqa: E402
+
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+def load_day(date: str) -> list[Paper]:
+    path = REFERENCE / "arxiv" / "days" / f"{date}.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    return [
+        Paper(r["id"], r["title"], tuple(r["authors"]), r["summary"], tuple(r["categories"]))
+        for r in rows
+    ]
+
+
+def selection(date: str, criteria_name: str) -> tuple[dict[str, int], set[str]]:
+    """The reference LLM's relevance per selected paper, and the categories it was shown."""
+    path = REFERENCE / "selections" / f"{date}_{criteria_name}.json"
+    data = json.loads(path.read_text())
+    labels = {s["arxiv_id"]: int(s["relevance"]) for s in data["selected"]}
+    categories = {c.strip() for c in str(data["categories"]).replace(";", ",").split(",")}
+    return labels, categories
+
+
+def candidates(papers: list[Paper], categories: set[str]) -> list[Paper]:
+    """As in bench/ranking.py: the papers whose primary category the selector was shown."""
+    return [p for p in papers if p.primary_category in categories]
+
+
+def history_for(day: str, days: list[str], criteria_name: str) -> list[tuple[Paper, int]]:
+    """The other reference days' candidates with their reference labels (leave one day out)."""
+    out = []
+    for other in days:
+        if other != day:
+            labels, categories = selection(other, criteria_name)
+            out += [(p, labels.get(p.arxiv_id, 1)) for p in candidates(load_day(other), categories)]
+    return out
+
+
+class _History:
+    """A read-only ScoreCache that only answers `history` (nothing is cached: every run calls)."""
+
+    def __init__(self, rows: list[tuple[Paper, int]]) -> None:
+        self.rows = rows
+
+    def get_many(self, cache_key: str, criteria: str, papers: object) -> dict[str, Score]:
+        return {}
+
+    def put_many(self, cache_key: str, criteria: str, papers: object, scores: object) -> None:
+        return None
+
+    def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
+        return self.rows[:limit]
+
+
+class _Bm25Ranker:
+    """Fallback while newsletter/ranking/local.py is missing: BM25 on the whole criteria."""
+
+    def rank(
+        self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = ()
+    ) -> list[Score]:
+        import bm25s
+
+        corpus = [f"{p.title}. {p.abstract}" for p in papers]
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False),
+                        show_progress=False)
+        query = bm25s.tokenize([criteria], stopwords="en", show_progress=False)
+        docs, scores = retriever.retrieve(query, k=len(papers), show_progress=False)
+        top = float(scores[0][0]) or 1.0
+        return [
+            Score(papers[int(d)].arxiv_id, max(1, round(10 * float(s) / top)), 1, "bm25")
+            for d, s in zip(docs[0], scores[0], strict=True)
+        ]
+
+
+def _fallback_cut(scores: Sequence[Score]) -> list[str]:
+    ranked = sorted(scores, key=lambda s: -s.relevance)
+    return [s.arxiv_id for s in ranked[: math.ceil(len(ranked) * 0.6)]]
+
+
+def ranker_and_cut() -> tuple[Ranker, Callable[[Sequence[Score]], list[str]], str]:
+    try:
+        from newsletter.ranking.local import LocalRanker, llm_candidates
+    except ImportError:
+        return _Bm25Ranker(), _fallback_cut, "BM25 + top 60% (local.py not there yet)"
+    return LocalRanker(), llm_candidates, "LocalRanker + llm_candidates"
+
+
+def tokens(model: str, messages: list[dict[str, str]]) -> int:
+    import litellm
+
+    return int(litellm.token_counter(model=model, messages=messages))
+
+
+def dollars(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    import litellm
+
+    try:
+        p, c = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:
+        return None
+    return float(p + c)
+
+
+def baseline(model: str, criteria: str, papers: list[Paper]) -> tuple[int, int]:
+    """Calls and prompt tokens of scoring every paper, five at a time, full abstracts."""
+    calls = prompt_tokens = 0
+    for start in range(0, len(papers), 5):
+        batch = papers[start : start + 5]
+        prompt_tokens += tokens(model, prompt.messages(criteria, batch, abstract_chars=10**6))
+        calls += 1
+    return calls, prompt_tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--day", action="append", help="YYYY-MM-DD (default: every day)")
+    parser.add_argument("--model", default="gpt-4o-mini", help="priced and tokenised as this")
+    parser.add_argument("--history", action="store_true",
+                        help="give the ranker the other days' reference labels as LLM history")
+    args = parser.parse_args()
+    days = args.day or sorted(
+        p.name.removesuffix(".jsonl.gz") for p in (REFERENCE / "arxiv" / "days").glob("*.gz")
+    )
+    criteria_files = sorted((REFERENCE / "criteria").glob("*.md"))
+    ranker, cut, ranker_name = ranker_and_cut()
+    print(f"ranker: {ranker_name} ({'with' if args.history else 'no'} history); model priced as "
+          f"{args.model}; batch 10; abstracts ≤ {prompt.MAX_ABSTRACT_CHARS} chars")
+    head = (f"{'day':10} {'criteria':22} {'cand':>4} {'sent':>4} {'calls':>5} {'prompt':>7} "
+            f"{'tok/LLM':>7} {'tok/cand':>8} {'rec≥7':>7} {'$':>8} | {'b.calls':>7} "
+            f"{'b.prompt':>8} {'b.tok/cand':>10} {'b.$':>8}")
+    print(head)
+    print("-" * len(head))
+    totals = {"cand": 0, "sent": 0, "calls": 0, "prompt": 0, "completion": 0, "pos": 0, "hit": 0,
+              "b_calls": 0, "b_prompt": 0, "scored": 0}
+    worst_recall = 1.0
+    started = time.perf_counter()
+    with FakeLLM() as fake:
+        judge = LiteLLMJudge(
+            f"openai/{args.model}", api_base=fake.api_base, api_key="sk-bench", timeout=30
+        )
+        for day in days:
+            day_papers = load_day(day)
+            for path in criteria_files:
+                criteria = path.read_text(encoding="utf-8")
+                labels, categories = selection(day, path.stem)
+                papers = candidates(day_papers, categories)
+                cache = _History(history_for(day, days, path.stem)) if args.history else None
+                first = len(fake.requests)
+                result = score_criteria(
+                    criteria, papers, ranker=ranker, judge=judge, cache=cache, cut=cut
+                )
+                sent_requests = fake.requests[first:]
+                sent = {i for r in sent_requests for i in _ids(r)}
+                prompt_tokens = sum(tokens(args.model, r["messages"]) for r in sent_requests)
+                answers = fake.answers[first:]
+                completion = sum(tokens(args.model, [{"role": "assistant", "content": a}])
+                                 for a in answers)
+                pos = {i for i, r in labels.items() if r >= 7}
+                hit = len(pos & sent)
+                recall = hit / len(pos) if pos else 1.0
+                worst_recall = min(worst_recall, recall)
+                b_calls, b_prompt = baseline(args.model, criteria, papers)
+                per_paper_completion = completion / max(1, result.llm_scored)
+                b_completion = round(per_paper_completion * len(papers))
+                cost = dollars(args.model, prompt_tokens, completion)
+                b_cost = dollars(args.model, b_prompt, b_completion)
+                print(f"{day:10} {path.stem[:22]:22} {len(papers):4d} {len(sent):4d} "
+                      f"{len(sent_requests):5d} {prompt_tokens:7d} "
+                      f"{prompt_tokens / max(1, result.llm_scored):7.0f} "
+                      f"{prompt_tokens / len(papers):8.0f} {hit:3d}/{len(pos):<3d} "
+                      f"{_usd(cost):>8} | {b_calls:7d} {b_prompt:8d} "
+                      f"{b_prompt / len(papers):10.0f} {_usd(b_cost):>8}")
+                for key, value in (("cand", len(papers)), ("sent", len(sent)),
+                                   ("calls", len(sent_requests)), ("prompt", prompt_tokens),
+                                   ("completion", completion), ("pos", len(pos)), ("hit", hit),
+                                   ("b_calls", b_calls), ("b_prompt", b_prompt),
+                                   ("scored", result.llm_scored)):
+                    totals[key] += value
+    t = totals
+    print("-" * len(head))
+    print(f"{'all':33} {t['cand']:4d} {t['sent']:4d} {t['calls']:5d} {t['prompt']:7d} "
+          f"{t['prompt'] / max(1, t['scored']):7.0f} {t['prompt'] / t['cand']:8.0f} "
+          f"{t['hit']:3d}/{t['pos']:<3d} {_usd(dollars(args.model, t['prompt'], t['completion'])):>8}"
+          f" | {t['b_calls']:7d} {t['b_prompt']:8d} {t['b_prompt'] / t['cand']:10.0f}")
+    print(f"sent to the LLM: {t['sent'] / t['cand']:.0%} of candidates; recall of relevance ≥ 7 "
+          f"among them: {t['hit'] / max(1, t['pos']):.1%} overall, worst day × criteria "
+          f"{worst_recall:.1%}; prompt tokens {t['prompt'] / t['b_prompt']:.0%} of the baseline's; "
+          f"{time.perf_counter() - started:.1f}s")
+
+
+def _ids(request: dict[str, object]) -> list[str]:
+    import re
+
+    messages = request["messages"]
+    assert isinstance(messages, list)
+    return re.findall(r'<paper id="([^"]+)">', str(messages[-1]["content"]))
+
+
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+if __name__ == "__main__":
+    main()

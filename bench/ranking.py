@@ -1,0 +1,224 @@
+"""Replays the reference arXiv days against the reference criteria and measures the local ranker.
+
+Labels: the reference selections (an LLM's relevance per paper); a candidate that is not in a
+selection counts as irrelevant. Candidates: the day's papers whose primary category is one the
+selection lists (the reference selector never picked a cross-list, so cross-lists were most
+likely never shown to it and would only add false negatives).
+
+History: for "local+history" each day is ranked with the other reference days' labels as history
+(leave one day out: never trained on the day it is tested on).
+
+Run: .venv/bin/python bench/ranking.py [--reference ../shared/reference] [--seeds 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from newsletter.models import Paper
+from newsletter.ranking.local import LocalRanker, llm_candidates
+from newsletter.ranking.match import paper_text
+
+DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+DIGEST_MAX, DIGEST_MIN_RELEVANCE = 30, 5
+TARGET_RECALL = 0.95
+
+
+@dataclass(frozen=True)
+class Case:
+    criteria_name: str
+    criteria: str
+    date: str
+    papers: tuple[Paper, ...]
+    labels: dict[str, int]  # arxiv_id → LLM relevance, only for selected papers
+
+
+def load_cases(reference: Path) -> list[Case]:
+    days: dict[str, list[Paper]] = {}
+    for path in sorted((reference / "arxiv" / "days").glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            days[path.name[:10]] = [_paper(json.loads(line)) for line in lines if line.strip()]
+    cases = []
+    for path in sorted((reference / "selections").glob("*.json")):
+        selection = json.loads(path.read_text(encoding="utf-8"))
+        date = selection["digest_date"]
+        name = Path(selection["subscriber_criteria_file"]).stem
+        categories = {c.strip() for c in selection["categories"].split(",")}
+        papers = tuple(p for p in days[date] if p.primary_category in categories)
+        ids = {p.arxiv_id for p in papers}
+        labels = {s["arxiv_id"]: int(s["relevance"]) for s in selection["selected"]
+                  if s["arxiv_id"] in ids}
+        criteria = (reference / "criteria" / f"{name}.md").read_text(encoding="utf-8")
+        cases.append(Case(name, criteria, date, papers, labels))
+    return cases
+
+
+def _paper(row: dict[str, object]) -> Paper:
+    return Paper(
+        arxiv_id=str(row["id"]), title=str(row["title"]),
+        authors=tuple(row["authors"]),  # type: ignore[arg-type]
+        abstract=str(row["summary"]), categories=tuple(row["categories"]),  # type: ignore[arg-type]
+        comment=row.get("comment") or None,  # type: ignore[arg-type]
+    )
+
+
+def history_for(case: Case, cases: Sequence[Case]) -> list[tuple[Paper, int]]:
+    """The other days' candidates with their labels (1 = not selected: the LLM's lowest)."""
+    return [
+        (p, other.labels.get(p.arxiv_id, 1))
+        for other in cases
+        if other.criteria_name == case.criteria_name and other.date != case.date
+        for p in other.papers
+    ]
+
+
+# --- rankers: each returns candidate ids best first, and optionally the ranker's Scores ------
+
+def bm25_whole(case: Case) -> list[str]:
+    tokens = bm25s.tokenize([paper_text(p) for p in case.papers], stopwords="en",
+                            show_progress=False, return_ids=False)
+    retriever = bm25s.BM25()
+    retriever.index([list(t) for t in tokens], show_progress=False)
+    query = bm25s.tokenize([case.criteria], stopwords="en", show_progress=False,
+                           return_ids=False)[0]
+    known = [t for t in query if t in retriever.vocab_dict]
+    scores = retriever.get_scores(known)
+    return [case.papers[i].arxiv_id for i in np.argsort(-scores, kind="stable")]
+
+
+def tfidf_whole(case: Case) -> list[str]:
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+    matrix = vectorizer.fit_transform([paper_text(p) for p in case.papers] + [case.criteria])
+    scores = (matrix[:-1] @ matrix[-1].T).toarray().ravel()
+    return [case.papers[i].arxiv_id for i in np.argsort(-scores, kind="stable")]
+
+
+def metrics(order: Sequence[str], labels: dict[str, int], level: int) -> dict[str, float] | None:
+    relevant = np.array([labels.get(i, 0) >= level for i in order])
+    if not relevant.any():
+        return None
+    n, found = len(order), np.cumsum(relevant) / relevant.sum()
+
+    def recall_at(share: float) -> float:
+        return float(found[max(1, int(np.ceil(share * n))) - 1])
+
+    kept = int(np.argmax(found >= TARGET_RECALL - 1e-9)) + 1
+    return {"r10": recall_at(0.10), "r20": recall_at(0.20), "r33": recall_at(0.33),
+            "keep95": kept / n, "top30": float(relevant[:DIGEST_MAX].sum()),
+            "relevant": float(relevant.sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
+    parser.add_argument("--seeds", type=int, default=50, help="random rankings to average")
+    args = parser.parse_args()
+    cases = load_cases(args.reference)
+    ranker = LocalRanker()
+    rows: dict[tuple[str, str, int], list[dict[str, float]]] = {}
+    timings: list[float] = []
+
+    def record(method: str, case: Case, order: Sequence[str]) -> None:
+        for level in (7, 5):
+            found = metrics(order, case.labels, level)
+            if found is not None:
+                rows.setdefault((method, case.criteria_name, level), []).append(found)
+
+    for case in cases:
+        for seed in range(args.seeds):
+            shuffled = [p.arxiv_id for p in case.papers]
+            np.random.default_rng(seed).shuffle(shuffled)
+            record(f"random#{seed}", case, shuffled)
+        record("bm25 whole text", case, bm25_whole(case))
+        record("tfidf whole text", case, tfidf_whole(case))
+        for method, history in (("local", []), ("local+history", history_for(case, cases))):
+            start = time.perf_counter()
+            scores = ranker.rank(case.criteria, case.papers, history)
+            timings.append(time.perf_counter() - start)
+            order = [s.arxiv_id for s in scores]
+            record(method, case, order)
+            _record_cut_and_digest(rows, method, case, scores)
+
+    _merge_random(rows, args.seeds)
+    _print(rows, cases)
+    print(f"\nrank() time per day × criteria: median {statistics.median(timings) * 1000:.0f} ms,"
+          f" max {max(timings) * 1000:.0f} ms")
+
+
+def _record_cut_and_digest(rows: dict[tuple[str, str, int], list[dict[str, float]]],
+                           method: str, case: Case, scores: Sequence[object]) -> None:
+    from newsletter.models import Score
+
+    typed = [s for s in scores if isinstance(s, Score)]
+    sent = set(llm_candidates(typed))
+    digest = [s.arxiv_id for s in typed if s.relevance >= DIGEST_MIN_RELEVANCE][:DIGEST_MAX]
+    for level in (7, 5):
+        relevant = {i for i, v in case.labels.items() if v >= level}
+        entry = {"sent": len(sent) / len(typed), "digest": float(len(digest)),
+                 "digest_hits": float(len(relevant & set(digest)))}
+        if relevant:
+            entry["cut_recall"] = len(relevant & sent) / len(relevant)
+        rows.setdefault((f"{method} cut", case.criteria_name, level), []).append(entry)
+
+
+def _merge_random(rows: dict[tuple[str, str, int], list[dict[str, float]]], seeds: int) -> None:
+    for key in [k for k in rows if k[0] == "random#0"]:
+        per_seed = [rows.pop((f"random#{s}", key[1], key[2])) for s in range(seeds)]
+        rows[("random", key[1], key[2])] = [
+            {m: float(np.mean([run[d][m] for run in per_seed])) for m in per_seed[0][d]}
+            for d in range(len(per_seed[0]))
+        ]
+
+
+def _print(rows: dict[tuple[str, str, int], list[dict[str, float]]], cases: list[Case]) -> None:
+    names = sorted({c.criteria_name for c in cases})
+    rankers = ["random", "bm25 whole text", "tfidf whole text", "local", "local+history"]
+    for level in (7, 5):
+        print(f"\n=== relevance ≥ {level}: recall within the top 10/20/33% of candidates, share kept"
+              f" for 95% recall (mean over days / worst day), relevant in the top {DIGEST_MAX}")
+        for name in [*names, "AVERAGE"]:
+            print(f"-- {name}")
+            for method in rankers:
+                runs = _runs(rows, method, name, level, names)
+                if not runs:
+                    continue
+                mean = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
+                print(f"   {method:18s} r10 {mean['r10']:.2f}  r20 {mean['r20']:.2f}  "
+                      f"r33 {mean['r33']:.2f}  keep95 {mean['keep95']:.2f} /"
+                      f" {max(r['keep95'] for r in runs):.2f}  top30 "
+                      f"{sum(r['top30'] for r in runs):.0f}/{sum(r['relevant'] for r in runs):.0f}")
+            for method in ("local", "local+history"):
+                runs = _runs(rows, f"{method} cut", name, level, names)
+                with_recall = [r for r in runs if "cut_recall" in r]
+                if not with_recall:
+                    continue
+                print(f"   {method + ' cut':18s} sent {np.mean([r['sent'] for r in runs]):.2f}"
+                      f" (max {max(r['sent'] for r in runs):.2f})  recall mean "
+                      f"{np.mean([r['cut_recall'] for r in with_recall]):.2f} worst day "
+                      f"{min(r['cut_recall'] for r in with_recall):.2f}  |  no-LLM digest: "
+                      f"{np.mean([r['digest'] for r in runs]):.1f} papers/day, holds "
+                      f"{sum(r['digest_hits'] for r in runs):.0f} of the relevant")
+
+
+def _runs(rows: dict[tuple[str, str, int], list[dict[str, float]]], method: str, name: str,
+          level: int, names: list[str]) -> list[dict[str, float]]:
+    if name != "AVERAGE":
+        return rows.get((method, name, level), [])
+    return [r for n in names for r in rows.get((method, n, level), [])]
+
+
+Scorer = Callable[[Case], list[str]]
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""`newsletter check`: is everything in place? Settings, roster, criteria, templates, database,
+and where configured arXiv, the LLM (one tiny request) and SendGrid (sandbox mode: sends nothing).
+
+Each check is a function returning a `Check`; `run_checks` prints them as one table and returns
+the exit code: 1 when any check failed, 0 otherwise (warnings do not fail).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from newsletter.db import Database, DatabaseError
+from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
+from newsletter.roster import Roster, RosterError, load_roster
+from newsletter.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "warn", "fail", "skip"]
+_STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def check_settings(settings: Settings) -> Check:
+    notes = []
+    if not settings.public_url.startswith("https://"):
+        notes.append(f"NEWSLETTER_PUBLIC_URL {settings.public_url} is not HTTPS: mail clients ignore"
+                     " one-click unsubscribe links that are not")
+    if not settings.webhook_username or not settings.webhook_password.get_secret_value():
+        notes.append("NEWSLETTER_WEBHOOK_USERNAME/PASSWORD unset: POST /inbound refuses all replies")
+    if settings.uses_sendgrid and settings.from_email.endswith("@localhost"):
+        return Check("settings", "fail", "SENDGRID_API_KEY is set but NEWSLETTER_FROM_EMAIL is"
+                     f" {settings.from_email}: set a sender address SendGrid has verified")
+    if not settings.admin_email:
+        notes.append("NEWSLETTER_ADMIN_EMAIL unset: alerts and the daily cost line are only logged")
+    return Check("settings", "warn" if notes else "ok", "; ".join(notes) or "loaded")
+
+
+def check_roster(settings: Settings) -> tuple[Check, Roster | None]:
+    try:
+        roster = load_roster(settings.subscribers, settings)
+    except RosterError as exc:
+        return Check("roster", "fail", str(exc)), None
+    other = [p for p in roster.problems if p.column != "criteria"]
+    if other:
+        more = f"; … {len(other) - 5} more" if len(other) > 5 else ""
+        shown = "; ".join(str(p) for p in other[:5]) + more
+        return Check("roster", "fail", f"{len(other)} problem(s): {shown}"), roster
+    if not roster.subscribers and not roster.problems:
+        return Check("roster", "warn", f"{settings.subscribers}: no subscribers yet"), roster
+    return Check("roster", "ok", f"{settings.subscribers}: {len(roster.subscribers)} subscriber(s)"), roster
+
+
+def check_criteria(roster: Roster | None) -> Check:
+    if roster is None:
+        return Check("criteria", "skip", "no roster")
+    bad = [p for p in roster.problems if p.column == "criteria"]
+    if bad:
+        return Check("criteria", "fail", "; ".join(str(p) for p in bad[:5]))
+    texts = {s.criteria for s in roster.subscribers}
+    return Check("criteria", "ok", f"{len(texts)} distinct criteria text(s), all readable")
+
+
+def check_templates(settings: Settings) -> Check:
+    """Render a one-paper digest through the real templates (Markdown and MJML → HTML)."""
+    from newsletter.render import render_digest
+
+    paper = Paper("2508.00001", "A <check> of the templates & their escaping", ("A. Author", "B. Author"),
+                  "An abstract with <angle brackets> & ampersands.", ("cs.CV",))
+    reader = Subscriber(email="check@example.org", criteria="Papers about templates.",
+                        criteria_path=Path("check.md"))
+    digest = Digest(reader, dt.date(2025, 8, 28),
+                    (DigestEntry(paper, Score(paper.arxiv_id, 8, 6, "It matches.", "local")),))
+    try:
+        rendered = render_digest(digest, unsubscribe_url=f"{settings.public_url}/unsubscribe/check",
+                                 reply_to=f"u-check@{settings.reply_domain}")
+    except Exception as exc:  # any template error is what this check is for
+        return Check("templates", "fail", f"rendering a sample digest failed: {exc}")
+    if "&lt;angle brackets&gt;" not in rendered.html:
+        return Check("templates", "fail", "the HTML template does not escape paper text")
+    return Check("templates", "ok", f"sample digest: {len(rendered.markdown)} B Markdown,"
+                 f" {len(rendered.html)} B HTML")
+
+
+def check_database(settings: Settings) -> Check:
+    try:
+        db = Database.open(settings.db_path)
+        try:
+            version = db.migrate()
+            with db.tx() as conn:  # proves we can take the write lock, and writes nothing
+                conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()
+        finally:
+            db.close()
+    except (DatabaseError, OSError) as exc:
+        return Check("database", "fail", str(exc))
+    except Exception as exc:  # sqlite3.OperationalError: locked, read-only, disk full
+        return Check("database", "fail", f"{settings.db_path}: {exc}")
+    return Check("database", "ok", f"{settings.db_path} (schema {version})")
+
+
+def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> Check:
+    from newsletter.fetch import ArxivSource, FetchError, RetryPolicy
+    from newsletter.fetch.calendar import latest_announcement_date
+
+    categories = sorted({c for s in (roster.subscribers if roster else []) for c in s.categories}
+                        or set(settings.default_categories))
+    source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout,
+                         retry=RetryPolicy(attempts=1))
+    try:
+        page = source.fetch_feed(categories)
+    except FetchError as exc:
+        return Check("arXiv feed", "fail", str(exc))
+    finally:
+        source.close()
+    want = latest_announcement_date(now)
+    detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
+    if page.date < want:
+        return Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")
+    return Check("arXiv feed", "ok", detail)
+
+
+def check_llm(settings: Settings) -> Check:
+    if not settings.llm_model:
+        return Check("LLM", "skip", "NEWSLETTER_LLM_MODEL unset: the local ranker alone")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    try:
+        response = litellm.completion(
+            model=settings.llm_model,
+            messages=[{"role": "user", "content": "Reply with the word OK."}],
+            max_tokens=5,
+            api_base=settings.llm_api_base or None,
+            api_key=settings.llm_api_key.get_secret_value() or None,
+            timeout=min(settings.llm_timeout, 30.0),
+        )
+    except Exception as exc:  # litellm maps every provider failure to its own exception types
+        return Check("LLM", "fail", f"{settings.llm_model}: {type(exc).__name__}: {str(exc)[:200]}")
+    usage = getattr(response, "usage", None)
+    tokens = getattr(usage, "total_tokens", None)
+    return Check("LLM", "ok", f"{settings.llm_model} answered" + (f" ({tokens} tokens)" if tokens else ""))
+
+
+def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
+    if not settings.uses_sendgrid:
+        return Check("SendGrid", "skip", f"SENDGRID_API_KEY unset: mail goes to {settings.outbox_dir}")
+    from newsletter.mail.base import SendError
+    from newsletter.mail.sendgrid import sandbox_check
+
+    try:
+        sandbox_check(settings, now=now)
+    except SendError as exc:
+        return Check("SendGrid", "fail", str(exc))
+    return Check("SendGrid", "ok", f"{settings.sendgrid_host} accepted a sandbox message (nothing sent)")
+
+
+def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> list[Check]:
+    roster_check, roster = check_roster(settings)
+    checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
+              check_database(settings)]
+    remote: list[Callable[[], Check]] = [
+        lambda: check_arxiv(settings, roster, now),
+        lambda: check_llm(settings),
+        lambda: check_sendgrid(settings, now),
+    ]
+    if network:
+        checks += [run() for run in remote]
+    return checks
+
+
+def run_checks(
+    settings: Settings, console: Console | None = None, *, now: dt.datetime | None = None,
+    network: bool = True,
+) -> int:
+    """Print the table; 1 when anything failed, else 0."""
+    out = console or Console(highlight=False)
+    checks = collect(settings, now or dt.datetime.now(dt.UTC), network=network)
+    table = Table(title="newsletter check", show_lines=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for check in checks:
+        style = _STYLE[check.status]
+        table.add_row(check.name, f"[{style}]{check.status}[/{style}]", escape(check.detail))
+    out.print(table)
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        out.print(f"[red]{len(failed)} check(s) failed:[/red] {escape(', '.join(failed))}")
+        return 1
+    out.print("[green]all checks passed[/green]")
+    return 0

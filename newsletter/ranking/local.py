@@ -1,0 +1,171 @@
+"""The local ranker: orders a day's papers for one criteria text with no network and no key.
+
+How it scores (each step chosen by measuring on the reference days, see bench/ranking.py):
+1. The criteria text is split into topics; each topic's "Relevant" part is a BM25 query (bm25s)
+   against the day's titles and abstracts. A paper's match with a topic is its BM25 score divided
+   by the topic's score against its own text, so it reads as "share of a perfect match" and is
+   comparable across days and readers: a narrow reader's topics match few papers well, a broad
+   reader's match many. The best topic names the paper's comment.
+2. With history (earlier LLM judgements of the same criteria text), a ridge regression on TF-IDF
+   words and the topic matches learns the LLM's taste, and is blended with the criteria match.
+3. Relevance 1–10 comes from the topic match (no history) or from where the blended score sits
+   among the LLM's past relevance scores (history). Relevance 1 means "no sign of a match": the
+   adaptive cut in front of the LLM (`llm_candidates`) sends everything above it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from newsletter.models import Paper, Score
+from newsletter.ranking.criteria import Criteria, parse_criteria
+from newsletter.ranking.learn import LearnedTaste, fit_taste
+from newsletter.ranking.match import topic_matches
+
+log = logging.getLogger(__name__)
+
+NEUTRAL_NOVELTY = 5
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRanker:
+    """Implements the `Ranker` protocol. `rank` returns scores sorted best first.
+
+    `match_floor`/`match_full`: topic match (share of a perfect BM25 match) that maps to
+    relevance 1 and 10 without history. `send_floor`: a paper whose match is below it (and that
+    history does not vouch for) gets relevance 1 and is not sent to the LLM.
+    `history_weight`: weight of the learned taste against the criteria match, once there is
+    at least `min_history` judged papers with at least `min_history_positives` of relevance ≥ 5.
+    """
+
+    match_floor: float = 0.05
+    match_full: float = 0.45
+    send_floor: float = 0.06
+    narrow_send_floor: float = 0.10
+    good_match: float = 0.20
+    narrow_share: float = 0.05
+    history_weight: float = 0.3
+    send_margin: float = 0.0
+    min_history: int = 40
+    min_history_positives: int = 3
+    max_history: int = 3000
+
+    def rank(
+        self,
+        criteria: str,
+        papers: Sequence[Paper],
+        history: Sequence[tuple[Paper, int]] = (),
+    ) -> list[Score]:
+        if not papers:
+            return []
+        parsed = parse_criteria(criteria)
+        usable = self._usable_history(history)
+        judged = [paper for paper, _ in usable]
+        matches = topic_matches([t.query for t in parsed.topics], [*papers, *judged])
+        today = matches[:, : len(papers)]
+        best_topic = today.argmax(axis=0)
+        match = today.max(axis=0)
+        if usable:
+            taste = fit_taste(
+                judged,
+                np.array([label for _, label in usable], dtype=float),
+                matches[:, len(papers) :],
+                list(papers),
+                today,
+            )
+            judged_match = matches[:, len(papers) :].max(axis=0)
+            order_score, relevance = self._with_history(match, judged_match, taste)
+        else:
+            order_score = match
+            relevance = self._from_match(match)
+        scores = [
+            Score(
+                arxiv_id=paper.arxiv_id,
+                relevance=int(relevance[i]),
+                novelty=NEUTRAL_NOVELTY,
+                comment=_comment(parsed, int(best_topic[i]), float(match[i])),
+                source="local",
+            )
+            for i, paper in enumerate(papers)
+        ]
+        order = sorted(range(len(papers)), key=lambda i: (-relevance[i], -order_score[i], i))
+        return [scores[i] for i in order]
+
+    def _usable_history(
+        self, history: Sequence[tuple[Paper, int]]
+    ) -> list[tuple[Paper, int]]:
+        recent = list(history[: self.max_history])  # the cache returns newest first
+        positives = sum(1 for _, label in recent if label >= 5)
+        if len(recent) < self.min_history or positives < self.min_history_positives:
+            if recent:
+                log.info(
+                    "history too small to learn from (%d judged, %d of relevance ≥ 5)",
+                    len(recent), positives,
+                )
+            return []
+        return recent
+
+    def _from_match(self, match: np.ndarray) -> np.ndarray:
+        span = self.match_full - self.match_floor
+        strength = np.clip((match - self.match_floor) / span, 0.0, 1.0)
+        relevance = np.clip(np.rint(1 + 9 * strength), 2, 10).astype(int)
+        relevance[match < self._send_floor(match)] = 1
+        return relevance
+
+    def _send_floor(self, match: np.ndarray) -> float:
+        """A narrow reader (few papers of the day match any topic well) can afford a higher bar."""
+        narrow = float(np.mean(match >= self.good_match)) <= self.narrow_share
+        return self.narrow_send_floor if narrow else self.send_floor
+
+    def _blend(self, match: np.ndarray, learned: np.ndarray) -> np.ndarray:
+        weight = self.history_weight
+        return (1 - weight) * _standard(match) + weight * _standard(learned)
+
+    def _with_history(
+        self, match: np.ndarray, judged_match: np.ndarray, taste: LearnedTaste
+    ) -> tuple[np.ndarray, np.ndarray]:
+        blended = self._blend(match, taste.today)
+        relevance = taste.relevance_by_quantile(blended)
+        # The cut in front of the LLM: the same blend over the judged papers, with held-out
+        # predictions, shows how low a relevant paper can score; below that, relevance 1.
+        threshold = taste.send_threshold(self._blend(judged_match, taste.held_out))
+        if threshold is None:  # too few relevant papers yet: the criteria match decides
+            doubtful = match < self._send_floor(match)
+        else:
+            doubtful = blended < threshold - self.send_margin
+        relevance = np.where(doubtful, 1, np.maximum(relevance, 2))
+        return blended, relevance
+
+
+def llm_candidates(
+    scores: Sequence[Score], *, min_count: int = 10, min_share: float = 0.05
+) -> list[str]:
+    """Ids to send to the LLM judge: every paper the local ranker gave relevance ≥ 2.
+
+    How many that is adapts to the criteria through the ranker's scores (a narrow reader's day
+    has few papers with any match, a broad reader's many). The best `min_count` papers (or
+    `min_share` of the day, if more) always go, so a day with no clear match still gets judged.
+    Order: best local score first.
+    """
+    ranked = sorted(range(len(scores)), key=lambda i: (-scores[i].relevance, i))
+    floor = max(min_count, int(np.ceil(min_share * len(scores))))
+    return [
+        scores[i].arxiv_id
+        for position, i in enumerate(ranked)
+        if position < floor or scores[i].relevance >= 2
+    ]
+
+
+def _standard(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / (spread if spread > 0 else 1.0)
+
+
+def _comment(criteria: Criteria, topic_index: int, match: float) -> str:
+    topic = criteria.topics[topic_index]
+    label = f"topic {topic.number}: {topic.title}" if topic.title else f"topic {topic.number}"
+    return f"Closest to {label} (ranked locally, {match:.0%} of a full match)"

@@ -1,0 +1,117 @@
+"""Admin alerts: what they say, that each goes out once, and where they go without an address."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from newsletter.alerts import Alert, Alerter, cost_alert, day_cost, fetch_alert, run_alert
+from newsletter.db import Database
+from newsletter.db import runs as run_log
+from newsletter.db import subscribers as subscriber_store
+from newsletter.mail.base import TransientSendError
+from newsletter.mail.outbox import OutboxTransport
+from newsletter.models import OutgoingEmail
+from newsletter.settings import load_settings
+
+UTC = dt.UTC
+NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=UTC)
+DAY = dt.date(2025, 8, 28)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database.open(tmp_path / "state.db")
+
+
+def test_run_alert_only_when_something_needs_a_human() -> None:
+    assert run_alert(DAY, {}, []) is None
+    alert = run_alert(DAY, {"b@example.org": "HTTP 400: bad address"}, ["c@example.org"])
+    assert alert is not None
+    assert alert.subject == "arXiv Digest: 2 delivery problem(s) on 2025-08-28"
+    assert "failed: b@example.org: HTTP 400: bad address" in alert.text
+    assert "unknown (interrupted mid-send, maybe delivered): c@example.org" in alert.text
+    # the same problems give the same key (sent once); a new failure gives a new alert
+    again = run_alert(DAY, {"b@example.org": "another wording"}, ["c@example.org"])
+    assert again is not None
+    assert again.key == alert.key
+    more = run_alert(DAY, {"b@example.org": "x", "d@example.org": "y"}, ["c@example.org"])
+    assert more is not None
+    assert more.key != alert.key
+
+
+def test_html_of_an_alert_is_escaped() -> None:
+    alert = run_alert(DAY, {"<script>@example.org": "<b>bad</b>"}, [])
+    assert alert is not None
+    assert "<script>" not in alert.html
+    assert "&lt;b&gt;bad&lt;/b&gt;" in alert.html
+
+
+def test_cost_line_sums_the_days_runs_but_not_dry_runs(db: Database) -> None:
+    for kind, cost, calls in (("prepare", 0.25, 10), ("run", 0.05, 2), ("dry-run", 9.0, 99)):
+        record = run_log.start_run(db, run_log.RunRecord(kind=kind, started_at=NOW, digest_date=DAY))
+        record.cost_usd, record.llm_calls = cost, calls
+        record.prompt_tokens, record.completion_tokens = 1000, 100
+        record.subscribers_served = 3 if kind == "run" else 0
+        run_log.finish_run(db, record, NOW)
+    cost = day_cost(db, DAY)
+    assert (cost.runs, cost.llm_calls, cost.served) == (2, 12, 3)
+    assert cost.cost_usd == pytest.approx(0.30)
+    alert = cost_alert(cost)
+    assert alert.subject == "arXiv Digest: cost of 2025-08-28: $0.30"
+    assert alert.lines == ("2025-08-28: 3 digest(s) served, 0 failure(s); LLM 12 call(s),"
+                           " 2,000 prompt + 200 completion tokens, $0.3000",)
+
+
+def test_each_alert_is_sent_once_to_the_admin_through_the_transport(db: Database, tmp_path: Path) -> None:
+    settings = load_settings(admin_email="admin@example.org", from_email="digest@example.org",
+                             public_url="https://digest.example.org")
+    alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), settings)
+    alert = fetch_alert(DAY, "stale feed", retried_for=dt.timedelta(hours=8))
+    assert alerter.send(alert, NOW)
+    assert not alerter.send(alert, NOW + dt.timedelta(minutes=5))
+    assert not Alerter(db, OutboxTransport(tmp_path / "outbox"), settings).send(alert, NOW)  # a restart
+    path = tmp_path / "outbox" / "2025-08-28" / "admin@example.org.alert-fetch.eml"
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["To"] == "admin@example.org"
+    assert message["Subject"] == "arXiv Digest: the announcement of Thu 2025-08-28 could not be fetched"
+    assert "Last error: stale feed" in message.get_body(("plain",)).get_content()
+    assert str(message["List-Unsubscribe"]).strip().startswith("<https://digest.example.org/unsubscribe/")
+
+
+def test_without_an_admin_address_alerts_are_only_logged(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), load_settings(admin_email=""))
+    alert = fetch_alert(DAY, "HTTP 503", retried_for=dt.timedelta(hours=8))
+    assert not alerter.send(alert, NOW)
+    assert "admin alert: arXiv Digest: the announcement of Thu 2025-08-28" in caplog.text
+    assert not (tmp_path / "outbox").exists()
+    caplog.clear()
+    assert not alerter.send(alert, NOW)
+    assert caplog.text == ""  # logged once, not on every tick
+
+
+def test_a_suppressed_admin_gets_no_alerts(db: Database, tmp_path: Path) -> None:
+    settings = load_settings(admin_email="admin@example.org")
+    subscriber_store.suppress(db, "admin@example.org", "one-click", NOW)
+    alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), settings)
+    assert not alerter.send(fetch_alert(DAY, "x", retried_for=dt.timedelta(hours=1)), NOW)
+    assert not (tmp_path / "outbox").exists()
+
+
+class Down:
+    def send(self, message: OutgoingEmail) -> str:
+        raise TransientSendError("HTTP 503")
+
+
+def test_an_alert_that_cannot_be_sent_is_recorded_as_failed(db: Database) -> None:
+    alerter = Alerter(db, Down(), load_settings(admin_email="admin@example.org"))
+    alert = Alert("run", "k", DAY, "subject", ("line",))
+    assert not alerter.send(alert, NOW)
+    row = db.read().execute("SELECT outcome FROM alerts WHERE kind='run' AND key='k'").fetchone()
+    assert row[0] == "failed"

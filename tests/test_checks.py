@@ -1,0 +1,107 @@
+"""`newsletter check` against the loopback fakes: everything answers, then everything is broken."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from newsletter.checks import collect, run_checks
+from newsletter.settings import load_settings
+from tests.conftest import DATA
+from tests.fakes.arxiv_server import Reply
+
+NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    shutil.copytree(DATA / "criteria", tmp_path / "criteria")
+    (tmp_path / "subscribers.csv").write_text(
+        "email,criteria,categories,timezone\n"
+        "ada@example.org,criteria/generation-segmentation-matting.md,cs.CV,Europe/Berlin\n"
+        "alan@example.org,criteria/vision-language-seven-topics.md,cs.AI;cs.CV,Asia/Tokyo\n")
+    for name, value in {
+        "ARXIV_FEED_URL": fake_arxiv.feed_url, "ARXIV_API_URL": fake_arxiv.api_url,
+        "PUBLIC_URL": "https://digest.example.org", "FROM_EMAIL": "digest@example.org",
+        "WEBHOOK_USERNAME": "sendgrid", "WEBHOOK_PASSWORD": "a-long-secret",
+        "ADMIN_EMAIL": "admin@example.org",
+        "HTTP_TIMEOUT": "5",
+    }.items():
+        monkeypatch.setenv(f"NEWSLETTER_{name}", value)
+    return tmp_path
+
+
+def check(**overrides: object) -> tuple[int, str]:
+    buffer = io.StringIO()
+    code = run_checks(load_settings(**overrides), Console(file=buffer, width=250), now=NOW)
+    return code, buffer.getvalue()
+
+
+def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]
+    code, output = check(llm_model=fake_llm.model, llm_api_base=fake_llm.api_base, llm_api_key="sk-fake",
+                         sendgrid_api_key=fake_sendgrid.api_key, sendgrid_host=fake_sendgrid.url)
+    assert code == 0, output
+    checks = {c.name: c for c in collect(load_settings(), NOW, network=False)}
+    assert set(checks) == {"settings", "roster", "criteria", "templates", "database"}
+    for name in ("settings", "roster", "criteria", "templates", "database", "arXiv feed", "LLM", "SendGrid"):
+        row = next(line for line in output.splitlines() if f" {name} " in line)
+        assert " ok " in row, row
+    assert "2 subscriber(s)" in output
+    assert "dated 2025-08-28" in output
+    assert len(fake_llm.requests) == 1  # one tiny request
+    assert fake_llm.requests[0]["max_tokens"] == 5
+    assert [r.status for r in fake_sendgrid.requests] == [200]  # sandbox mode
+    assert fake_sendgrid.accepted == []
+    assert "all checks passed" in output
+
+
+def test_every_problem_is_named_and_the_exit_code_is_1(  # type: ignore[no-untyped-def]
+    site: Path, fake_arxiv, fake_llm, fake_sendgrid
+) -> None:
+    (site / "subscribers.csv").write_text(
+        "email,criteria,timezone\n"
+        "ada@example.org,criteria/missing.md,Europe/Berlin\n"
+        "bob@example.org,criteria/vision-language-seven-topics.md,Mars/Olympus\n")
+    fake_arxiv.script("feed", Reply.error(503))
+    fake_llm.script("401")
+    code, output = check(llm_model=fake_llm.model, llm_api_base=fake_llm.api_base, llm_api_key="sk-wrong",
+                         sendgrid_api_key="SG.wrong-key.for-tests", sendgrid_host=fake_sendgrid.url)
+    assert code == 1
+    flat = " ".join(output.split())
+    assert "line 3, column timezone: 'Mars/Olympus' is not an IANA time zone" in flat
+    assert "criteria file not found" in flat
+    assert "503" in flat
+    assert "AuthenticationError" in flat
+    assert "SendGrid sandbox check failed" in flat
+    assert "SG.wrong-key" not in output  # never the key
+    assert "5 check(s) failed: roster, criteria, arXiv feed, LLM, SendGrid" in flat
+
+
+def test_a_missing_roster_and_a_broken_database_fail(site: Path) -> None:
+    (site / "subscribers.csv").unlink()
+    (site / "var").mkdir()
+    (site / "var" / "state.db").write_bytes(b"this is not a database" * 100)
+    code, output = check(llm_model="", sendgrid_api_key="")
+    assert code == 1
+    flat = " ".join(output.split())
+    assert "roster not found" in flat
+    assert "state.db" in flat
+    assert "2 check(s) failed: roster, database" in flat
+    assert "NEWSLETTER_LLM_MODEL unset" in flat
+
+
+def test_settings_warn_about_plain_http_and_missing_webhook_auth(site: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("NEWSLETTER_WEBHOOK_PASSWORD")
+    checks = {c.name: c for c in collect(load_settings(public_url="http://digest.example.org"), NOW,
+                                         network=False)}
+    assert checks["settings"].status == "warn"
+    assert "not HTTPS" in checks["settings"].detail
+    assert "POST /inbound refuses all replies" in checks["settings"].detail
+    bad = collect(load_settings(sendgrid_api_key="SG.x.y", from_email="digest@localhost"), NOW, network=False)
+    assert bad[0].status == "fail"
+    assert "NEWSLETTER_FROM_EMAIL" in bad[0].detail
