@@ -57,8 +57,7 @@ def load_cases(reference: Path) -> list[Case]:
         categories = {c.strip() for c in selection["categories"].split(",")}
         papers = tuple(p for p in days[date] if p.primary_category in categories)
         ids = {p.arxiv_id for p in papers}
-        labels = {s["arxiv_id"]: int(s["relevance"]) for s in selection["selected"]
-                  if s["arxiv_id"] in ids}
+        labels = {s["arxiv_id"]: int(s["relevance"]) for s in selection["selected"] if s["arxiv_id"] in ids}
         criteria = (reference / "criteria" / f"{name}.md").read_text(encoding="utf-8")
         cases.append(Case(name, criteria, date, papers, labels))
     return cases
@@ -66,9 +65,11 @@ def load_cases(reference: Path) -> list[Case]:
 
 def _paper(row: dict[str, object]) -> Paper:
     return Paper(
-        arxiv_id=str(row["id"]), title=str(row["title"]),
+        arxiv_id=str(row["id"]),
+        title=str(row["title"]),
         authors=tuple(row["authors"]),  # type: ignore[arg-type]
-        abstract=str(row["summary"]), categories=tuple(row["categories"]),  # type: ignore[arg-type]
+        abstract=str(row["summary"]),
+        categories=tuple(row["categories"]),  # type: ignore[arg-type]
         comment=row.get("comment") or None,  # type: ignore[arg-type]
     )
 
@@ -85,13 +86,14 @@ def history_for(case: Case, cases: Sequence[Case]) -> list[tuple[Paper, int]]:
 
 # --- rankers: each returns candidate ids best first, and optionally the ranker's Scores ------
 
+
 def bm25_whole(case: Case) -> list[str]:
-    tokens = bm25s.tokenize([paper_text(p) for p in case.papers], stopwords="en",
-                            show_progress=False, return_ids=False)
+    tokens = bm25s.tokenize(
+        [paper_text(p) for p in case.papers], stopwords="en", show_progress=False, return_ids=False
+    )
     retriever = bm25s.BM25()
     retriever.index([list(t) for t in tokens], show_progress=False)
-    query = bm25s.tokenize([case.criteria], stopwords="en", show_progress=False,
-                           return_ids=False)[0]
+    query = bm25s.tokenize([case.criteria], stopwords="en", show_progress=False, return_ids=False)[0]
     known = [t for t in query if t in retriever.vocab_dict]
     scores = retriever.get_scores(known)
     return [case.papers[i].arxiv_id for i in np.argsort(-scores, kind="stable")]
@@ -114,9 +116,14 @@ def metrics(order: Sequence[str], labels: dict[str, int], level: int) -> dict[st
         return float(found[max(1, int(np.ceil(share * n))) - 1])
 
     kept = int(np.argmax(found >= TARGET_RECALL - 1e-9)) + 1
-    return {"r10": recall_at(0.10), "r20": recall_at(0.20), "r33": recall_at(0.33),
-            "keep95": kept / n, "top30": float(relevant[:DIGEST_MAX].sum()),
-            "relevant": float(relevant.sum())}
+    return {
+        "r10": recall_at(0.10),
+        "r20": recall_at(0.20),
+        "r33": recall_at(0.33),
+        "keep95": kept / n,
+        "top30": float(relevant[:DIGEST_MAX].sum()),
+        "relevant": float(relevant.sum()),
+    }
 
 
 def main() -> None:
@@ -152,12 +159,19 @@ def main() -> None:
 
     _merge_random(rows, args.seeds)
     _print(rows, cases)
-    print(f"\nrank() time per day × criteria: median {statistics.median(timings) * 1000:.0f} ms,"
-          f" max {max(timings) * 1000:.0f} ms")
+    _print_targets(rows, sorted({c.criteria_name for c in cases}))
+    print(
+        f"\nrank() time per day × criteria: median {statistics.median(timings) * 1000:.0f} ms,"
+        f" max {max(timings) * 1000:.0f} ms"
+    )
 
 
-def _record_cut_and_digest(rows: dict[tuple[str, str, int], list[dict[str, float]]],
-                           method: str, case: Case, scores: Sequence[object]) -> None:
+def _record_cut_and_digest(
+    rows: dict[tuple[str, str, int], list[dict[str, float]]],
+    method: str,
+    case: Case,
+    scores: Sequence[object],
+) -> None:
     from newsletter.models import Score
 
     typed = [s for s in scores if isinstance(s, Score)]
@@ -165,8 +179,11 @@ def _record_cut_and_digest(rows: dict[tuple[str, str, int], list[dict[str, float
     digest = [s.arxiv_id for s in typed if s.relevance >= DIGEST_MIN_RELEVANCE][:DIGEST_MAX]
     for level in (7, 5):
         relevant = {i for i, v in case.labels.items() if v >= level}
-        entry = {"sent": len(sent) / len(typed), "digest": float(len(digest)),
-                 "digest_hits": float(len(relevant & set(digest)))}
+        entry = {
+            "sent": len(sent) / len(typed),
+            "digest": float(len(digest)),
+            "digest_hits": float(len(relevant & set(digest))),
+        }
         if relevant:
             entry["cut_recall"] = len(relevant & sent) / len(relevant)
         rows.setdefault((f"{method} cut", case.criteria_name, level), []).append(entry)
@@ -185,8 +202,10 @@ def _print(rows: dict[tuple[str, str, int], list[dict[str, float]]], cases: list
     names = sorted({c.criteria_name for c in cases})
     rankers = ["random", "bm25 whole text", "tfidf whole text", "local", "local+history"]
     for level in (7, 5):
-        print(f"\n=== relevance ≥ {level}: recall within the top 10/20/33% of candidates, share kept"
-              f" for 95% recall (mean over days / worst day), relevant in the top {DIGEST_MAX}")
+        print(
+            f"\n=== relevance ≥ {level}: recall within the top 10/20/33% of candidates, share kept"
+            f" for 95% recall (mean over days / worst day), relevant in the top {DIGEST_MAX}"
+        )
         for name in [*names, "AVERAGE"]:
             print(f"-- {name}")
             for method in rankers:
@@ -194,28 +213,67 @@ def _print(rows: dict[tuple[str, str, int], list[dict[str, float]]], cases: list
                 if not runs:
                     continue
                 mean = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
-                print(f"   {method:18s} r10 {mean['r10']:.2f}  r20 {mean['r20']:.2f}  "
-                      f"r33 {mean['r33']:.2f}  keep95 {mean['keep95']:.2f} /"
-                      f" {max(r['keep95'] for r in runs):.2f}  top30 "
-                      f"{sum(r['top30'] for r in runs):.0f}/{sum(r['relevant'] for r in runs):.0f}")
+                print(
+                    f"   {method:18s} r10 {mean['r10']:.2f}  r20 {mean['r20']:.2f}  "
+                    f"r33 {mean['r33']:.2f}  keep95 {mean['keep95']:.2f} /"
+                    f" {max(r['keep95'] for r in runs):.2f}  top30 "
+                    f"{sum(r['top30'] for r in runs):.0f}/{sum(r['relevant'] for r in runs):.0f}"
+                )
             for method in ("local", "local+history"):
                 runs = _runs(rows, f"{method} cut", name, level, names)
                 with_recall = [r for r in runs if "cut_recall" in r]
                 if not with_recall:
                     continue
-                print(f"   {method + ' cut':18s} sent {np.mean([r['sent'] for r in runs]):.2f}"
-                      f" (max {max(r['sent'] for r in runs):.2f})  recall mean "
-                      f"{np.mean([r['cut_recall'] for r in with_recall]):.2f} worst day "
-                      f"{min(r['cut_recall'] for r in with_recall):.2f}  |  no-LLM digest: "
-                      f"{np.mean([r['digest'] for r in runs]):.1f} papers/day, holds "
-                      f"{sum(r['digest_hits'] for r in runs):.0f} of the relevant")
+                print(
+                    f"   {method + ' cut':18s} sent {np.mean([r['sent'] for r in runs]):.2f}"
+                    f" (max {max(r['sent'] for r in runs):.2f})  recall mean "
+                    f"{np.mean([r['cut_recall'] for r in with_recall]):.2f} worst day "
+                    f"{min(r['cut_recall'] for r in with_recall):.2f}  |  no-LLM digest: "
+                    f"{np.mean([r['digest'] for r in runs]):.1f} papers/day, holds "
+                    f"{sum(r['digest_hits'] for r in runs):.0f} of the relevant"
+                )
 
 
-def _runs(rows: dict[tuple[str, str, int], list[dict[str, float]]], method: str, name: str,
-          level: int, names: list[str]) -> list[dict[str, float]]:
+def _runs(
+    rows: dict[tuple[str, str, int], list[dict[str, float]]],
+    method: str,
+    name: str,
+    level: int,
+    names: list[str],
+) -> list[dict[str, float]]:
     if name != "AVERAGE":
         return rows.get((method, name, level), [])
     return [r for n in names for r in rows.get((method, n, level), [])]
+
+
+BASELINES = ("bm25 whole text", "tfidf whole text")
+
+
+def _print_targets(rows: dict[tuple[str, str, int], list[dict[str, float]]], names: list[str]) -> None:
+    """Issue 4's three targets, per criteria file, for relevance ≥ 7 (and ≥ 5 where ≥ 7 is rare)."""
+    print("\n=== targets (per criteria file; 'cut' = llm_candidates on the ranker's scores)")
+    for level in (7, 5):
+        for name in names:
+            base = {b: rows.get((b, name, level), []) for b in BASELINES if rows.get((b, name, level))}
+            if not base:
+                continue
+            best_keep = min(float(np.mean([r["keep95"] for r in runs])) for runs in base.values())
+            best_top30 = max(sum(r["top30"] for r in runs) for runs in base.values())
+            print(
+                f"-- {name}, relevance ≥ {level}: best baseline keeps {best_keep:.2f} for 95%,"
+                f" its top {DIGEST_MAX} hold {best_top30:.0f}"
+            )
+            for method in ("local", "local+history"):
+                cut = rows.get((f"{method} cut", name, level), [])
+                recalls = [r["cut_recall"] for r in cut if "cut_recall" in r]
+                sent = float(np.mean([r["sent"] for r in cut]))
+                hits = sum(r["digest_hits"] for r in cut)
+                print(
+                    f"   {method:14s} [1] ≥95% every day: {'MET' if min(recalls) >= 0.95 else 'NOT MET'}"
+                    f" (worst day {min(recalls):.3f})  [2] sent {sent:.2f} ≤ {best_keep - 0.10:.2f}:"
+                    f" {'MET' if sent <= best_keep - 0.10 else 'NOT MET'}  [3] no-LLM digest holds"
+                    f" {hits:.0f} > {best_top30:.0f}: {'MET' if hits > best_top30 else 'NOT MET'}"
+                )
 
 
 Scorer = Callable[[Case], list[str]]

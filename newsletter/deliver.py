@@ -1,7 +1,18 @@
 """Deliver: send each digest once, through any Transport, with retries chosen by the error's kind.
 
 Every (subscriber, digest date) is claimed in the database (→ sending) before the provider is
-called and recorded (→ sent / failed) after, each in its own committed transaction.
+called and recorded (→ sent / failed / unknown) after, each in its own committed transaction, so
+a crash in between leaves `sending`, which the next run turns into `unknown` — never a blind resend.
+
+What each failure does (the transport classifies, see `newsletter.mail.base`):
+- rate limited (429): wait until the provider's reset time (bounded), then try again;
+- transient (5xx, connect errors and timeouts before the request got through): back off
+  exponentially with jitter, a bounded number of times, then `failed` (a later run retries);
+- uncertain (the request went out, no answer came back): `unknown` at once, not retried —
+  SendGrid has no idempotency key, so a retry could mail the reader twice;
+- permanent (400/403/413): `failed` with the provider's message; the others go on;
+- credentials rejected (401): the run stops sending at once; what was not sent is reported.
+Before every retry the suppression list is read again, so an unsubscribe during a backoff counts.
 """
 
 from __future__ import annotations
@@ -10,14 +21,14 @@ import datetime as dt
 import logging
 import random
 import threading
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from newsletter.db import Database
 from newsletter.db import deliveries as store
-from newsletter.mail.base import AuthSendError, PermanentSendError, Transport, TransientSendError
+from newsletter.db import subscribers as subscriber_store
+from newsletter.mail.base import AuthSendError, PermanentSendError, TransientSendError, Transport
+from newsletter.mail.sendgrid import UncertainSendError
 from newsletter.models import OutgoingEmail
 
 log = logging.getLogger(__name__)
@@ -34,9 +45,13 @@ class DeliveryJob:
 
 @dataclass
 class DeliveryReport:
+    """What happened to whom. `failed` also holds the `unknown` ones (so the run's exit code says
+    so); `unknown` names which failures may in fact have been delivered."""
+
     sent: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # suppressed, already sent, or unknown
+    unknown: dict[str, str] = field(default_factory=dict)
     aborted: str | None = None  # why the run stopped sending (credentials rejected)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -46,100 +61,172 @@ class DeliveryReport:
                 self.sent.append(address)
             elif outcome == "failed":
                 self.failed[address] = reason
+            elif outcome == "unknown":
+                self.unknown[address] = reason
+                self.failed[address] = f"status unknown: {reason}"
             else:
                 self.skipped.append(address)
 
+    def abort(self, reason: str) -> None:
+        with self._lock:
+            if self.aborted is None:
+                self.aborted = reason
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 5
-    backoff_base: float = 1.0  # seconds; doubles each attempt, with full jitter
-    max_wait: float = 120.0  # the longest we wait for one retry (a rate-limit reset included)
+    max_attempts: int = 5  # tries per message for transient failures (rate limits included)
+    backoff_base: float = 1.0  # seconds before the 2nd try; doubles each time
+    backoff_cap: float = 60.0  # the longest backoff between two tries
+    max_rate_limit_wait: float = 120.0  # the longest wait for a rate-limit reset
+    rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def wait(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after the `attempt`-th failed try."""
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_wait)
-        return min(random.uniform(0, self.backoff_base * 2 ** (attempt - 1)), self.max_wait)
+            # The reset time has a one-second grain; a little jitter keeps the pool from
+            # stampeding the very same second.
+            return min(max(retry_after, 0.0) + self.rng.uniform(0, 0.5), self.max_rate_limit_wait)
+        ceiling = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_cap)
+        return self.rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never ~0, never over
 
 
-def _send_one(
-    job: DeliveryJob,
-    *,
-    db: Database,
-    transport: Transport,
-    clock: Clock,
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    report: DeliveryReport,
-    stop: threading.Event,
-) -> None:
-    address = job.email.to
-    if stop.is_set():
+@dataclass
+class _Run:
+    db: Database
+    transport: Transport
+    clock: Clock
+    policy: RetryPolicy
+    sleep: Callable[[float], None]
+    report: DeliveryReport
+    stop: threading.Event = field(default_factory=threading.Event)
+    contacted: threading.Event = field(default_factory=threading.Event)
+
+
+def _send_one(job: DeliveryJob, run: _Run) -> None:
+    address, report = job.email.to, run.report
+    if run.stop.is_set():
+        # Never claimed, so the next run (with a good key) sends it.
+        report.record("failed", address, f"not sent: the run stopped ({report.aborted})")
         return
-    if not store.begin(db, address, job.digest_date, paper_ids=job.paper_ids,
-                       message_id=job.email.message_id, now=clock()):
+    if not store.begin(run.db, address, job.digest_date, paper_ids=job.paper_ids,
+                       message_id=job.email.message_id, now=run.clock()):
         log.info("not sending to %s for %s: suppressed or already handled", address, job.digest_date)
         report.record("skipped", address)
         return
-    for attempt in range(1, policy.max_attempts + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            provider_id = transport.send(job.email)
+            try:
+                provider_id = run.transport.send(job.email)
+            finally:
+                run.contacted.set()
+        except UncertainSendError as exc:
+            reason = (f"{exc} (not retried: check SendGrid's activity, or resend with"
+                      " `newsletter run --resend-unknown`)")
+            store.mark_unknown(run.db, address, job.digest_date, error=reason, now=run.clock())
+            report.record("unknown", address, reason)
+            log.error("delivery to %s is unknown: %s", address, exc)
+            return
         except TransientSendError as exc:
-            if attempt == policy.max_attempts or stop.is_set():
+            if attempt >= run.policy.max_attempts:
                 reason = f"gave up after {attempt} attempts: {exc}"
                 break
-            delay = policy.wait(attempt, exc.retry_after)
+            delay = run.policy.wait(attempt, exc.retry_after)
             log.warning("send to %s failed (%s); retrying in %.1f s", address, exc, delay)
-            sleep(delay)
+            if not run.stop.is_set():
+                run.sleep(delay)
+            if run.stop.is_set():
+                reason = f"not retried, the run stopped ({report.aborted}); last error: {exc}"
+                break
+            if subscriber_store.is_suppressed(run.db, address):
+                reason = "unsubscribed during the run; not sent"
+                store.mark_failed(run.db, address, job.digest_date, error=reason, now=run.clock())
+                report.record("skipped", address)
+                log.info("%s unsubscribed while its send was waiting; not sent", address)
+                return
             continue
         except PermanentSendError as exc:
             reason = str(exc)
             break
         except AuthSendError as exc:
             reason = str(exc)
-            report.aborted = reason
-            stop.set()
+            report.abort(reason)
+            run.stop.set()
             break
         except Exception as exc:  # a bug or an unforeseen library error must not stop the others
             log.exception("unexpected error sending to %s", address)
             reason = f"unexpected error: {exc!r}"
             break
-        store.mark_sent(db, address, job.digest_date, provider_id=provider_id, now=clock())
+        try:
+            store.mark_sent(run.db, address, job.digest_date, provider_id=provider_id, now=run.clock())
+        except Exception as exc:
+            # Sent, but not recorded: the row stays `sending`, which the next run reports as
+            # `unknown` (and a `processed` event settles) — never a second email.
+            log.exception("sent to %s but could not record it", address)
+            report.record("unknown", address, f"sent (id {provider_id}) but not recorded: {exc}")
+            return
         report.record("sent", address)
         return
-    store.mark_failed(db, address, job.digest_date, error=reason, now=clock())
+    store.mark_failed(run.db, address, job.digest_date, error=reason, now=run.clock())
     report.record("failed", address, reason)
     log.error("could not send to %s: %s", address, reason)
 
 
 def deliver_all(
-    jobs: Sequence[DeliveryJob],
+    jobs: Iterable[DeliveryJob],
     *,
     db: Database,
     transport: Transport,
     clock: Clock,
     concurrency: int = 4,
     policy: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     progress: Callable[[], None] | None = None,
 ) -> DeliveryReport:
-    """Send every job through a bounded pool; one bad address never stops the others."""
+    """Send every job through a bounded pool of senders; one bad address never stops the others.
+
+    `jobs` may be a generator: senders take the next job only when free, so at most `concurrency`
+    digests need to be in memory at once. `sleep` defaults to a wait that a stopping run cuts short.
+    """
     report = DeliveryReport()
     stop = threading.Event()
-    chosen = policy or RetryPolicy()
 
-    def work(job: DeliveryJob) -> None:
-        try:
-            _send_one(job, db=db, transport=transport, clock=clock, policy=chosen, sleep=sleep,
-                      report=report, stop=stop)
-        finally:
-            if progress is not None:
-                progress()
+    def wait(seconds: float) -> None:
+        stop.wait(seconds)  # a stopping run cuts the backoff short
 
-    if concurrency <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            work(job)
-    else:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="send") as pool:
-            list(pool.map(work, jobs))
+    run = _Run(db, transport, clock, policy or RetryPolicy(), sleep or wait, report, stop)
+    source: Iterator[DeliveryJob] = iter(jobs)
+    take = threading.Lock()
+
+    def next_job() -> DeliveryJob | None:
+        with take:
+            try:
+                return next(source, None)
+            except Exception as exc:  # the caller's generator failed: no more jobs from it
+                log.exception("could not prepare the next digest")
+                report.abort(f"could not prepare the next digest: {exc}")
+                return None
+
+    def worker(until_contact: bool = False) -> None:
+        while not (until_contact and run.contacted.is_set()) and (job := next_job()) is not None:
+            try:
+                _send_one(job, run)
+            except Exception as exc:  # the database failed around a send: report it, go on
+                log.exception("delivery to %s failed in its bookkeeping", job.email.to)
+                report.record("failed", job.email.to, f"could not record the delivery: {exc}")
+            finally:
+                if progress is not None:
+                    progress()
+
+    # One sender alone until the provider has answered once: a rejected key then costs one
+    # request, not one per sender.
+    worker(until_contact=True)
+    senders = [threading.Thread(target=worker, name=f"send-{n}") for n in range(max(1, concurrency) - 1)]
+    for sender in senders:
+        sender.start()
+    worker()  # the calling thread is one of the senders
+    for sender in senders:
+        sender.join()
     return report

@@ -104,9 +104,13 @@ class RunSummary:
                 "locally_ranked": result.locally_ranked,
             }
             if result.budget_exhausted:
-                note = "the daily LLM budget ran out: the rest was ranked locally"
-                if note not in self.notes:
-                    self.notes.append(note)
+                self.note("the daily LLM budget ran out: the rest was ranked locally")
+            if result.auth_failed:
+                self.note("NEWSLETTER_LLM_API_KEY was rejected: papers were ranked locally")
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def add_delivery(self, report: DeliveryReport) -> None:
         self.sent.extend(report.sent)

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
         populate_by_name=True,
+        env_ignore_empty=True,  # VAR= in compose files means "not set", not "empty value"
     )
 
     subscribers: Path = Path("subscribers.csv")
@@ -65,6 +66,13 @@ class Settings(BaseSettings):
     send_empty: bool = False
     timezone: str = "UTC"
     send_at: dt.time = dt.time(7, 0)
+
+    # The service's jobs (newsletter serve).
+    delivery_interval: float = Field(default=300.0, gt=0)  # seconds between delivery ticks
+    fetch_retry_interval: float = Field(default=900.0, gt=0)  # seconds between fetch attempts
+    fetch_retry_hours: float = Field(default=8.0, gt=0)  # how long after a mailing to keep trying
+    max_send_runs: int = Field(default=3, ge=1)  # runs that may retry one failed digest
+    overdue_grace_minutes: float = Field(default=30.0, gt=0)  # /healthz is 503 past this
 
     admin_email: str = ""
     log_format: Literal["text", "json"] = "text"

@@ -239,8 +239,9 @@ def test_events_that_arrived_while_the_row_was_sending_settle_it_later(hook: Hoo
     assert deliveries.begin(hook.db, READER, DAY, paper_ids=(), message_id="<m>", now=NOW)
     digest_id = deliveries.digest_id_for(READER, DAY)
     assert hook.post([event("processed", digest_id=digest_id)]).json()["resolved"] == 0
-    deliveries.recover_interrupted(hook.db, NOW)
-    assert event_store.settle_unknown(hook.db, NOW) == [digest_id]
+    # the next run's recovery finds SendGrid's word and settles it instead of reporting `unknown`
+    assert deliveries.recover_interrupted(hook.db, NOW) == []
+    assert event_store.settle_unknown(hook.db, NOW) == []  # nothing left to settle
     row = deliveries.get(hook.db, READER, DAY)
     assert row is not None
     assert row.status == "sent"

@@ -46,6 +46,14 @@ def make_judge(fake: FakeLLM, **kw: object) -> tuple[LiteLLMJudge, Sleeps]:
     return LiteLLMJudge(model, api_base=fake.api_base, api_key=KEY, **options), sleeps  # type: ignore[arg-type]
 
 
+def not_json_body(body: dict[str, object]) -> tuple[int, dict[str, str], bytes]:
+    return 200, {}, b"<html>upstream proxy error</html>"
+
+
+def odd_body(body: dict[str, object]) -> tuple[int, dict[str, str], dict[str, object]]:
+    return 200, {}, {"unexpected": True}
+
+
 def oracle(fake: FakeLLM, paper: Paper) -> int:
     """What the fake's oracle gives a paper, from the same text the prompt sends."""
     block = prompt.paper_block(paper)
@@ -87,7 +95,8 @@ def test_scores_every_paper_in_balanced_batches(fake_llm: FakeLLM) -> None:
 @pytest.mark.parametrize(
     "step",
     ["garbage", "missing", "extra", "out_of_range", "duplicate", "429", "500", "503", "slow",
-     "disconnect", Reply('{"papers": "none"}'), Reply("```json\n{}\n```")],
+     "disconnect", Reply('{"papers": "none"}'), Reply("```json\n{}\n```"),
+     not_json_body, odd_body],
 )
 def test_every_transient_failure_ends_with_every_paper_scored(
     fake_llm: FakeLLM, step: object

@@ -31,8 +31,13 @@ def candidates(date: str, name: str) -> tuple[list[Paper], dict[str, int]]:
     with gzip.open(DATA / f"day-{date}.jsonl.gz", "rt", encoding="utf-8") as lines:
         rows = [json.loads(line) for line in lines]
     papers = [
-        Paper(arxiv_id=r["id"], title=r["title"], authors=tuple(r["authors"]),
-              abstract=r["summary"], categories=tuple(r["categories"]))
+        Paper(
+            arxiv_id=r["id"],
+            title=r["title"],
+            authors=tuple(r["authors"]),
+            abstract=r["summary"],
+            categories=tuple(r["categories"]),
+        )
         for r in rows
         if r["categories"][0] in categories
     ]
@@ -46,6 +51,7 @@ def day() -> dict[str, tuple[list[Paper], dict[str, int]]]:
 
 
 # --- criteria ------------------------------------------------------------------------------
+
 
 def test_headed_topics_keep_relevant_parts_and_drop_not_relevant() -> None:
     parsed = parse_criteria(criteria(NARROW))
@@ -88,6 +94,7 @@ def test_inline_not_relevant_part_of_a_numbered_topic_is_not_a_query() -> None:
 
 
 # --- ranking -------------------------------------------------------------------------------
+
 
 def test_seed_top_paper_ranks_first_for_the_narrow_reader(day: dict) -> None:
     papers, _ = day[NARROW]
@@ -143,6 +150,7 @@ def test_relevant_papers_rank_above_the_rest(day: dict) -> None:
 
 # --- history -------------------------------------------------------------------------------
 
+
 def _video_lover(papers: list[Paper], likes_video: bool) -> list[tuple[Paper, int]]:
     return [(p, 9 if ("video" in p.title.lower()) == likes_video else 1) for p in papers]
 
@@ -182,7 +190,15 @@ def test_too_little_history_is_ignored(day: dict) -> None:
     assert ranker.rank(criteria(BROAD), papers, few) == ranker.rank(criteria(BROAD), papers)
 
 
+def test_history_with_nothing_to_learn_from_falls_back_to_the_criteria(day: dict) -> None:
+    papers, _ = day[NARROW]
+    blank = [(Paper(f"2501.{i:05d}", "", (), "", ("cs.CV",)), 9 if i % 2 else 1) for i in range(60)]
+    ranker = LocalRanker()
+    assert ranker.rank(criteria(NARROW), papers, blank) == ranker.rank(criteria(NARROW), papers)
+
+
 # --- the cut in front of the LLM -----------------------------------------------------------
+
 
 def test_cut_keeps_every_top_scored_paper_and_adapts_to_the_reader(day: dict) -> None:
     sent_share = {}
@@ -214,6 +230,7 @@ def test_cut_sends_higher_local_relevance_first_whatever_the_input_order() -> No
 
 
 # --- edges ---------------------------------------------------------------------------------
+
 
 def test_empty_inputs() -> None:
     ranker = LocalRanker()

@@ -244,3 +244,28 @@ def test_with_the_real_local_ranker_a_rerun_of_the_day_makes_no_llm_call(
     assert len(fake_llm.requests) == calls
     assert second.cached == first.candidates
     assert second.scores == first.scores
+
+
+@pytest.mark.parametrize(
+    "step", ["garbage", "missing", "out_of_range", "duplicate", "429", "500", "disconnect", "slow"]
+)
+def test_a_provider_that_keeps_failing_ends_with_every_paper_scored_or_marked(
+    fake_llm: FakeLLM, step: str
+) -> None:
+    papers = load_papers(12)
+    fake_llm.slow_seconds = 2.0
+    fake_llm.script(*[step] * 60)
+    judge = judge_for(fake_llm, timeout=0.2, max_attempts=2, max_answer_rounds=2)
+
+    result = score_criteria(CRITERIA, papers, ranker=WordRanker(), judge=judge, cache=DictCache(),
+                            cut=top_half)
+
+    assert set(result.scores) == {p.arxiv_id for p in papers}
+    assert result.candidates == 6
+    for pid in result.marked:
+        assert result.scores[pid].source == "local"
+        assert result.scores[pid].comment.endswith(LLM_MISSING_NOTE)
+    llm = {pid for pid, s in result.scores.items() if s.source == "llm"}
+    assert len(llm) + len(result.marked) == 6
+    assert result.marked  # the failure did reach these papers
+    assert result.errors

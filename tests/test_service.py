@@ -20,7 +20,7 @@ from newsletter.mail.base import PermanentSendError
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
 from newsletter.service import Service, ServiceOptions, TransportGate, clock_from_env, utc_now
-from newsletter.settings import load_settings
+from newsletter.settings import ConfigError, load_settings
 from tests.conftest import DATA
 
 UTC = dt.UTC
@@ -232,15 +232,18 @@ def test_the_gate_refuses_new_sends_once_closed(tmp_path: Path) -> None:
         gate.send(message)
 
 
-def test_options_come_from_the_environment_and_bad_ones_are_named() -> None:
-    settings = load_settings()
-    options = ServiceOptions.from_settings(settings, {"NEWSLETTER_DELIVERY_INTERVAL": "0.5",
-                                                      "NEWSLETTER_MAX_SEND_RUNS": "2"})
+def test_options_come_from_the_settings_and_bad_ones_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_DELIVERY_INTERVAL", "0.5")
+    monkeypatch.setenv("NEWSLETTER_MAX_SEND_RUNS", "2")
+    options = ServiceOptions.from_settings(load_settings())
     assert (options.delivery_interval, options.max_send_runs, options.fetch_retry_interval) == (0.5, 2, 900.0)
-    with pytest.raises(ValueError, match="NEWSLETTER_FETCH_RETRY_HOURS"):
-        ServiceOptions.from_settings(settings, {"NEWSLETTER_FETCH_RETRY_HOURS": "soon"})
-    with pytest.raises(ValueError, match="must be positive"):
-        ServiceOptions.from_settings(settings, {"NEWSLETTER_DELIVERY_INTERVAL": "0"})
+    monkeypatch.setenv("NEWSLETTER_FETCH_RETRY_HOURS", "soon")
+    with pytest.raises(ConfigError, match="NEWSLETTER_FETCH_RETRY_HOURS"):
+        load_settings()
+    monkeypatch.setenv("NEWSLETTER_FETCH_RETRY_HOURS", "1")
+    monkeypatch.setenv("NEWSLETTER_DELIVERY_INTERVAL", "0")
+    with pytest.raises(ConfigError, match="NEWSLETTER_DELIVERY_INTERVAL: Input should be greater than 0"):
+        load_settings()
 
 
 def test_the_test_clock_is_read_from_its_file_only_when_asked(tmp_path: Path) -> None:

@@ -154,8 +154,24 @@ def mark_failed(
         )
 
 
+def mark_unknown(
+    db: Database, email: str, digest_date: dt.date, *, error: str, now: dt.datetime
+) -> None:
+    """The request went out but its answer did not come back: maybe sent. Never resent blindly."""
+    with db.tx() as conn:
+        conn.execute(
+            "UPDATE deliveries SET status='unknown', error=?, updated_at=?"
+            " WHERE email=? AND digest_date=? AND status='sending'",
+            (error, now.isoformat(), email, digest_date.isoformat()),
+        )
+
+
 def recover_interrupted(db: Database, now: dt.datetime) -> list[Delivery]:
-    """Rows left in `sending` by a crash become `unknown`: maybe sent, maybe not. Never resent."""
+    """Rows left in `sending` by a crash become `unknown`: maybe sent, maybe not. Never resent.
+
+    Those SendGrid already told us about (an Event Webhook event for the digest id, which can
+    arrive before this runs) are settled as sent instead and not returned.
+    """
     with db.tx() as conn:
         rows = conn.execute("SELECT * FROM deliveries WHERE status='sending'").fetchall()
         conn.execute(
@@ -163,7 +179,17 @@ def recover_interrupted(db: Database, now: dt.datetime) -> list[Delivery]:
             " error='interrupted between the send and its record' WHERE status='sending'",
             (now.isoformat(),),
         )
-    return [_delivery(row) for row in rows]
+    settled = set(settle_from_events(db, now))
+    return [_delivery(row) for row in rows if row["digest_id"] not in settled]
+
+
+def settle_from_events(db: Database, now: dt.datetime) -> list[str]:
+    """`unknown` deliveries that SendGrid reported events for were processed: mark them sent."""
+    rows = db.read().execute(
+        "SELECT DISTINCT d.digest_id FROM deliveries d JOIN events e ON e.digest_id = d.digest_id"
+        " WHERE d.status = 'unknown'"
+    ).fetchall()
+    return [str(row["digest_id"]) for row in rows if resolve_unknown_as_sent(db, row["digest_id"], now)]
 
 
 def release_unknown(db: Database, now: dt.datetime, digest_date: dt.date | None = None) -> int:

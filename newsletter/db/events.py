@@ -163,15 +163,7 @@ def apply_events(db: Database, events: Sequence[Event | None], now: dt.datetime)
 
 def settle_unknown(db: Database, now: dt.datetime) -> list[str]:
     """Settle `unknown` deliveries whose events arrived before they became unknown (a crash race)."""
-    rows = db.read().execute(
-        "SELECT DISTINCT d.digest_id FROM deliveries d JOIN events e ON e.digest_id = d.digest_id"
-        " WHERE d.status = 'unknown'"
-    ).fetchall()
-    settled = []
-    for row in rows:
-        if deliveries.resolve_unknown_as_sent(db, row["digest_id"], now):
-            settled.append(str(row["digest_id"]))
-    return settled
+    return deliveries.settle_from_events(db, now)
 
 
 def for_digest(db: Database, digest_id: str) -> list[Event]:

@@ -66,8 +66,9 @@ class _Draft:
 
     def freeze(self) -> Topic:
         relevant = " ".join(self.relevant).strip()
-        return Topic(self.number, self.title or _title_of(relevant), relevant,
-                     " ".join(self.not_relevant).strip())
+        return Topic(
+            self.number, self.title or _title_of(relevant), relevant, " ".join(self.not_relevant).strip()
+        )
 
 
 def parse_criteria(text: str) -> Criteria:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy import sparse  # type: ignore[import-untyped]
@@ -18,7 +19,7 @@ from sklearn.linear_model import Ridge  # type: ignore[import-untyped]
 from sklearn.model_selection import KFold, cross_val_predict  # type: ignore[import-untyped]
 
 from newsletter.models import Paper
-from newsletter.ranking.match import paper_text
+from newsletter.ranking.match import paper_text, tokens
 
 _ALPHA = 1.0  # ridge penalty; 0.3–3 measured alike on the reference days
 _MATCH_WEIGHT = 1.0  # scale of the topic-match columns next to the l2-normalised TF-IDF row
@@ -75,9 +76,7 @@ def fit_taste(
 
     `*_matches` are (topics × papers) topic-match arrays from `topic_matches`.
     """
-    vectorizer = TfidfVectorizer(
-        sublinear_tf=True, ngram_range=(1, 2), min_df=2, stop_words="english"
-    )
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer=_words_and_bigrams)
     words = vectorizer.fit_transform([paper_text(p) for p in [*judged, *today]])
     matches = np.hstack([judged_matches, today_matches]).T * _MATCH_WEIGHT
     features = sparse.hstack([words, sparse.csr_matrix(matches)]).tocsr()
@@ -91,3 +90,8 @@ def fit_taste(
         labels=labels,
         shares=tuple(float(np.mean(labels >= level)) for level in range(2, 11)),
     )
+
+
+def _words_and_bigrams(text: str) -> list[str]:
+    words = tokens(text)
+    return [*words, *(f"{a} {b}" for a, b in pairwise(words))]

@@ -52,7 +52,7 @@ class LocalRanker:
     send_margin: float = 0.0
     min_history: int = 40
     min_history_positives: int = 3
-    max_history: int = 3000
+    max_history: int = 2000
 
     def rank(
         self,
@@ -69,14 +69,8 @@ class LocalRanker:
         today = matches[:, : len(papers)]
         best_topic = today.argmax(axis=0)
         match = today.max(axis=0)
-        if usable:
-            taste = fit_taste(
-                judged,
-                np.array([label for _, label in usable], dtype=float),
-                matches[:, len(papers) :],
-                list(papers),
-                today,
-            )
+        taste = self._learn(usable, matches[:, len(papers) :], papers, today)
+        if taste is not None:
             judged_match = matches[:, len(papers) :].max(axis=0)
             order_score, relevance = self._with_history(match, judged_match, taste)
         else:
@@ -95,19 +89,34 @@ class LocalRanker:
         order = sorted(range(len(papers)), key=lambda i: (-relevance[i], -order_score[i], i))
         return [scores[i] for i in order]
 
-    def _usable_history(
-        self, history: Sequence[tuple[Paper, int]]
-    ) -> list[tuple[Paper, int]]:
+    def _usable_history(self, history: Sequence[tuple[Paper, int]]) -> list[tuple[Paper, int]]:
         recent = list(history[: self.max_history])  # the cache returns newest first
         positives = sum(1 for _, label in recent if label >= 5)
         if len(recent) < self.min_history or positives < self.min_history_positives:
             if recent:
                 log.info(
                     "history too small to learn from (%d judged, %d of relevance ≥ 5)",
-                    len(recent), positives,
+                    len(recent),
+                    positives,
                 )
             return []
         return recent
+
+    def _learn(
+        self,
+        usable: list[tuple[Paper, int]],
+        judged_matches: np.ndarray,
+        papers: Sequence[Paper],
+        today: np.ndarray,
+    ) -> LearnedTaste | None:
+        if not usable:
+            return None
+        labels = np.array([label for _, label in usable], dtype=float)
+        try:
+            return fit_taste([p for p, _ in usable], labels, judged_matches, list(papers), today)
+        except ValueError as exc:  # e.g. texts with no word in common: rank on criteria alone
+            log.warning("could not learn from %d judged papers: %s", len(usable), exc)
+            return None
 
     def _from_match(self, match: np.ndarray) -> np.ndarray:
         span = self.match_full - self.match_floor
@@ -141,9 +150,7 @@ class LocalRanker:
         return blended, relevance
 
 
-def llm_candidates(
-    scores: Sequence[Score], *, min_count: int = 10, min_share: float = 0.05
-) -> list[str]:
+def llm_candidates(scores: Sequence[Score], *, min_count: int = 10, min_share: float = 0.05) -> list[str]:
     """Ids to send to the LLM judge: every paper the local ranker gave relevance ≥ 2.
 
     How many that is adapts to the criteria through the ranker's scores (a narrow reader's day
@@ -162,7 +169,8 @@ def llm_candidates(
 
 def _standard(values: np.ndarray) -> np.ndarray:
     spread = float(values.std())
-    return (values - values.mean()) / (spread if spread > 0 else 1.0)
+    centred: np.ndarray = (values - values.mean()) / (spread if spread > 0 else 1.0)
+    return centred
 
 
 def _comment(criteria: Criteria, topic_index: int, match: float) -> str:

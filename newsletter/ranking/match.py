@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import bm25s
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
 
 from newsletter.models import Paper
 
@@ -18,9 +21,20 @@ def paper_text(paper: Paper) -> str:
     return f"{paper.title}. {paper.title}. {paper.abstract}"
 
 
+# bm25s' own token pattern and English stop words; tokenising here lets each text's tokens be
+# cached, since the same judged papers come back as history every day.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_STOP = frozenset(STOPWORDS_EN)
+
+
+@lru_cache(maxsize=20_000)
+def tokens(text: str) -> tuple[str, ...]:
+    """Lower-cased words of two or more letters, without English stop words."""
+    return tuple(word for word in _TOKEN.findall(text.lower()) if word not in _STOP)
+
+
 def _tokenize(texts: list[str]) -> list[list[str]]:
-    tokens = bm25s.tokenize(texts, stopwords="en", show_progress=False, return_ids=False)
-    return [list(doc) for doc in tokens]
+    return [list(tokens(text)) for text in texts]
 
 
 def topic_matches(queries: Sequence[str], papers: Sequence[Paper]) -> np.ndarray:
