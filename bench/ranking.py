@@ -18,7 +18,7 @@ import gzip
 import json
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -275,8 +275,6 @@ def _print_targets(rows: dict[tuple[str, str, int], list[dict[str, float]]], nam
                     f" {hits:.0f} > {best_top30:.0f}: {'MET' if hits > best_top30 else 'NOT MET'}"
                 )
 
-
-Scorer = Callable[[Case], list[str]]
 
 if __name__ == "__main__":
     main()

@@ -49,9 +49,13 @@ def build_judge(settings: Settings, db: Database, digest_date: dt.date | None) -
 
 
 def build_adapters(settings: Settings, db: Database, digest_date: dt.date | None = None) -> Adapters:
-    source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout,
-                         include_replacements=settings.include_replacements,
-                         extra_holidays=settings.extra_holidays)
+    source = ArxivSource(
+        settings.arxiv_feed_url,
+        settings.arxiv_api_url,
+        timeout=settings.http_timeout,
+        include_replacements=settings.include_replacements,
+        extra_holidays=settings.extra_holidays,
+    )
     return Adapters(
         source=source,
         ranker=LocalRanker(),

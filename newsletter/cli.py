@@ -14,20 +14,29 @@ from newsletter.cli_common import err, fail, now_utc, open_db, out, parse_date, 
 from newsletter.pipeline import RunSummary
 from newsletter.settings import Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="arXiv Digest: each reader's own morning digest of new arXiv papers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="arXiv Digest: each reader's own morning digest of new arXiv papers.",
+)
 subscribers_app = typer.Typer(no_args_is_help=True, help="Add, list, check and remove subscribers.")
 app.add_typer(subscribers_app, name="subscribers")
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[], None]]]:
     if not enabled:
         yield lambda stage, total: lambda: None
         return
-    with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as bar:
+
         def stage(name: str, total: int) -> Callable[[], None]:
             task = bar.add_task(name, total=total)
             return lambda: bar.advance(task)
+
         yield stage
 
 
@@ -40,12 +49,18 @@ def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> No
         out.print(f"Nothing due for {date}: every active subscriber has had that day's digest.")
     else:
         served = len(summary.previews) if dry_run else len(summary.sent)
-        out.print(f"Digest {date}: {summary.due} due, {served} {'previewed' if dry_run else 'sent'},"
-                  f" {len(summary.empty)} with nothing to send, {len(summary.failed)} failed;"
-                  f" {summary.papers} papers announced.")
+        out.print(
+            f"Digest {date}: {summary.due} due, {served} {'previewed' if dry_run else 'sent'},"
+            f" {len(summary.empty)} with nothing to send, {len(summary.failed)} failed;"
+            f" {summary.papers} papers announced."
+        )
         u = summary.usage
-        out.print(f"LLM: {u.calls} calls, {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens,"
-                  f" ${u.cost_usd:.4f}." if settings.llm_model else "Ranking: local ranker (no LLM configured).")
+        out.print(
+            f"LLM: {u.calls} calls, {u.prompt_tokens} prompt + {u.completion_tokens} completion tokens,"
+            f" ${u.cost_usd:.4f}."
+            if settings.llm_model
+            else "Ranking: local ranker (no LLM configured)."
+        )
     for note in summary.notes:
         out.print(f"Note: {note}")
     for address, reason in summary.failed.items():
@@ -62,11 +77,16 @@ def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> No
 
 @app.command()
 def run(
-    date: Annotated[str | None, typer.Option(help="Announcement date YYYY-MM-DD (default: the latest).")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Announcement date YYYY-MM-DD (default: the latest).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write previews, send nothing.")] = False,
-    only: Annotated[list[str] | None, typer.Option(help="Only these addresses (repeat or comma-separate).")] = None,
-    resend_unknown: Annotated[bool, typer.Option("--resend-unknown",
-                                                 help="Resend digests whose earlier send was interrupted.")] = False,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Only these addresses (repeat or comma-separate).")
+    ] = None,
+    resend_unknown: Annotated[
+        bool, typer.Option("--resend-unknown", help="Resend digests whose earlier send was interrupted.")
+    ] = False,
 ) -> None:
     """One daily cycle: fetch, score, render and deliver to everyone due."""
     from newsletter.adapters import build_adapters
@@ -80,9 +100,17 @@ def run(
         addresses = [a.strip() for item in (only or []) for a in item.split(",") if a.strip()]
         adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
         with _progress(err.is_terminal) as progress:
-            summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
-                                only=addresses, dry_run=dry_run, resend_unknown=resend_unknown,
-                                progress=progress)
+            summary = run_daily(
+                now=now,
+                settings=settings,
+                db=db,
+                adapters=adapters,
+                date=day,
+                only=addresses,
+                dry_run=dry_run,
+                resend_unknown=resend_unknown,
+                progress=progress,
+            )
     _print_summary(summary, settings, dry_run)
     if summary.exit_code:
         raise fail(summary.reason, summary.exit_code)
@@ -91,7 +119,9 @@ def run(
 @app.command()
 def preview(
     email: Annotated[str, typer.Argument(help="The subscriber's address.")],
-    date: Annotated[str | None, typer.Option(help="Announcement date YYYY-MM-DD (default: the latest).")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Announcement date YYYY-MM-DD (default: the latest).")
+    ] = None,
 ) -> None:
     """Write one subscriber's digest (.md and .html) and print the paths; sends nothing."""
     from newsletter.adapters import build_adapters
@@ -103,8 +133,9 @@ def preview(
         day = parse_date(date)
         db = open_db(settings)
         adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
-        summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
-                            only=[email], dry_run=True)
+        summary = run_daily(
+            now=now, settings=settings, db=db, adapters=adapters, date=day, only=[email], dry_run=True
+        )
     if summary.fatal or summary.failed:
         raise fail(summary.reason)
     if summary.no_announcement:

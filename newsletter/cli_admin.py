@@ -37,32 +37,47 @@ def _rows(settings: Settings) -> list[dict[str, Any]]:
     for s in roster.subscribers:
         left = gone.get(s.email.lower())
         delivery = last.get(s.email.lower())
-        rows.append({
-            "email": s.email,
-            "name": s.name,
-            "status": "unsubscribed" if left else "active",
-            "left_at": left.at if left else None,
-            "left_how": left.source if left else None,
-            "criteria": str(s.criteria_path),
-            "categories": list(s.categories),
-            "timezone": s.timezone,
-            "send_at": s.send_at.strftime("%H:%M"),
-            "authors": list(s.authors),
-            "last_digest": delivery.digest_date.isoformat() if delivery else None,
-            "last_status": delivery.status if delivery else None,
-            "last_error": delivery.error if delivery else None,
-        })
+        rows.append(
+            {
+                "email": s.email,
+                "name": s.name,
+                "status": "unsubscribed" if left else "active",
+                "left_at": left.at if left else None,
+                "left_how": left.source if left else None,
+                "criteria": str(s.criteria_path),
+                "categories": list(s.categories),
+                "timezone": s.timezone,
+                "send_at": s.send_at.strftime("%H:%M"),
+                "authors": list(s.authors),
+                "last_digest": delivery.digest_date.isoformat() if delivery else None,
+                "last_status": delivery.status if delivery else None,
+                "last_error": delivery.error if delivery else None,
+            }
+        )
     listed = {str(r["email"]).lower() for r in rows}
     for email, left in gone.items():  # people who left and were since taken off the CSV too
         if email not in listed:
-            rows.append({"email": left.email, "name": "", "status": "unsubscribed", "left_at": left.at,
-                         "left_how": left.source, "criteria": None, "categories": [], "timezone": None,
-                         "send_at": None, "authors": [], "last_digest": None, "last_status": None,
-                         "last_error": None})
+            rows.append(
+                {
+                    "email": left.email,
+                    "name": "",
+                    "status": "unsubscribed",
+                    "left_at": left.at,
+                    "left_how": left.source,
+                    "criteria": None,
+                    "categories": [],
+                    "timezone": None,
+                    "send_at": None,
+                    "authors": [],
+                    "last_digest": None,
+                    "last_status": None,
+                    "last_error": None,
+                }
+            )
     return rows
 
 
-def register(app: typer.Typer, subscribers: typer.Typer) -> None:  # noqa: C901 - a list of commands
+def register(app: typer.Typer, subscribers: typer.Typer) -> None:
     @subscribers.command("add")
     def add(
         email: Annotated[str, typer.Argument(help="The subscriber's address.")],
@@ -72,8 +87,9 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:  # noqa: C901 
         timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "",
         send_at: Annotated[str, typer.Option(help="Local send time HH:MM.")] = "",
         authors: Annotated[str, typer.Option(help='Always include these authors: "A. Name;B. Name".')] = "",
-        resubscribe: Annotated[bool, typer.Option("--resubscribe",
-                                                  help="Re-add an address that unsubscribed.")] = False,
+        resubscribe: Annotated[
+            bool, typer.Option("--resubscribe", help="Re-add an address that unsubscribed.")
+        ] = False,
     ) -> None:
         """Validate and add one subscriber to the roster (the file is unchanged on any error)."""
         with user_errors():
@@ -82,9 +98,15 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:  # noqa: C901 
             suppressed = subscriber_store.is_suppressed(db, email.strip())
             if suppressed and not resubscribe:
                 raise UserError(f"{email} unsubscribed earlier; add --resubscribe if they asked to come back")
-            values = {"email": email.strip(), "name": name, "categories": categories, "timezone": timezone,
-                      "send_at": send_at, "authors": authors,
-                      "criteria": _criteria_value(criteria, settings.subscribers)}
+            values = {
+                "email": email.strip(),
+                "name": name,
+                "categories": categories,
+                "timezone": timezone,
+                "send_at": send_at,
+                "authors": authors,
+                "criteria": _criteria_value(criteria, settings.subscribers),
+            }
             subscriber = add_row(settings.subscribers, values, settings)
             if suppressed:
                 from newsletter.leave import resubscribe as come_back
@@ -104,8 +126,15 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:  # noqa: C901 
         for r in rows:
             status = r["status"] if r["status"] == "active" else f"left {r['left_at'][:10]} ({r['left_how']})"
             last = f"{r['last_digest']} {r['last_status']}" if r["last_digest"] else "-"
-            table.add_row(r["email"], r["name"], status, ",".join(r["categories"]), r["timezone"] or "",
-                          r["send_at"] or "", last)
+            table.add_row(
+                r["email"],
+                r["name"],
+                status,
+                ",".join(r["categories"]),
+                r["timezone"] or "",
+                r["send_at"] or "",
+                last,
+            )
         out.print(table)
 
     @subscribers.command("remove")
@@ -126,8 +155,10 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:  # noqa: C901 
         for problem in roster.problems:
             out.print(str(problem))
         if roster.problems:
-            raise fail(f"{len(roster.problems)} problem(s) in {settings.subscribers};"
-                       f" {len(roster.subscribers)} valid subscriber(s)")
+            raise fail(
+                f"{len(roster.problems)} problem(s) in {settings.subscribers};"
+                f" {len(roster.subscribers)} valid subscriber(s)"
+            )
         out.print(f"{settings.subscribers}: {len(roster.subscribers)} subscriber(s), no problems.")
 
     @app.command()
@@ -160,6 +191,8 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:  # noqa: C901 
         if not items:
             err.print("No feedback yet.")
         for item in items:
-            out.print(f"[bold]{item.received_at:%Y-%m-%d %H:%M}[/bold] {escape(item.email)}: {escape(item.subject)}")
+            out.print(
+                f"[bold]{item.received_at:%Y-%m-%d %H:%M}[/bold] {escape(item.email)}: {escape(item.subject)}"
+            )
             out.print(item.body.strip()[:2000], markup=False)
             out.print()

@@ -40,8 +40,11 @@ def user_errors() -> Iterator[None]:
 
 def settings_for_cli() -> Settings:
     settings = load_settings()
-    secrets = [settings.sendgrid_api_key.get_secret_value(), settings.llm_api_key.get_secret_value(),
-               settings.webhook_password.get_secret_value()]
+    secrets = [
+        settings.sendgrid_api_key.get_secret_value(),
+        settings.llm_api_key.get_secret_value(),
+        settings.webhook_password.get_secret_value(),
+    ]
     level = logging.DEBUG if os.environ.get("NEWSLETTER_DEBUG") else logging.WARNING
     setup_logging(settings.log_format, level, secrets)
     return settings

@@ -27,8 +27,13 @@ from dataclasses import dataclass, field
 from newsletter.db import Database
 from newsletter.db import deliveries as store
 from newsletter.db import subscribers as subscriber_store
-from newsletter.mail.base import AuthSendError, PermanentSendError, TransientSendError, Transport
-from newsletter.mail.sendgrid import UncertainSendError
+from newsletter.mail.base import (
+    AuthSendError,
+    PermanentSendError,
+    TransientSendError,
+    Transport,
+    UncertainSendError,
+)
 from newsletter.models import OutgoingEmail
 
 log = logging.getLogger(__name__)

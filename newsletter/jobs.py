@@ -138,8 +138,11 @@ class Service:
         return [s for s in roster.subscribers if s.email.lower() not in suppressed]
 
     def stored_dates(self, since: dt.date) -> set[dt.date]:
-        rows = self.db.read().execute("SELECT DISTINCT date FROM announcements WHERE date >= ?",
-                                      (since.isoformat(),)).fetchall()
+        rows = (
+            self.db.read()
+            .execute("SELECT DISTINCT date FROM announcements WHERE date >= ?", (since.isoformat(),))
+            .fetchall()
+        )
         return {dt.date.fromisoformat(row[0]) for row in rows}
 
     # --- start ------------------------------------------------------------------------------------
@@ -159,8 +162,9 @@ class Service:
         """One step of the fetch job; returns what happened (also in the health state)."""
         with self.work:
             want = fetch_plan(now, (), retry_for=self.options.retry_for).want
-            plan = fetch_plan(now, self.stored_dates(want), retry_for=self.options.retry_for,
-                              tried=want in self._tried)
+            plan = fetch_plan(
+                now, self.stored_dates(want), retry_for=self.options.retry_for, tried=want in self._tried
+            )
             if plan.action == "done":
                 self.state.update(fetch_want=plan.want, fetch_status="done", fetch_error=None, fetch_at=now)
                 return "done"
@@ -175,8 +179,9 @@ class Service:
                 late = fetch_plan(now, (), retry_for=self.options.retry_for).action == "overdue"
                 if late:  # the one try of a late start failed: that is the bound too
                     status = "overdue"
-                    self.alerter.send(fetch_alert(plan.want, error or "", retried_for=self.options.retry_for),
-                                      now)
+                    self.alerter.send(
+                        fetch_alert(plan.want, error or "", retried_for=self.options.retry_for), now
+                    )
             self.state.update(fetch_want=plan.want, fetch_status=status, fetch_error=error, fetch_at=now)
             return status
 
@@ -187,12 +192,19 @@ class Service:
             subscribers = self._active(self._roster())
         except RosterError as exc:
             return "failed", str(exc)
-        categories = sorted({c for s in subscribers for c in s.categories} or
-                            set(self.settings.default_categories))
+        categories = sorted(
+            {c for s in subscribers for c in s.categories} or set(self.settings.default_categories)
+        )
         adapters = self.adapters_for(want)
         try:
-            day = fetch_stage(now=now, settings=self.settings, db=self.db, adapters=adapters,
-                              digest_date=want, categories=categories)
+            day = fetch_stage(
+                now=now,
+                settings=self.settings,
+                db=self.db,
+                adapters=adapters,
+                digest_date=want,
+                categories=categories,
+            )
         except NoAnnouncementError as exc:
             log.info("no digest today: %s", exc)
             self._close(adapters)
@@ -206,8 +218,9 @@ class Service:
             self._prepare(day.date, subscribers, adapters, now)
         return "fetched", None
 
-    def _prepare(self, digest_date: dt.date, subscribers: list[Subscriber], adapters: Adapters,
-                 now: dt.datetime) -> None:
+    def _prepare(
+        self, digest_date: dt.date, subscribers: list[Subscriber], adapters: Adapters, now: dt.datetime
+    ) -> None:
         """Score the day once per distinct criteria now, logged as a run so its cost counts."""
         from newsletter.db.papers import load_day
         from newsletter.orchestrator import score_stage
@@ -217,18 +230,26 @@ class Service:
         if day is None:
             return
         summary = RunSummary(digest_date=digest_date, papers=len(day.papers))
-        record = run_log.start_run(self.db, run_log.RunRecord(kind="prepare", started_at=now,
-                                                              digest_date=digest_date))
+        record = run_log.start_run(
+            self.db, run_log.RunRecord(kind="prepare", started_at=now, digest_date=digest_date)
+        )
         try:
-            summary.add_scoring(score_stage(day, subscribers, adapters, no_progress), subscribers)
+            scored = score_stage(
+                day, subscribers, adapters, no_progress, workers=self.settings.llm_concurrency
+            )
+            summary.add_scoring(scored, subscribers)
         except Exception as exc:  # the delivery run scores again; this was only a head start
             log.exception("scoring %s ahead of the sends failed", digest_date)
             summary.fatal = f"prepare: {exc}"
         finally:
             summary.fill_record(record)
             run_log.finish_run(self.db, record, self.clock())
-        log.info("prepared %s: %d criteria scored, LLM $%.4f", digest_date, len(summary.usage_by_criteria),
-                 summary.usage.cost_usd)
+        log.info(
+            "prepared %s: %d criteria scored, LLM $%.4f",
+            digest_date,
+            len(summary.usage_by_criteria),
+            summary.usage.cost_usd,
+        )
 
     # --- deliver ----------------------------------------------------------------------------------
 
@@ -272,19 +293,38 @@ class Service:
             pending.append(reader)
         return pending
 
-    def _deliver(self, digest_date: dt.date, pending: list[Subscriber], roster: Roster,
-                 fetched: set[dt.date], now: dt.datetime) -> RunSummary:
+    def _deliver(
+        self,
+        digest_date: dt.date,
+        pending: list[Subscriber],
+        roster: Roster,
+        fetched: set[dt.date],
+        now: dt.datetime,
+    ) -> RunSummary:
         from newsletter.orchestrator import run_daily
 
         adapters = self.adapters_for(digest_date)
         try:
-            summary = run_daily(now=now, settings=self.settings, db=self.db, adapters=adapters,
-                                date=digest_date, only=[s.email for s in pending],
-                                is_due=due_checker(fetched), roster=roster)
+            summary = run_daily(
+                now=now,
+                settings=self.settings,
+                db=self.db,
+                adapters=adapters,
+                date=digest_date,
+                only=[s.email for s in pending],
+                is_due=due_checker(fetched),
+                roster=roster,
+            )
         finally:
             self._close(adapters)
-        log.info("digests of %s: %d due, %d sent, %d empty, %d failed", digest_date, summary.due,
-                 len(summary.sent), len(summary.empty), len(summary.failed))
+        log.info(
+            "digests of %s: %d due, %d sent, %d empty, %d failed",
+            digest_date,
+            summary.due,
+            len(summary.sent),
+            len(summary.empty),
+            len(summary.failed),
+        )
         problem = summary.fatal or summary.aborted
         if problem:
             alert = run_alert(digest_date, {}, [], problem)
@@ -308,8 +348,10 @@ class Service:
             for reader in active:
                 row = rows.get(reader.email.lower())
                 window = subscriber_window(reader, digest_date)
-                final = row is not None and (row.status in DONE or (
-                    row.status == "failed" and row.attempts >= self.options.max_send_runs))
+                final = row is not None and (
+                    row.status in DONE
+                    or (row.status == "failed" and row.attempts >= self.options.max_send_runs)
+                )
                 if row is not None and row.status == "failed" and (final or now >= window.end):
                     day_failed[reader.email] = row.error or "failed"
                 if row is not None and row.status == "unknown":

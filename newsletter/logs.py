@@ -57,11 +57,22 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO, secrets: Iterabl
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                                               "%H:%M:%S"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+        )
     handler.addFilter(SecretFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "urllib3", "arxiv", "apscheduler", "bm25s", "uvicorn.access"):
+    for noisy in (
+        "LiteLLM",
+        "litellm",
+        "httpx",
+        "httpcore",
+        "urllib3",
+        "arxiv",
+        "apscheduler",
+        "bm25s",
+        "uvicorn.access",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -7,10 +7,14 @@ no clock of its own; the CLI and the service build the adapters with `build_adap
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
 # A delivery in one of these states means the reader has had (or may have had) the day's digest.
 HANDLED = ("sent", "sending", "unknown", "empty")
+RUN_LOCK_WAIT = 600.0  # seconds a run waits for another one to finish
 
 
 def default_digest_date(now: dt.datetime, settings: Settings) -> dt.date:
@@ -44,8 +49,14 @@ def default_digest_date(now: dt.datetime, settings: Settings) -> dt.date:
 
 
 def _due_subscribers(
-    roster: Roster, db: Database, digest_date: dt.date, now: dt.datetime, *,
-    only: Sequence[str], is_due: IsDue | None, dry_run: bool,
+    roster: Roster,
+    db: Database,
+    digest_date: dt.date,
+    now: dt.datetime,
+    *,
+    only: Sequence[str],
+    is_due: IsDue | None,
+    dry_run: bool,
 ) -> list[Subscriber]:
     wanted = {address.lower() for address in only}
     suppressed = subscriber_store.suppressions(db)
@@ -57,15 +68,22 @@ def _due_subscribers(
             continue
         if key in suppressed and not dry_run:
             continue
-        if not dry_run and (key in handled or (is_due is not None and not is_due(subscriber, digest_date, now))):
+        if not dry_run and (
+            key in handled or (is_due is not None and not is_due(subscriber, digest_date, now))
+        ):
             continue
         due.append(subscriber)
     return due
 
 
 def fetch_stage(
-    *, now: dt.datetime, settings: Settings, db: Database, adapters: Adapters,
-    digest_date: dt.date, categories: Sequence[str],
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    adapters: Adapters,
+    digest_date: dt.date,
+    categories: Sequence[str],
 ) -> AnnouncementDay:
     """The day from the database if it was fetched already, else from arXiv (stored once)."""
     stored = load_day(db, digest_date, categories)
@@ -78,20 +96,41 @@ def fetch_stage(
 
 
 def score_stage(
-    day: AnnouncementDay, subscribers: Sequence[Subscriber], adapters: Adapters, progress: Progress,
+    day: AnnouncementDay,
+    subscribers: Sequence[Subscriber],
+    adapters: Adapters,
+    progress: Progress,
+    *,
+    workers: int = 1,
 ) -> dict[str, CriteriaScores]:
-    """Score once per distinct criteria text, over the union of its readers' categories."""
+    """Score once per distinct criteria text, over the union of its readers' categories.
+
+    With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
+    semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
+    """
     by_criteria: dict[str, set[str]] = defaultdict(set)
     for subscriber in subscribers:
         by_criteria[subscriber.criteria].update(subscriber.categories)
     advance = progress("Scoring", len(by_criteria))
-    results: dict[str, CriteriaScores] = {}
-    for criteria, categories in by_criteria.items():
+
+    def one(item: tuple[str, set[str]]) -> tuple[str, CriteriaScores]:
+        criteria, categories = item
         papers = [p for p in day.papers if in_categories(p, categories)]
-        results[criteria] = score_criteria(criteria, papers, ranker=adapters.ranker, judge=adapters.judge,
-                                           cache=adapters.cache, cut=adapters.cut)
+        result = score_criteria(
+            criteria,
+            papers,
+            ranker=adapters.ranker,
+            judge=adapters.judge,
+            cache=adapters.cache,
+            cut=adapters.cut,
+        )
         advance()
-    return results
+        return criteria, result
+
+    if adapters.judge is None or workers <= 1 or len(by_criteria) <= 1:
+        return dict(map(one, by_criteria.items()))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+        return dict(pool.map(one, by_criteria.items()))
 
 
 def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: str, html: str) -> list[Path]:
@@ -104,6 +143,55 @@ def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: s
 
 
 def run_daily(
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    adapters: Adapters,
+    date: dt.date | None = None,
+    only: Sequence[str] = (),
+    dry_run: bool = False,
+    is_due: IsDue | None = None,
+    resend_unknown: bool = False,
+    progress: Progress = no_progress,
+    roster: Roster | None = None,
+) -> RunSummary:
+    """One daily cycle for every due subscriber (or `only` these); never two at once on one data folder.
+
+    A second run waits for the first: otherwise it would take the first one's in-flight sends for
+    interrupted ones. A dry run touches no delivery state and needs no lock.
+    """
+    run = functools.partial(
+        _run_daily,
+        now=now,
+        settings=settings,
+        db=db,
+        adapters=adapters,
+        date=date,
+        only=only,
+        dry_run=dry_run,
+        is_due=is_due,
+        resend_unknown=resend_unknown,
+        progress=progress,
+        roster=roster,
+    )
+    if dry_run:
+        return run()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.data_dir / "run.lock"))
+    try:
+        lock.acquire(timeout=RUN_LOCK_WAIT)
+    except Timeout:
+        summary = RunSummary(digest_date=date)
+        summary.fatal = f"another run holds {settings.data_dir / 'run.lock'}; try again when it has finished"
+        return summary
+    try:
+        return run()
+    finally:
+        lock.release()
+
+
+def _run_daily(
     *,
     now: dt.datetime,
     settings: Settings,
@@ -134,8 +222,14 @@ def run_daily(
     summary.problem_rows = len({p.line for p in roster.problems})
     if only:
         known = {s.email.lower() for s in roster.subscribers}
-        summary.fatal = next((f"{a} is not a valid subscriber in {settings.subscribers}"
-                              for a in only if a.lower() not in known), None)
+        summary.fatal = next(
+            (
+                f"{a} is not a valid subscriber in {settings.subscribers}"
+                for a in only
+                if a.lower() not in known
+            ),
+            None,
+        )
         if summary.fatal:
             return summary
     subscribers = _due_subscribers(roster, db, digest_date, now, only=only, is_due=is_due, dry_run=dry_run)
@@ -143,11 +237,20 @@ def run_daily(
     summary.unknown = [d.email for d in delivery_store.with_status(db, "unknown")]
     if not subscribers:
         return summary
-    record = run_log.start_run(db, run_log.RunRecord(kind="dry-run" if dry_run else "run",
-                                                     started_at=now, digest_date=digest_date))
+    record = run_log.start_run(
+        db, run_log.RunRecord(kind="dry-run" if dry_run else "run", started_at=now, digest_date=digest_date)
+    )
     try:
-        _cycle(summary, subscribers, now=now, settings=settings, db=db, adapters=adapters,
-               dry_run=dry_run, progress=progress)
+        _cycle(
+            summary,
+            subscribers,
+            now=now,
+            settings=settings,
+            db=db,
+            adapters=adapters,
+            dry_run=dry_run,
+            progress=progress,
+        )
     finally:
         summary.fill_record(record)
         run_log.finish_run(db, record, adapters.clock())
@@ -155,15 +258,28 @@ def run_daily(
 
 
 def _cycle(
-    summary: RunSummary, subscribers: Sequence[Subscriber], *, now: dt.datetime, settings: Settings,
-    db: Database, adapters: Adapters, dry_run: bool, progress: Progress,
+    summary: RunSummary,
+    subscribers: Sequence[Subscriber],
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    adapters: Adapters,
+    dry_run: bool,
+    progress: Progress,
 ) -> None:
     digest_date = summary.digest_date
     assert digest_date is not None
     categories = sorted({c for s in subscribers for c in s.categories})
     try:
-        day = fetch_stage(now=now, settings=settings, db=db, adapters=adapters,
-                          digest_date=digest_date, categories=categories)
+        day = fetch_stage(
+            now=now,
+            settings=settings,
+            db=db,
+            adapters=adapters,
+            digest_date=digest_date,
+            categories=categories,
+        )
     except NoAnnouncementError as exc:
         summary.no_announcement = str(exc)
         log.info("no digest today: %s", exc)
@@ -173,42 +289,77 @@ def _cycle(
         log.error("fetching the announcement failed: %s", exc)
         return
     summary.papers = len(day.papers)
-    scored = score_stage(day, subscribers, adapters, progress)
+    scored = score_stage(day, subscribers, adapters, progress, workers=settings.llm_concurrency)
     summary.add_scoring(scored, subscribers)
 
-    jobs: list[DeliveryJob] = []
-    advance = progress("Rendering", len(subscribers))
-    for subscriber in subscribers:
-        try:
-            job = _prepare(subscriber, day, scored[subscriber.criteria], now=now, settings=settings,
-                           db=db, dry_run=dry_run, summary=summary)
-        except Exception as exc:  # one reader's bad data must not stop the others
-            log.exception("could not prepare the digest of %s", subscriber.email)
-            summary.failed[subscriber.email] = f"could not prepare the digest: {exc}"
-            job = None
-        if job is not None:
-            jobs.append(job)
-        advance()
-    if dry_run or not jobs:
+    advance = progress("Digests", len(subscribers))
+
+    def jobs() -> Iterator[DeliveryJob]:
+        # A generator: each digest is rendered when a sender is free for it, so memory holds a
+        # few digests at a time whatever the number of readers.
+        for subscriber in subscribers:
+            try:
+                job = _prepare(
+                    subscriber,
+                    day,
+                    scored[subscriber.criteria],
+                    now=now,
+                    settings=settings,
+                    db=db,
+                    dry_run=dry_run,
+                    summary=summary,
+                )
+            except Exception as exc:  # one reader's bad data must not stop the others
+                log.exception("could not prepare the digest of %s", subscriber.email)
+                summary.failed[subscriber.email] = f"could not prepare the digest: {exc}"
+                job = None
+            if job is None:
+                advance()
+            else:
+                yield job
+
+    if dry_run:
+        for _ in jobs():  # previews are written while preparing; a dry run yields no job
+            pass
         return
-    advance = progress("Sending", len(jobs))
-    report = deliver_all(jobs, db=db, transport=adapters.transport, clock=adapters.clock,
-                         concurrency=settings.send_concurrency, progress=advance)
+    report = deliver_all(
+        jobs(),
+        db=db,
+        transport=adapters.transport,
+        clock=adapters.clock,
+        concurrency=settings.send_concurrency,
+        progress=advance,
+    )
     summary.add_delivery(report)
 
 
 def _prepare(
-    subscriber: Subscriber, day: AnnouncementDay, scored: CriteriaScores, *, now: dt.datetime,
-    settings: Settings, db: Database, dry_run: bool, summary: RunSummary,
+    subscriber: Subscriber,
+    day: AnnouncementDay,
+    scored: CriteriaScores,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    dry_run: bool,
+    summary: RunSummary,
 ) -> DeliveryJob | None:
     already = set() if dry_run else delivery_store.delivered_paper_ids(db, subscriber.email)
-    entries = select(subscriber, day.papers, scored.scores, min_relevance=settings.min_relevance,
-                     min_novelty=settings.min_novelty, max_papers=settings.max_papers,
-                     already_sent=already)
+    entries = select(
+        subscriber,
+        day.papers,
+        scored.scores,
+        min_relevance=settings.min_relevance,
+        min_novelty=settings.min_novelty,
+        max_papers=settings.max_papers,
+        already_sent=already,
+    )
     token = subscriber_store.token_for(db, subscriber.email, now)
     leave_url, reply_to = unsubscribe_url(token, settings), reply_address(token, settings)
     if entries:
-        rendered = render_digest(Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to)
+        rendered = render_digest(
+            Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to
+        )
     elif settings.send_empty:
         rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to)
     else:
@@ -216,17 +367,21 @@ def _prepare(
     if dry_run:
         if rendered is not None:
             summary.previews[subscriber.email] = _write_preview(
-                settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html)
+                settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html
+            )
         else:
             summary.empty.append(subscriber.email)
         return None
     digest_id = delivery_store.digest_id_for(subscriber.email, day.date)
     if rendered is None:
-        delivery_store.begin(db, subscriber.email, day.date, paper_ids=(), message_id="", now=now,
-                             status="empty")
+        delivery_store.begin(
+            db, subscriber.email, day.date, paper_ids=(), message_id="", now=now, status="empty"
+        )
         summary.empty.append(subscriber.email)
         return None
-    email = compose(rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id)
+    email = compose(
+        rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id
+    )
     return DeliveryJob(email=email, digest_date=day.date, paper_ids=tuple(e.paper.arxiv_id for e in entries))
 
 

@@ -68,7 +68,9 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if (self.fatal or self.aborted or self.failed or self.problem_rows or self.interrupted) else 0
+        return (
+            1 if (self.fatal or self.aborted or self.failed or self.problem_rows or self.interrupted) else 0
+        )
 
     @property
     def reason(self) -> str:
@@ -81,8 +83,10 @@ class RunSummary:
         if self.failed:
             parts.append(f"{len(self.failed)} digest(s) failed")
         if self.interrupted:
-            parts.append(f"{len(self.interrupted)} delivery(ies) interrupted earlier are now 'unknown'"
-                         " (check, then `newsletter run --resend-unknown`)")
+            parts.append(
+                f"{len(self.interrupted)} delivery(ies) interrupted earlier are now 'unknown'"
+                " (check, then `newsletter run --resend-unknown`)"
+            )
         if self.problem_rows:
             parts.append(f"{self.problem_rows} roster row(s) not served (see `newsletter subscribers check`)")
         return "; ".join(parts)
@@ -116,6 +120,7 @@ class RunSummary:
         self.sent.extend(report.sent)
         self.failed.update(report.failed)
         self.skipped.extend(report.skipped)
+        self.unknown.extend(a for a in report.unknown if a not in self.unknown)
         self.aborted = report.aborted
 
     def fill_record(self, record: RunRecord) -> None:
@@ -129,5 +134,9 @@ class RunSummary:
         record.completion_tokens = self.usage.completion_tokens
         record.cost_usd = self.usage.cost_usd
         record.errors = [f"{k}: {v}" for k, v in self.failed.items()] + ([self.fatal] if self.fatal else [])
-        record.summary = {"criteria": self.usage_by_criteria, "notes": self.notes,
-                          "no_announcement": self.no_announcement, "problems": self.problems}
+        record.summary = {
+            "criteria": self.usage_by_criteria,
+            "notes": self.notes,
+            "no_announcement": self.no_announcement,
+            "problems": self.problems,
+        }

@@ -29,8 +29,28 @@ COLUMNS = ("email", "name", "criteria", "categories", "timezone", "send_at", "au
 OVERRIDES = ("min_relevance", "min_novelty", "max_papers")
 CRITERIA_MAX_BYTES = 64 * 1024
 ARCHIVES = frozenset(
-    "cs math stat physics astro-ph cond-mat gr-qc hep-ex hep-lat hep-ph hep-th math-ph nlin "
-    "nucl-ex nucl-th quant-ph q-bio q-fin eess econ".split()
+    [
+        "cs",
+        "math",
+        "stat",
+        "physics",
+        "astro-ph",
+        "cond-mat",
+        "gr-qc",
+        "hep-ex",
+        "hep-lat",
+        "hep-ph",
+        "hep-th",
+        "math-ph",
+        "nlin",
+        "nucl-ex",
+        "nucl-th",
+        "quant-ph",
+        "q-bio",
+        "q-fin",
+        "eess",
+        "econ",
+    ]
 )
 _CATEGORY = re.compile(r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z]{2,})?$")
 T = TypeVar("T")
@@ -181,8 +201,9 @@ def parse_roster(path: Path, text: str, settings: Settings) -> Roster:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in ("email", "criteria") if c not in header]
     if missing:
-        raise RosterError(f"{path}: the header row lacks the column(s) {', '.join(missing)}"
-                          f" (expected {','.join(COLUMNS)})")
+        raise RosterError(
+            f"{path}: the header row lacks the column(s) {', '.join(missing)} (expected {','.join(COLUMNS)})"
+        )
     reader.fieldnames = header
     seen: dict[str, int] = {}
     for raw in reader:
@@ -194,14 +215,19 @@ def parse_roster(path: Path, text: str, settings: Settings) -> Roster:
         if subscriber is not None:
             first = seen.get(subscriber.email.lower())
             if first is not None:
-                problems = [RosterProblem(line, "email", subscriber.email,
-                                          f"duplicates line {first} (addresses are case-insensitive)")]
+                problems = [
+                    RosterProblem(
+                        line,
+                        "email",
+                        subscriber.email,
+                        f"duplicates line {first} (addresses are case-insensitive)",
+                    )
+                ]
                 subscriber = None
             else:
                 seen[subscriber.email.lower()] = line
                 roster.subscribers.append(subscriber)
-        roster.problems.extend(RosterProblem(p.line, p.column, p.value, p.message, path)
-                               for p in problems)
+        roster.problems.extend(RosterProblem(p.line, p.column, p.value, p.message, path) for p in problems)
     return roster
 
 
@@ -213,8 +239,7 @@ def load_roster(path: Path, settings: Settings) -> Roster:
 
 def _render_rows(header: Sequence[str], rows: Sequence[Mapping[str, str]], newline: str) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator=newline,
-                            extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=list(header), lineterminator=newline, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -245,8 +270,9 @@ def add_row(path: Path, values: Mapping[str, str], settings: Settings) -> Subscr
         subscriber = roster.subscribers[-1] if roster.subscribers else None
         if subscriber is None or subscriber.email.lower() != values["email"].strip().lower():
             raise RosterError(f"{values['email']} was not added")  # pragma: no cover
-        atomic_write_bytes(path, (b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b"")
-                           + updated.encode("utf-8"))
+        atomic_write_bytes(
+            path, (b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b"") + updated.encode("utf-8")
+        )
         return subscriber
 
 
@@ -260,7 +286,7 @@ def _last_line(text: str) -> int:
 
 
 def remove_rows(path: Path, email: str) -> int:
-    """Drop every row of `email` (case-insensitive); returns how many went. Other lines are kept as they are."""
+    """Drop every row of `email` (case-insensitive) and return how many went; other lines stay as they are."""
     with FileLock(str(path) + ".lock", timeout=10):
         if not path.is_file():
             raise RosterError(f"roster not found: {path} (set NEWSLETTER_SUBSCRIBERS)")
@@ -279,6 +305,9 @@ def remove_rows(path: Path, email: str) -> int:
             else:
                 kept.append(line)
         if removed:
-            atomic_write_bytes(path, (b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b"")
-                               + "".join(kept).encode("utf-8"))
+            atomic_write_bytes(
+                path,
+                (b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b"")
+                + "".join(kept).encode("utf-8"),
+            )
         return removed

@@ -47,9 +47,7 @@ class Settings(BaseSettings):
 
     sendgrid_api_key: SecretStr = Field(default=SecretStr(""), validation_alias="SENDGRID_API_KEY")
     sendgrid_host: str = "https://api.sendgrid.com"
-    sendgrid_webhook_public_key: str = Field(
-        default="", validation_alias="SENDGRID_WEBHOOK_PUBLIC_KEY"
-    )
+    sendgrid_webhook_public_key: str = Field(default="", validation_alias="SENDGRID_WEBHOOK_PUBLIC_KEY")
     send_concurrency: int = Field(default=4, ge=1, le=64)
     from_email: str = "digest@localhost"
     from_name: str = "arXiv Digest"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,11 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point all state at tmp_path and clear settings that could leak in from the machine."""
     for name in list(os.environ):
         if name.startswith(("NEWSLETTER_", "SENDGRID_", "OPENAI_", "ANTHROPIC_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # so no stray .env is read
     monkeypatch.setenv("NEWSLETTER_DATA_DIR", str(tmp_path / "var"))
-    yield tmp_path
+    return tmp_path

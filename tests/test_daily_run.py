@@ -32,7 +32,8 @@ def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  
     shutil.copytree(DATA / "criteria", tmp_path / "criteria")
     rows = [f"{a},,criteria/{c},{cats},{tz},07:00," for a, c, cats, tz in READERS]
     (tmp_path / "subscribers.csv").write_text(
-        "email,name,criteria,categories,timezone,send_at,authors\n" + "\n".join(rows) + "\n")
+        "email,name,criteria,categories,timezone,send_at,authors\n" + "\n".join(rows) + "\n"
+    )
     monkeypatch.setenv("NEWSLETTER_ARXIV_FEED_URL", fake_arxiv.feed_url)
     monkeypatch.setenv("NEWSLETTER_ARXIV_API_URL", fake_arxiv.api_url)
     monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", "https://digest.example.org")
@@ -67,8 +68,10 @@ def test_one_cycle_delivers_one_message_per_reader_and_never_twice(site: Path) -
         assert message["From"] == "arXiv Digest <digest@example.org>"
         assert message["Reply-To"].startswith("u-") and message["Reply-To"].endswith("@reply.example.org")
         token = message["Reply-To"][2:].split("@")[0]
-        assert message["List-Unsubscribe"] == (f"<https://digest.example.org/unsubscribe/{token}>,"
-                                               f" <mailto:{message['Reply-To']}?subject=unsubscribe>")
+        assert message["List-Unsubscribe"] == (
+            f"<https://digest.example.org/unsubscribe/{token}>,"
+            f" <mailto:{message['Reply-To']}?subject=unsubscribe>"
+        )
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["Message-ID"] and message["Date"] and message["Subject"]
         text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
@@ -83,8 +86,10 @@ def test_one_cycle_delivers_one_message_per_reader_and_never_twice(site: Path) -
 
     stamps = {a: p.stat().st_mtime_ns for a, p in messages.items()}
     code, output = run("--date", DAY)
-    assert (code, output.strip()) == (0, "Nothing due for 2025-08-28: every active subscriber has had that"
-                                         " day's digest.")
+    assert (code, output.strip()) == (
+        0,
+        "Nothing due for 2025-08-28: every active subscriber has had that day's digest.",
+    )
     assert {a: p.stat().st_mtime_ns for a, p in outbox(site).items()} == stamps
 
 

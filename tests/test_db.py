@@ -35,15 +35,21 @@ def test_an_unreadable_database_is_named(tmp_path: Path) -> None:
 
 
 def test_a_failed_transaction_leaves_nothing(db: Database) -> None:
-    with pytest.raises(RuntimeError), db.tx() as conn:
-        conn.execute("INSERT INTO suppressions(email, source, at) VALUES ('a@x.org', 'admin', 'now')")
-        raise RuntimeError("boom")
+    def fail_midway() -> None:
+        with db.tx() as conn:
+            conn.execute("INSERT INTO suppressions(email, source, at) VALUES ('a@x.org', 'admin', 'now')")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
     assert not s.is_suppressed(db, "a@x.org")
 
 
 def test_days_round_trip_and_a_superset_fetch_serves_a_subset(db: Database) -> None:
-    papers = (Paper("2508.00001", "T", ("A",), "abs", ("cs.CV",), version=2, announce_type="new"),
-              Paper("2508.00002", "U", ("B",), "abs", ("cs.AI", "cs.CV"), announce_type="cross"))
+    papers = (
+        Paper("2508.00001", "T", ("A",), "abs", ("cs.CV",), version=2, announce_type="new"),
+        Paper("2508.00002", "U", ("B",), "abs", ("cs.AI", "cs.CV"), announce_type="cross"),
+    )
     save_day(db, AnnouncementDay(DAY, ("cs.CV", "cs.AI"), papers), source="test", now=NOW)
     assert load_day(db, DAY, ["cs.CV"]) == AnnouncementDay(DAY, ("cs.AI", "cs.CV"), papers)
     assert load_day(db, DAY, ["cs.LG"]) is None

@@ -190,11 +190,15 @@ def test_too_little_history_is_ignored(day: dict) -> None:
     assert ranker.rank(criteria(BROAD), papers, few) == ranker.rank(criteria(BROAD), papers)
 
 
-def test_history_with_nothing_to_learn_from_falls_back_to_the_criteria(day: dict) -> None:
-    papers, _ = day[NARROW]
+def test_history_with_nothing_to_learn_from_does_not_break_the_ranking(day: dict) -> None:
     blank = [(Paper(f"2501.{i:05d}", "", (), "", ("cs.CV",)), 9 if i % 2 else 1) for i in range(60)]
-    ranker = LocalRanker()
-    assert ranker.rank(criteria(NARROW), papers, blank) == ranker.rank(criteria(NARROW), papers)
+    papers, _ = day[NARROW]
+    scores = LocalRanker().rank(criteria(NARROW), papers, blank)
+    assert scores[0].arxiv_id == "2508.20020"
+    # nothing at all to learn from (no word anywhere): the criteria alone decide, no error
+    empty_day = [Paper(f"2508.{i:05d}", "", (), "", ("cs.CV",)) for i in range(3)]
+    scores = LocalRanker().rank(criteria(NARROW), empty_day, blank)
+    assert [s.relevance for s in scores] == [1, 1, 1]
 
 
 # --- the cut in front of the LLM -----------------------------------------------------------

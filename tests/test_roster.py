@@ -33,16 +33,22 @@ def settings_for(path: Path) -> Settings:
 
 
 def test_a_valid_roster_with_bom_crlf_blank_lines_and_extra_columns(folder: Path) -> None:
-    text = ("email,name,criteria,categories,timezone,send_at,authors,team\r\n"
-            "ada@example.org,Ada,criteria/vision.md,cs.CV;cs.LG,Europe/Berlin,06:30,A. Turing;G. Hopper,x\r\n"
-            "\r\n"
-            "bob@example.org,,criteria/vision.md,,,,,\r\n")
+    text = (
+        "email,name,criteria,categories,timezone,send_at,authors,team\r\n"
+        "ada@example.org,Ada,criteria/vision.md,cs.CV;cs.LG,Europe/Berlin,06:30,A. Turing;G. Hopper,x\r\n"
+        "\r\n"
+        "bob@example.org,,criteria/vision.md,,,,,\r\n"
+    )
     path = write(folder, "", raw=b"\xef\xbb\xbf" + text.encode())
     roster = load_roster(path, settings_for(path))
     assert roster.problems == []
     ada, bob = roster.subscribers
     assert (ada.email, ada.categories, ada.timezone, ada.send_at) == (
-        "ada@example.org", ("cs.CV", "cs.LG"), "Europe/Berlin", dt.time(6, 30))
+        "ada@example.org",
+        ("cs.CV", "cs.LG"),
+        "Europe/Berlin",
+        dt.time(6, 30),
+    )
     assert ada.authors == ("A. Turing", "G. Hopper")
     assert ada.criteria == "1. Vision transformers\n2. Matting"
     assert (bob.categories, bob.timezone, bob.send_at) == (("cs.CV",), "UTC", dt.time(7, 0))
@@ -54,16 +60,20 @@ BAD_ROWS = [
     ("ada@example.org,,criteria/missing.md,,,,", "criteria", "criteria file not found"),
     ("ada@example.org,,,,,,", "criteria", "is required"),
     ("ada@example.org,,criteria/vision.md,cs.XX;bogus,,,", "categories", "unknown arXiv categor"),
-    ("ada@example.org,,criteria/vision.md,,Mars/Olympus,,", "timezone",
-     "'Mars/Olympus' is not an IANA time zone"),
+    (
+        "ada@example.org,,criteria/vision.md,,Mars/Olympus,,",
+        "timezone",
+        "'Mars/Olympus' is not an IANA time zone",
+    ),
     ("ada@example.org,,criteria/vision.md,,,7am,", "send_at", "'7am' must be a local time as HH:MM"),
     ("ada@example.org,,criteria/vision.md,,,25:00,", "send_at", "must be a local time as HH:MM"),
 ]
 
 
 @pytest.mark.parametrize(("row", "column", "message"), BAD_ROWS)
-def test_a_bad_row_is_reported_with_line_column_and_value(folder: Path, row: str, column: str,
-                                                          message: str) -> None:
+def test_a_bad_row_is_reported_with_line_column_and_value(
+    folder: Path, row: str, column: str, message: str
+) -> None:
     path = write(folder, HEADER + "ok@example.org,,criteria/vision.md,,,,\n" + row + "\n")
     roster = load_roster(path, settings_for(path))
     assert [s.email for s in roster.subscribers] == ["ok@example.org"]  # the valid row is still served
@@ -74,19 +84,26 @@ def test_a_bad_row_is_reported_with_line_column_and_value(folder: Path, row: str
 
 
 def test_duplicates_are_case_insensitive(folder: Path) -> None:
-    path = write(folder, HEADER + "Ada@Example.org,,criteria/vision.md,,,,\nada@example.org,,criteria/vision.md,,,,\n")
+    path = write(
+        folder, HEADER + "Ada@Example.org,,criteria/vision.md,,,,\nada@example.org,,criteria/vision.md,,,,\n"
+    )
     roster = load_roster(path, settings_for(path))
     assert len(roster.subscribers) == 1
-    assert str(roster.problems[0]) == ("subscribers.csv line 3, column email: 'ada@example.org'"
-                                       " duplicates line 2 (addresses are case-insensitive)")
+    assert str(roster.problems[0]) == (
+        "subscribers.csv line 3, column email: 'ada@example.org'"
+        " duplicates line 2 (addresses are case-insensitive)"
+    )
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "criteria file is empty"),
-    (b"  \n\n", "criteria file is empty"),
-    (b"caf\xe9 latin-1", "criteria file is not UTF-8 text"),
-    (b"x" * (64 * 1024 + 1), "over the 65536-byte cap"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "criteria file is empty"),
+        (b"  \n\n", "criteria file is empty"),
+        (b"caf\xe9 latin-1", "criteria file is not UTF-8 text"),
+        (b"x" * (64 * 1024 + 1), "over the 65536-byte cap"),
+    ],
+)
 def test_bad_criteria_files(folder: Path, content: bytes, message: str) -> None:
     (folder / "criteria" / "bad.md").write_bytes(content)
     path = write(folder, HEADER + "ada@example.org,,criteria/bad.md,,,,\n")
@@ -99,7 +116,7 @@ def test_a_missing_header_column_or_file_is_one_clear_error(folder: Path) -> Non
     path = write(folder, "address,criteria\nada@example.org,criteria/vision.md\n")
     with pytest.raises(RosterError, match=r"header row lacks the column\(s\) email"):
         load_roster(path, settings_for(path))
-    with pytest.raises(RosterError, match="roster not found: .*nope.csv .*NEWSLETTER_SUBSCRIBERS"):
+    with pytest.raises(RosterError, match=r"roster not found: .*nope\.csv .*NEWSLETTER_SUBSCRIBERS"):
         load_roster(folder / "nope.csv", settings_for(folder / "nope.csv"))
     bad = write(folder, "", raw=HEADER.encode() + b"\xff\xfe,,\n")
     with pytest.raises(RosterError, match="not UTF-8 text"):
@@ -107,34 +124,52 @@ def test_a_missing_header_column_or_file_is_one_clear_error(folder: Path) -> Non
 
 
 def test_add_appends_one_line_and_keeps_the_rest_byte_for_byte(folder: Path) -> None:
-    original = ("\ufeff" + HEADER.replace("\n", "\r\n") + "ada@example.org,Ada,criteria/vision.md,,,,\r\n").encode()
+    original = (
+        "\ufeff" + HEADER.replace("\n", "\r\n") + "ada@example.org,Ada,criteria/vision.md,,,,\r\n"
+    ).encode()
     path = write(folder, "", raw=original)
-    added = add_row(path, {"email": "bob@example.org", "criteria": "criteria/vision.md",
-                           "timezone": "Asia/Tokyo"}, settings_for(path))
+    added = add_row(
+        path,
+        {"email": "bob@example.org", "criteria": "criteria/vision.md", "timezone": "Asia/Tokyo"},
+        settings_for(path),
+    )
     assert added.row == 3 and added.timezone == "Asia/Tokyo"
     data = path.read_bytes()
     assert data.startswith(original)
-    assert data[len(original):] == b"bob@example.org,,criteria/vision.md,,Asia/Tokyo,,\r\n"
+    assert data[len(original) :] == b"bob@example.org,,criteria/vision.md,,Asia/Tokyo,,\r\n"
 
 
 def test_add_adds_a_missing_column(folder: Path) -> None:
     path = write(folder, "email,criteria\nada@example.org,criteria/vision.md\n")
-    add_row(path, {"email": "bob@example.org", "criteria": "criteria/vision.md", "authors": "A. Turing"},
-            settings_for(path))
-    assert path.read_text().splitlines() == ["email,criteria,authors", "ada@example.org,criteria/vision.md,",
-                                             "bob@example.org,criteria/vision.md,A. Turing"]
+    add_row(
+        path,
+        {"email": "bob@example.org", "criteria": "criteria/vision.md", "authors": "A. Turing"},
+        settings_for(path),
+    )
+    assert path.read_text().splitlines() == [
+        "email,criteria,authors",
+        "ada@example.org,criteria/vision.md,",
+        "bob@example.org,criteria/vision.md,A. Turing",
+    ]
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"email": "ADA@example.org", "criteria": "criteria/vision.md"}, "duplicates line 2"),
-    ({"email": "bob@", "criteria": "criteria/vision.md"}, "column email"),
-    ({"email": "bob@example.org", "criteria": "criteria/nope.md"}, "criteria file not found"),
-    ({"email": "bob@example.org", "criteria": "criteria/vision.md", "timezone": "Berlin"},
-     "column timezone: 'Berlin' is not an IANA time zone"),
-    ({"email": "bob@example.org", "criteria": "criteria/vision.md", "send_at": "7:5"}, "column send_at"),
-    ({"email": "bob@example.org", "criteria": "criteria/vision.md", "categories": "cs.Nope,xx"},
-     "column categories"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"email": "ADA@example.org", "criteria": "criteria/vision.md"}, "duplicates line 2"),
+        ({"email": "bob@", "criteria": "criteria/vision.md"}, "column email"),
+        ({"email": "bob@example.org", "criteria": "criteria/nope.md"}, "criteria file not found"),
+        (
+            {"email": "bob@example.org", "criteria": "criteria/vision.md", "timezone": "Berlin"},
+            "column timezone: 'Berlin' is not an IANA time zone",
+        ),
+        ({"email": "bob@example.org", "criteria": "criteria/vision.md", "send_at": "7:5"}, "column send_at"),
+        (
+            {"email": "bob@example.org", "criteria": "criteria/vision.md", "categories": "cs.Nope,xx"},
+            "column categories",
+        ),
+    ],
+)
 def test_a_failed_add_leaves_the_file_as_it_was(folder: Path, values: dict[str, str], message: str) -> None:
     original = (HEADER + "ada@example.org,,criteria/vision.md,,,,\n").encode()
     path = write(folder, "", raw=original)
@@ -145,7 +180,10 @@ def test_a_failed_add_leaves_the_file_as_it_was(folder: Path, values: dict[str, 
 
 
 def test_remove_keeps_every_other_line(folder: Path) -> None:
-    text = HEADER + "ada@example.org,,criteria/vision.md,,,,\n# note,,,,,,\nBOB@example.org,,criteria/vision.md,,,,\n"
+    text = (
+        HEADER
+        + "ada@example.org,,criteria/vision.md,,,,\n# note,,,,,,\nBOB@example.org,,criteria/vision.md,,,,\n"
+    )
     path = write(folder, text)
     assert remove_rows(path, "bob@EXAMPLE.org") == 1
     assert path.read_text() == HEADER + "ada@example.org,,criteria/vision.md,,,,\n# note,,,,,,\n"
@@ -158,39 +196,66 @@ runner = CliRunner()
 
 
 def cli(folder: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env={"NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"),
-                                                  "COLUMNS": "200"})
+    result = runner.invoke(
+        app, list(args), env={"NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"), "COLUMNS": "200"}
+    )
     return result.exit_code, result.output
 
 
 def test_check_reports_every_problem_at_once(folder: Path) -> None:
-    write(folder, HEADER + "ok@example.org,,criteria/vision.md,,,,\n"
-          "bad,,criteria/vision.md,,Nowhere/Land,,\n"
-          "x@example.org,,criteria/none.md,,,9am,\n")
+    write(
+        folder,
+        HEADER + "ok@example.org,,criteria/vision.md,,,,\n"
+        "bad,,criteria/vision.md,,Nowhere/Land,,\n"
+        "x@example.org,,criteria/none.md,,,9am,\n",
+    )
     code, output = cli(folder, "subscribers", "check")
     assert code == 1
     lines = output.splitlines()
     assert lines[0].startswith("subscribers.csv line 3, column email: 'bad' is not a valid address")
-    assert lines[1] == "subscribers.csv line 3, column timezone: 'Nowhere/Land' is not an IANA time zone (e.g. Europe/Berlin)"
-    assert lines[2].startswith("subscribers.csv line 4, column criteria: 'criteria/none.md' criteria file not found")
-    assert lines[3] == "subscribers.csv line 4, column send_at: '9am' must be a local time as HH:MM (e.g. 07:00)"
+    assert lines[1] == (
+        "subscribers.csv line 3, column timezone: 'Nowhere/Land' is not an IANA time zone"
+        " (e.g. Europe/Berlin)"
+    )
+    assert lines[2].startswith(
+        "subscribers.csv line 4, column criteria: 'criteria/none.md' criteria file not found"
+    )
+    assert (
+        lines[3] == "subscribers.csv line 4, column send_at: '9am' must be a local time as HH:MM (e.g. 07:00)"
+    )
     assert "4 problem(s)" in lines[4] and "1 valid subscriber(s)" in lines[4]
 
 
 def test_add_list_remove_through_the_cli(folder: Path) -> None:
     write(folder, HEADER)
-    code, output = cli(folder, "subscribers", "add", "ada@example.org", "--criteria",
-                       str(folder / "criteria" / "vision.md"), "--timezone", "Europe/Berlin",
-                       "--categories", "cs.CV,cs.LG", "--send-at", "06:45", "--name", "Ada")
+    code, output = cli(
+        folder,
+        "subscribers",
+        "add",
+        "ada@example.org",
+        "--criteria",
+        str(folder / "criteria" / "vision.md"),
+        "--timezone",
+        "Europe/Berlin",
+        "--categories",
+        "cs.CV,cs.LG",
+        "--send-at",
+        "06:45",
+        "--name",
+        "Ada",
+    )
     assert (code, output.strip()) == (0, f"Added ada@example.org to {folder / 'subscribers.csv'} (line 2).")
     assert "criteria/vision.md" in (folder / "subscribers.csv").read_text()  # stored relative
     code, output = cli(folder, "subscribers", "list", "--json")
     assert code == 0
     assert '"status": "active"' in output and '"send_at": "06:45"' in output
-    code, output = cli(folder, "subscribers", "add", "ada@example.org", "--criteria",
-                       str(folder / "criteria" / "vision.md"))
+    code, output = cli(
+        folder, "subscribers", "add", "ada@example.org", "--criteria", str(folder / "criteria" / "vision.md")
+    )
     assert code == 1
-    assert output.startswith("error: subscribers.csv line 3, column email: 'ada@example.org' duplicates line 2")
+    assert output.startswith(
+        "error: subscribers.csv line 3, column email: 'ada@example.org' duplicates line 2"
+    )
     code, output = cli(folder, "subscribers", "add", "bob@example.org", "--criteria", "nope.md")
     assert (code, output.strip()) == (1, "error: criteria file not found: nope.md")
     code, output = cli(folder, "subscribers", "remove", "ada@example.org")
@@ -199,8 +264,9 @@ def test_add_list_remove_through_the_cli(folder: Path) -> None:
 
 
 def test_a_bad_setting_names_the_variable(folder: Path) -> None:
-    result = runner.invoke(app, ["subscribers", "list"], env={"NEWSLETTER_PORT": "eighty",
-                                                              "NEWSLETTER_TIMEZONE": "Mars/Base"})
+    result = runner.invoke(
+        app, ["subscribers", "list"], env={"NEWSLETTER_PORT": "eighty", "NEWSLETTER_TIMEZONE": "Mars/Base"}
+    )
     assert result.exit_code == 1
     assert result.output.startswith("error: NEWSLETTER_PORT: Input should be a valid integer")
     assert "NEWSLETTER_TIMEZONE: Value error, unknown IANA time zone 'Mars/Base'" in result.output

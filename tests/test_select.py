@@ -15,8 +15,9 @@ def paper(n: int, *authors: str, cats: tuple[str, ...] = ("cs.CV",)) -> Paper:
 
 
 def reader(**kw: object) -> Subscriber:
-    return Subscriber(email="r@example.org", criteria="c", criteria_path=Path("c.md"),
-                      categories=("cs.CV",), **kw)  # type: ignore[arg-type]
+    return Subscriber(
+        email="r@example.org", criteria="c", criteria_path=Path("c.md"), categories=("cs.CV",), **kw
+    )  # type: ignore[arg-type]
 
 
 def scores(*pairs: tuple[int, int, int]) -> dict[str, Score]:
@@ -53,14 +54,17 @@ def test_followed_authors_come_first_whatever_their_score() -> None:
     assert entries[0].score.comment == AUTHOR_MATCH and entries[0].author_match
 
 
-@pytest.mark.parametrize(("followed", "author", "same"), [
-    ("A. Müller", "Anna Muller", True),
-    ("anna müller", "Anna Müller", True),
-    ("Anna Muller", "Bea Muller", False),
-    ("Anna Muller", "Anne Muller", False),
-    ("J.-P. Sartre", "Jean-Paul Sartre", True),
-    ("Müller", "Zoe Müller", True),
-    ("A. Muller", "A. Mullerson", False),
-])
+@pytest.mark.parametrize(
+    ("followed", "author", "same"),
+    [
+        ("A. Müller", "Anna Muller", True),
+        ("anna müller", "Anna Müller", True),
+        ("Anna Muller", "Bea Muller", False),
+        ("Anna Muller", "Anne Muller", False),
+        ("J.-P. Sartre", "Jean-Paul Sartre", True),
+        ("Müller", "Zoe Müller", True),
+        ("A. Muller", "A. Mullerson", False),
+    ],
+)
 def test_author_names_match_without_accents_and_by_initials(followed: str, author: str, same: bool) -> None:
     assert same_author(followed, author) is same

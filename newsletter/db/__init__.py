@@ -52,8 +52,7 @@ class Database:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA foreign_keys=ON")
@@ -88,8 +87,10 @@ class Database:
         """Apply the migrations not yet applied; returns the schema version."""
         conn = self._connect()
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY,"
-                         " name TEXT NOT NULL, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY,"
+                " name TEXT NOT NULL, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)"
+            )
             done = {row[0] for row in conn.execute("SELECT number FROM _migrations")}
             for number, name, sql in _migrations():
                 if number in done:

@@ -23,8 +23,16 @@ def _upsert_papers(conn: sqlite3.Connection, papers: Iterable[Paper]) -> None:
         " authors=excluded.authors, abstract=excluded.abstract, categories=excluded.categories,"
         " license=excluded.license, comment=excluded.comment WHERE excluded.version >= papers.version",
         [
-            (p.arxiv_id, p.version, p.title, json.dumps(p.authors), p.abstract,
-             json.dumps(p.categories), p.license, p.comment)
+            (
+                p.arxiv_id,
+                p.version,
+                p.title,
+                json.dumps(p.authors),
+                p.abstract,
+                json.dumps(p.categories),
+                p.license,
+                p.comment,
+            )
             for p in papers
         ],
     )
@@ -35,8 +43,7 @@ def save_day(db: Database, day: AnnouncementDay, source: str, now: dt.datetime |
     key = categories_key(day.categories)
     fetched = (now or dt.datetime.now(dt.UTC)).isoformat()
     with db.tx() as conn:
-        conn.execute("DELETE FROM announcements WHERE date=? AND categories=?",
-                     (day.date.isoformat(), key))
+        conn.execute("DELETE FROM announcements WHERE date=? AND categories=?", (day.date.isoformat(), key))
         conn.execute(
             "INSERT INTO announcements(date, categories, source, fetched_at, paper_count)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -46,8 +53,10 @@ def save_day(db: Database, day: AnnouncementDay, source: str, now: dt.datetime |
         conn.executemany(
             "INSERT OR IGNORE INTO announcement_papers(date, categories, arxiv_id, version,"
             " announce_type, position) VALUES (?, ?, ?, ?, ?, ?)",
-            [(day.date.isoformat(), key, p.arxiv_id, p.version, p.announce_type, i)
-             for i, p in enumerate(day.papers)],
+            [
+                (day.date.isoformat(), key, p.arxiv_id, p.version, p.announce_type, i)
+                for i, p in enumerate(day.papers)
+            ],
         )
 
 
@@ -68,10 +77,14 @@ def _paper(row: sqlite3.Row, version: int | None = None, announce_type: str = "n
 def load_day(db: Database, date: dt.date, categories: Sequence[str]) -> AnnouncementDay | None:
     """A stored day that covers `categories` (a fetch of a superset serves too)."""
     wanted = set(categories)
-    rows = db.read().execute(
-        "SELECT categories FROM announcements WHERE date=? ORDER BY length(categories)",
-        (date.isoformat(),),
-    ).fetchall()
+    rows = (
+        db.read()
+        .execute(
+            "SELECT categories FROM announcements WHERE date=? ORDER BY length(categories)",
+            (date.isoformat(),),
+        )
+        .fetchall()
+    )
     key = next((r["categories"] for r in rows if wanted <= set(r["categories"].split("+"))), None)
     if key is None:
         return None
@@ -89,9 +102,11 @@ def load_day(db: Database, date: dt.date, categories: Sequence[str]) -> Announce
 
 def latest_day(db: Database) -> tuple[dt.date, str] | None:
     """The newest stored announcement date and when it was fetched."""
-    row = db.read().execute(
-        "SELECT date, fetched_at FROM announcements ORDER BY date DESC, fetched_at DESC LIMIT 1"
-    ).fetchone()
+    row = (
+        db.read()
+        .execute("SELECT date, fetched_at FROM announcements ORDER BY date DESC, fetched_at DESC LIMIT 1")
+        .fetchone()
+    )
     return (dt.date.fromisoformat(row["date"]), row["fetched_at"]) if row else None
 
 
@@ -99,7 +114,7 @@ def papers_by_id(db: Database, ids: Iterable[str]) -> dict[str, Paper]:
     wanted = list(ids)
     found: dict[str, Paper] = {}
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
+        chunk = wanted[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in db.read().execute(f"SELECT * FROM papers WHERE arxiv_id IN ({marks})", chunk):  # noqa: S608
             found[row["arxiv_id"]] = _paper(row)

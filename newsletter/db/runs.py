@@ -33,8 +33,11 @@ def start_run(db: Database, record: RunRecord) -> RunRecord:
     with db.tx() as conn:
         cursor = conn.execute(
             "INSERT INTO runs(kind, digest_date, started_at) VALUES (?, ?, ?)",
-            (record.kind, record.digest_date.isoformat() if record.digest_date else None,
-             record.started_at.isoformat()),
+            (
+                record.kind,
+                record.digest_date.isoformat() if record.digest_date else None,
+                record.started_at.isoformat(),
+            ),
         )
     record.id = cursor.lastrowid
     return record
@@ -47,12 +50,22 @@ def finish_run(db: Database, record: RunRecord, now: dt.datetime) -> None:
             "UPDATE runs SET finished_at=?, status=?, digest_date=?, subscribers_due=?,"
             " subscribers_served=?, papers=?, failures=?, llm_calls=?, prompt_tokens=?,"
             " completion_tokens=?, cost_usd=?, errors=?, summary=? WHERE id=?",
-            (now.isoformat(), record.status,
-             record.digest_date.isoformat() if record.digest_date else None,
-             values["subscribers_due"], values["subscribers_served"], values["papers"],
-             values["failures"], values["llm_calls"], values["prompt_tokens"],
-             values["completion_tokens"], values["cost_usd"], json.dumps(record.errors),
-             json.dumps(record.summary, default=str), record.id),
+            (
+                now.isoformat(),
+                record.status,
+                record.digest_date.isoformat() if record.digest_date else None,
+                values["subscribers_due"],
+                values["subscribers_served"],
+                values["papers"],
+                values["failures"],
+                values["llm_calls"],
+                values["prompt_tokens"],
+                values["completion_tokens"],
+                values["cost_usd"],
+                json.dumps(record.errors),
+                json.dumps(record.summary, default=str),
+                record.id,
+            ),
         )
 
 
@@ -63,8 +76,12 @@ def recent_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
 
 def spend_on(db: Database, digest_date: dt.date) -> float:
     """Dollars already spent on LLM calls for one digest date (the daily budget's meter)."""
-    row = db.read().execute(
-        "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE digest_date=?",
-        (digest_date.isoformat(),),
-    ).fetchone()
+    row = (
+        db.read()
+        .execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE digest_date=?",
+            (digest_date.isoformat(),),
+        )
+        .fetchone()
+    )
     return float(row[0])

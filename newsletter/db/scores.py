@@ -30,8 +30,7 @@ class DatabaseScoreCache:
             (cache_key, criteria_hash(criteria)),
         )
         return {
-            row["arxiv_id"]: Score(row["arxiv_id"], row["relevance"], row["novelty"],
-                                   row["comment"], "llm")
+            row["arxiv_id"]: Score(row["arxiv_id"], row["relevance"], row["novelty"], row["comment"], "llm")
             for row in rows
             if (row["arxiv_id"], row["version"]) in wanted
         }
@@ -53,10 +52,14 @@ class DatabaseScoreCache:
             )
 
     def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
-        rows = self.db.read().execute(
-            "SELECT arxiv_id, relevance FROM scores WHERE cache_key=? AND criteria_hash=?"
-            " ORDER BY created_at DESC LIMIT ?",
-            (cache_key, criteria_hash(criteria), limit),
-        ).fetchall()
+        rows = (
+            self.db.read()
+            .execute(
+                "SELECT arxiv_id, relevance FROM scores WHERE cache_key=? AND criteria_hash=?"
+                " ORDER BY created_at DESC LIMIT ?",
+                (cache_key, criteria_hash(criteria), limit),
+            )
+            .fetchall()
+        )
         papers = papers_by_id(self.db, (r["arxiv_id"] for r in rows))
         return [(papers[r["arxiv_id"]], r["relevance"]) for r in rows if r["arxiv_id"] in papers]

@@ -19,6 +19,14 @@ class TransientSendError(SendError):
         self.retry_after = retry_after
 
 
+class UncertainSendError(TransientSendError):
+    """The request reached SendGrid but no answer came back: it may or may not have been sent.
+
+    A subclass of TransientSendError so a sender that does not know it still backs off; ours
+    records `unknown` instead of retrying (see `newsletter.deliver`).
+    """
+
+
 class PermanentSendError(SendError):
     """This message will never go through as it is (400, 403, 413): fail it and go on."""
 

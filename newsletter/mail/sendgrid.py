@@ -31,6 +31,7 @@ from newsletter.mail.base import (
     PermanentSendError,
     SendError,
     TransientSendError,
+    UncertainSendError,
 )
 from newsletter.models import OutgoingEmail
 from newsletter.settings import Settings
@@ -44,14 +45,6 @@ logging.getLogger("python_http_client").setLevel(logging.INFO)
 AUTH_REJECTED = "SENDGRID_API_KEY was rejected"
 # SendGrid caps a 429 wait at its per-second/minute windows; anything longer is a wrong clock.
 MAX_RATE_LIMIT_WAIT = 120.0
-
-
-class UncertainSendError(TransientSendError):
-    """The request reached SendGrid but no answer came back: it may or may not have been sent.
-
-    A subclass of TransientSendError so a sender that does not know it still backs off; ours
-    records `unknown` instead of retrying (see `newsletter.deliver`).
-    """
 
 
 def build_mail(email: OutgoingEmail, *, sandbox: bool = False) -> dict[str, Any]:

@@ -10,7 +10,10 @@ How it scores (each step chosen by measuring on the reference days, see bench/ra
    words and the topic matches learns the LLM's taste, and is blended with the criteria match.
 3. Relevance 1–10 comes from the topic match (no history) or from where the blended score sits
    among the LLM's past relevance scores (history). Relevance 1 means "no sign of a match": the
-   adaptive cut in front of the LLM (`llm_candidates`) sends everything above it.
+   adaptive cut in front of the LLM (`llm_candidates`) sends everything above it. Where relevance
+   1 starts adapts to the reader: with enough history, just below the lowest held-out score that
+   past relevant papers reached; without, a topic-match floor that is higher for a narrow reader
+   (few papers of the day match any topic well) than for a broad one.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ class LocalRanker:
     """Implements the `Ranker` protocol. `rank` returns scores sorted best first.
 
     `match_floor`/`match_full`: topic match (share of a perfect BM25 match) that maps to
-    relevance 1 and 10 without history. `send_floor`: a paper whose match is below it (and that
-    history does not vouch for) gets relevance 1 and is not sent to the LLM.
-    `history_weight`: weight of the learned taste against the criteria match, once there is
-    at least `min_history` judged papers with at least `min_history_positives` of relevance ≥ 5.
+    relevance 1 and 10 without history. `send_floor`: without a history-based cut, a paper whose
+    match is below it gets relevance 1 and is not sent to the LLM; `narrow_send_floor` replaces
+    it for a narrow reader (at most `narrow_share` of the day reaches a `good_match`).
+    `history_weight`: weight of the learned taste against the criteria match, once there are
+    at least `min_history` judged papers with at least `min_history_positives` of relevance ≥ 5
+    (the newest `max_history` are used). `send_margin`: widens the history-based cut.
     """
 
     match_floor: float = 0.05
