@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -75,6 +76,17 @@ def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> No
         out.print(f"Digests written to {settings.outbox_dir / date}/")
 
 
+def _daily_cycle(settings: Settings, day: dt.date | None, **options: Any) -> RunSummary:
+    """Build the real adapters and run one cycle at the current time."""
+    from newsletter.adapters import build_adapters
+    from newsletter.orchestrator import default_digest_date, run_daily
+
+    now = now_utc()
+    db = open_db(settings)
+    adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
+    return run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day, **options)
+
+
 @app.command()
 def run(
     date: Annotated[
@@ -89,28 +101,17 @@ def run(
     ] = False,
 ) -> None:
     """One daily cycle: fetch, score, render and deliver to everyone due."""
-    from newsletter.adapters import build_adapters
-    from newsletter.orchestrator import default_digest_date, run_daily
-
-    with user_errors():
+    addresses = [a.strip() for item in (only or []) for a in item.split(",") if a.strip()]
+    with user_errors(), _progress(err.is_terminal) as progress:
         settings = settings_for_cli()
-        now = now_utc()
-        day = parse_date(date)
-        db = open_db(settings)
-        addresses = [a.strip() for item in (only or []) for a in item.split(",") if a.strip()]
-        adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
-        with _progress(err.is_terminal) as progress:
-            summary = run_daily(
-                now=now,
-                settings=settings,
-                db=db,
-                adapters=adapters,
-                date=day,
-                only=addresses,
-                dry_run=dry_run,
-                resend_unknown=resend_unknown,
-                progress=progress,
-            )
+        summary = _daily_cycle(
+            settings,
+            parse_date(date),
+            only=addresses,
+            dry_run=dry_run,
+            resend_unknown=resend_unknown,
+            progress=progress,
+        )
     _print_summary(summary, settings, dry_run)
     if summary.exit_code:
         raise fail(summary.reason, summary.exit_code)
@@ -124,18 +125,8 @@ def preview(
     ] = None,
 ) -> None:
     """Write one subscriber's digest (.md and .html) and print the paths; sends nothing."""
-    from newsletter.adapters import build_adapters
-    from newsletter.orchestrator import default_digest_date, run_daily
-
     with user_errors():
-        settings = settings_for_cli()
-        now = now_utc()
-        day = parse_date(date)
-        db = open_db(settings)
-        adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
-        summary = run_daily(
-            now=now, settings=settings, db=db, adapters=adapters, date=day, only=[email], dry_run=True
-        )
+        summary = _daily_cycle(settings_for_cli(), parse_date(date), only=[email], dry_run=True)
     if summary.fatal or summary.failed:
         raise fail(summary.reason)
     if summary.no_announcement:

@@ -6,8 +6,8 @@ no clock of its own; the CLI and the service build the adapters with `build_adap
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +41,25 @@ IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
 # A delivery in one of these states means the reader has had (or may have had) the day's digest.
 HANDLED = ("sent", "sending", "unknown", "empty")
 RUN_LOCK_WAIT = 600.0  # seconds a run waits for another one to finish
+
+
+@contextlib.contextmanager
+def _exclusive(settings: Settings, dry_run: bool) -> Iterator[bool]:
+    """Hold the data folder's run lock (waiting for another run); yields False if it never came."""
+    if dry_run:
+        yield True
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.data_dir / "run.lock"))
+    try:
+        lock.acquire(timeout=RUN_LOCK_WAIT)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def default_digest_date(now: dt.datetime, settings: Settings) -> dt.date:
@@ -161,100 +180,65 @@ def run_daily(
     A second run waits for the first: otherwise it would take the first one's in-flight sends for
     interrupted ones. A dry run touches no delivery state and needs no lock.
     """
-    run = functools.partial(
-        _run_daily,
-        now=now,
-        settings=settings,
-        db=db,
-        adapters=adapters,
-        date=date,
-        only=only,
-        dry_run=dry_run,
-        is_due=is_due,
-        resend_unknown=resend_unknown,
-        progress=progress,
-        roster=roster,
-    )
-    if dry_run:
-        return run()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.data_dir / "run.lock"))
-    try:
-        lock.acquire(timeout=RUN_LOCK_WAIT)
-    except Timeout:
-        summary = RunSummary(digest_date=date)
-        summary.fatal = f"another run holds {settings.data_dir / 'run.lock'}; try again when it has finished"
-        return summary
-    try:
-        return run()
-    finally:
-        lock.release()
-
-
-def _run_daily(
-    *,
-    now: dt.datetime,
-    settings: Settings,
-    db: Database,
-    adapters: Adapters,
-    date: dt.date | None = None,
-    only: Sequence[str] = (),
-    dry_run: bool = False,
-    is_due: IsDue | None = None,
-    resend_unknown: bool = False,
-    progress: Progress = no_progress,
-    roster: Roster | None = None,
-) -> RunSummary:
     summary = RunSummary(digest_date=date or default_digest_date(now, settings))
-    digest_date = summary.digest_date
-    assert digest_date is not None
-    if not dry_run:
-        summary.interrupted = [d.email for d in delivery_store.recover_interrupted(db, now)]
-        if resend_unknown:
-            released = delivery_store.release_unknown(db, now, digest_date if date else None)
-            log.info("%d unknown deliveries released for resending", released)
-    try:
-        roster = roster or load_roster(settings.subscribers, settings)
-    except RosterError as exc:
-        summary.fatal = str(exc)
-        return summary
-    summary.problems = [str(p) for p in roster.problems]
-    summary.problem_rows = len({p.line for p in roster.problems})
-    if only:
-        known = {s.email.lower() for s in roster.subscribers}
-        summary.fatal = next(
-            (
-                f"{a} is not a valid subscriber in {settings.subscribers}"
-                for a in only
-                if a.lower() not in known
-            ),
-            None,
-        )
-        if summary.fatal:
+    with _exclusive(settings, dry_run) as locked:
+        if not locked:
+            summary.fatal = (
+                f"another run holds {settings.data_dir / 'run.lock'}; try again when it has finished"
+            )
             return summary
-    subscribers = _due_subscribers(roster, db, digest_date, now, only=only, is_due=is_due, dry_run=dry_run)
-    summary.due = len(subscribers)
-    summary.unknown = [d.email for d in delivery_store.with_status(db, "unknown")]
-    if not subscribers:
-        return summary
-    record = run_log.start_run(
-        db, run_log.RunRecord(kind="dry-run" if dry_run else "run", started_at=now, digest_date=digest_date)
-    )
-    try:
-        _cycle(
-            summary,
-            subscribers,
-            now=now,
-            settings=settings,
-            db=db,
-            adapters=adapters,
-            dry_run=dry_run,
-            progress=progress,
+        digest_date = summary.digest_date
+        assert digest_date is not None
+        if not dry_run:
+            summary.interrupted = [d.email for d in delivery_store.recover_interrupted(db, now)]
+            if resend_unknown:
+                released = delivery_store.release_unknown(db, now, digest_date if date else None)
+                log.info("%d unknown deliveries released for resending", released)
+        try:
+            roster = roster or load_roster(settings.subscribers, settings)
+        except RosterError as exc:
+            summary.fatal = str(exc)
+            return summary
+        summary.problems = [str(p) for p in roster.problems]
+        summary.problem_rows = len({p.line for p in roster.problems})
+        if only:
+            known = {s.email.lower() for s in roster.subscribers}
+            summary.fatal = next(
+                (
+                    f"{a} is not a valid subscriber in {settings.subscribers}"
+                    for a in only
+                    if a.lower() not in known
+                ),
+                None,
+            )
+            if summary.fatal:
+                return summary
+        subscribers = _due_subscribers(
+            roster, db, digest_date, now, only=only, is_due=is_due, dry_run=dry_run
         )
-    finally:
-        summary.fill_record(record)
-        run_log.finish_run(db, record, adapters.clock())
-    return summary
+        summary.due = len(subscribers)
+        summary.unknown = [d.email for d in delivery_store.with_status(db, "unknown")]
+        if not subscribers:
+            return summary
+        record = run_log.start_run(
+            db,
+            run_log.RunRecord(kind="dry-run" if dry_run else "run", started_at=now, digest_date=digest_date),
+        )
+        try:
+            _cycle(
+                summary,
+                subscribers,
+                now=now,
+                settings=settings,
+                db=db,
+                adapters=adapters,
+                dry_run=dry_run,
+                progress=progress,
+            )
+        finally:
+            summary.fill_record(record)
+            run_log.finish_run(db, record, adapters.clock())
+        return summary
 
 
 def _cycle(

@@ -162,3 +162,15 @@ def test_one_failing_address_does_not_stop_the_others(site: Path, monkeypatch: p
     code, output = run("--date", DAY)  # the failed one is retried by the next run, the others are not
     assert code == 0, output
     assert set(outbox(site)) == {"ada@example.org", "grace@example.org", "alan@example.org"}
+
+
+def test_preview_prints_the_paths_of_one_readers_digest(site: Path) -> None:
+    result = runner.invoke(app, ["preview", "alan@example.org", "--date", DAY])
+    assert result.exit_code == 0, result.output
+    md, html = result.output.splitlines()
+    assert md.endswith("var/preview/2025-08-28/alan@example.org.md")
+    assert html.endswith("var/preview/2025-08-28/alan@example.org.html")
+    assert Path(md).read_text().startswith("# Personalized Daily ArXiv Papers 08/28/2025\n")
+    result = runner.invoke(app, ["preview", "nobody@example.org", "--date", DAY])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: nobody@example.org is not a valid subscriber in subscribers.csv")

@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -124,6 +125,13 @@ class LiteLLMJudge:
         self.abstract_chars = abstract_chars
         self._sleep: Sleep = sleep or asyncio.sleep
         self._cost_unknown_logged = False
+        # One semaphore per event loop, shared by every `judge` call on it: the orchestrator
+        # scores several criteria texts at once, and `concurrency` must bound all their calls
+        # together (a semaphore per call let 8 criteria × 8 = 64 calls fly with concurrency=8).
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._semaphores_lock = threading.Lock()
 
     @property
     def cache_key(self) -> str:
@@ -141,7 +149,7 @@ class LiteLLMJudge:
         unique = list({p.arxiv_id: p for p in papers}.values())
         run = _Run()
         if unique:
-            semaphore = asyncio.Semaphore(self.concurrency)
+            semaphore = self._semaphore()
             system = prompt.system_message(criteria)
             outcomes = await asyncio.gather(
                 *(self._score(run, semaphore, system, b, 0) for b in self._batches(unique)),
@@ -163,6 +171,14 @@ class LiteLLMJudge:
             auth_failed=run.auth_failed,
             budget_exhausted=run.budget_exhausted,
         )
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        with self._semaphores_lock:
+            semaphore = self._semaphores.get(loop)
+            if semaphore is None:
+                semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
+            return semaphore
 
     # -- answers ---------------------------------------------------------------------------
     def _batches(self, papers: list[Paper]) -> list[list[Paper]]:
