@@ -61,6 +61,9 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO, secrets: Iterabl
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     handler.addFilter(SecretFilter(secrets))
+    # Some libraries (bm25s) set their own loggers to DEBUG when first imported, after this runs:
+    # the handler's own level keeps their chatter out whatever they do.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -76,3 +79,11 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO, secrets: Iterabl
         "uvicorn.access",
     ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def set_level(level: int) -> None:
+    """Change the level of the configured logging (root and its handlers)."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in root.handlers:
+        handler.setLevel(level)

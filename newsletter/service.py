@@ -25,6 +25,7 @@ from types import FrameType
 from newsletter.db import Database
 from newsletter.health import healthz_route
 from newsletter.jobs import Clock, Service, ServiceOptions, TransportGate, utc_now
+from newsletter.logs import set_level
 from newsletter.mail.base import Transport
 from newsletter.schedule import fetch_trigger
 from newsletter.settings import ConfigError, Settings
@@ -98,7 +99,7 @@ def serve(
     from newsletter.web.app import create_app
 
     if logging.getLogger().level > logging.INFO:  # a service's log is its record: INFO at least
-        logging.getLogger().setLevel(logging.INFO)
+        set_level(logging.INFO)
     if options is None:
         try:
             options = ServiceOptions.from_settings(settings)
