@@ -66,7 +66,8 @@ def _units(text: str) -> tuple[list[str], str]:
         paragraphs = [line.strip() for line in paragraphs[0].splitlines() if line.strip()]
     if len(paragraphs) >= 4 and not re.match(r"^\d", paragraphs[0]):
         # "Title\n\nRelevant: …\n\nNot relevant: …" blocks: keep each topic's three parts together.
-        grouped, current = [], []
+        grouped: list[str] = []
+        current: list[str] = []
         for part in paragraphs:
             if current and not part.startswith(("Relevant", "Not relevant")):
                 grouped.append("\n\n".join(current))
@@ -174,7 +175,7 @@ def run_one(args: argparse.Namespace) -> int:
     """One daily cycle for `args.one` readers against the fakes in `args.fakes`; prints JSON."""
     fakes = json.loads(args.fakes)
     readers = args.one
-    distinct = max(1, readers // 20)
+    distinct = args.criteria or max(1, readers // 20)
     day = dt.date.fromisoformat(args.day)
     now = dt.datetime.combine(day, dt.time(11, 0), tzinfo=dt.UTC)  # that morning, feed is up
     with tempfile.TemporaryDirectory(prefix="e2e-") as tmp:
@@ -208,6 +209,8 @@ def run_one(args: argparse.Namespace) -> int:
         settings = load_settings()
         db = Database.open(settings.db_path)
         stages: dict[str, float] = {}
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_before = before.ru_utime + before.ru_stime
         started = time.perf_counter()
 
         def progress(stage: str, total: int) -> Any:
@@ -218,14 +221,16 @@ def run_one(args: argparse.Namespace) -> int:
         summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
                             progress=progress)
         wall = time.perf_counter() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        usage_after = resource.getrusage(resource.RUSAGE_SELF)
+        peak_mb = usage_after.ru_maxrss / 1024  # KiB on Linux
+        cpu = usage_after.ru_utime + usage_after.ru_stime - cpu_before
         db.close()
     usage = summary.usage
     llm_scored = sum(c["llm_scored"] for c in summary.usage_by_criteria.values())
     local = sum(c["locally_ranked"] for c in summary.usage_by_criteria.values())
     print(json.dumps({
         "subscribers": readers, "criteria": distinct, "papers": summary.papers,
-        "wall_s": round(wall, 2),
+        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
         "stage_start_s": {k: round(v, 2) for k, v in stages.items()},
         "llm_calls": usage.calls, "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens, "cost_usd": round(usage.cost_usd, 4),
@@ -246,7 +251,8 @@ def measure(readers: int, args: argparse.Namespace) -> dict[str, Any]:
     try:
         addresses = fakes.stdout.readline()
         run_cmd = [sys.executable, __file__, "--one", str(readers), "--day", args.day,
-                   "--llm-concurrency", str(args.llm_concurrency), "--fakes", addresses]
+                   "--llm-concurrency", str(args.llm_concurrency), "--criteria", str(args.criteria),
+                   "--fakes", addresses]
         run = subprocess.run(run_cmd, cwd=ROOT, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             raise SystemExit(f"the run for N={readers} failed:\n{run.stderr[-3000:]}")
@@ -267,20 +273,21 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f" NEWSLETTER_LLM_CONCURRENCY={args.llm_concurrency or 'default (8)'};"
         f" {os.cpu_count()} CPUs, Python {platform.python_version()}.",
         "",
-        "| subscribers | distinct criteria | papers | wall (s) | LLM calls | calls per criteria |"
+        "| subscribers | distinct criteria | papers | wall (s) | CPU (s) | LLM calls | calls per criteria |"
         " LLM calls in flight (max) | prompt tokens | completion tokens |"
         " est. cost (USD, gpt-4o-mini prices) | emails sent | once each | peak RSS (MB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|",
     ]
     for r in results:
         f = r["fakes"]
         once = (f["sendgrid_recipients"] == r["sent"] and f["sendgrid_max_per_recipient"] <= 1
                 and f["llm_requests"] >= r["llm_calls"])
         lines.append(
-            f"| {r['subscribers']:,} | {r['criteria']:,} | {r['papers']} | {r['wall_s']:.1f} |"
+            f"| {r['subscribers']:,} | {r['criteria']:,} | {r['papers']} | {r['wall_s']:.1f}"
+            f" | {r['cpu_s']:.1f} |"
             f" {r['llm_calls']:,} | {r['llm_calls'] / r['criteria']:.1f} | {f['llm_max_in_flight']} |"
             f" {r['prompt_tokens']:,} | {r['completion_tokens']:,} |"
-            f" {r['cost_usd']:.2f} | {r['sent']:,} | {'yes' if once else 'NO'} | {r['peak_rss_mb']:.0f} |")
+            f" {r['cost_usd']:.3f} | {r['sent']:,} | {'yes' if once else 'NO'} | {r['peak_rss_mb']:.0f} |")
     stages = ("; ".join(f"{k} {v}" for k, v in r["stage_start_s"].items()) for r in results)
     lines += ["", "Stage start times within each run (s): "
               + " | ".join(f"N={r['subscribers']:,}: {s}" for r, s in zip(results, stages, strict=True))]
@@ -296,6 +303,10 @@ def main() -> int:
     parser.add_argument("--llm-concurrency", type=int, default=0,
                         help="NEWSLETTER_LLM_CONCURRENCY for the runs (0: the setting's default)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e"))
+    parser.add_argument("--criteria", type=int, default=0,
+                        help="distinct criteria for every size (0: N/20, at least 1)")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite <out>.md from the results already in <out>.json")
     parser.add_argument("--serve-fakes", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fakes", help=argparse.SUPPRESS)
@@ -304,6 +315,11 @@ def main() -> int:
         return serve_fakes(args)
     if args.one is not None:
         return run_one(args)
+    out = Path(args.out)
+    if args.render:
+        saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        out.with_suffix(".md").write_text(table(saved["results"], args), encoding="utf-8")
+        return 0
     results = []
     for readers in (int(s) for s in args.sizes.split(",")):
         result = measure(readers, args)
@@ -311,7 +327,6 @@ def main() -> int:
         print(json.dumps(result), flush=True)
     text = table(results, args)
     print(text)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text, encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps({
