@@ -66,6 +66,12 @@ def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> No
         out.print(f"Note: {note}")
     for address, reason in summary.failed.items():
         out.print(f"  failed: {address}: {reason}")
+    waiting = [a for a in summary.unknown if a not in summary.interrupted]
+    if waiting:
+        out.print(
+            f"{len(waiting)} digest(s) of earlier runs are 'unknown' (maybe sent):"
+            " check, then `newsletter run --resend-unknown`."
+        )
     for address in summary.interrupted:
         out.print(f"  unknown: {address} (interrupted mid-send; not resent)")
     for problem in summary.problems:

@@ -223,7 +223,7 @@ class Service:
     ) -> None:
         """Score the day once per distinct criteria now, logged as a run so its cost counts."""
         from newsletter.db.papers import load_day
-        from newsletter.orchestrator import score_stage
+        from newsletter.orchestrator import SCORE_WORKERS, score_stage
 
         categories = sorted({c for s in subscribers for c in s.categories})
         day = load_day(self.db, digest_date, categories)
@@ -235,7 +235,11 @@ class Service:
         )
         try:
             scored = score_stage(
-                day, subscribers, adapters, no_progress, workers=self.settings.llm_concurrency
+                day,
+                subscribers,
+                adapters,
+                no_progress,
+                workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
             )
             summary.add_scoring(scored, subscribers)
         except Exception as exc:  # the delivery run scores again; this was only a head start

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
 # A delivery in one of these states means the reader has had (or may have had) the day's digest.
 HANDLED = ("sent", "sending", "unknown", "empty")
+# Criteria ranked at once: the judge's shared semaphore bounds LLM calls; more workers only cost memory.
+SCORE_WORKERS = 8
 RUN_LOCK_WAIT = 600.0  # seconds a run waits for another one to finish
 
 
@@ -273,7 +275,9 @@ def _cycle(
         log.error("fetching the announcement failed: %s", exc)
         return
     summary.papers = len(day.papers)
-    scored = score_stage(day, subscribers, adapters, progress, workers=settings.llm_concurrency)
+    scored = score_stage(
+        day, subscribers, adapters, progress, workers=min(settings.llm_concurrency, SCORE_WORKERS)
+    )
     summary.add_scoring(scored, subscribers)
 
     advance = progress("Digests", len(subscribers))
