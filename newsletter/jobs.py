@@ -24,6 +24,7 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
+from newsletter.deliver import Clock
 from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.health import ServiceState
 from newsletter.mail.base import PermanentSendError, Transport
@@ -41,9 +42,7 @@ from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
 AdapterFactory = Callable[[Settings, Database, "dt.date | None"], Adapters]
-DONE = ("sent", "sending", "unknown", "empty")
 
 
 def utc_now() -> dt.datetime:
@@ -290,7 +289,7 @@ class Service:
         for reader in readers:
             key = reader.email.lower()
             row = rows.get(key)
-            if key in suppressed or (row is not None and row.status in DONE):
+            if key in suppressed or (row is not None and row.status in delivery_store.HANDLED):
                 continue
             if row is not None and row.status == "failed" and row.attempts >= self.options.max_send_runs:
                 continue
@@ -353,7 +352,7 @@ class Service:
                 row = rows.get(reader.email.lower())
                 window = subscriber_window(reader, digest_date)
                 final = row is not None and (
-                    row.status in DONE
+                    row.status in delivery_store.HANDLED
                     or (row.status == "failed" and row.attempts >= self.options.max_send_runs)
                 )
                 if row is not None and row.status == "failed" and (final or now >= window.end):

@@ -38,8 +38,6 @@ from newsletter.settings import Settings
 log = logging.getLogger(__name__)
 
 IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
-# A delivery in one of these states means the reader has had (or may have had) the day's digest.
-HANDLED = ("sent", "sending", "unknown", "empty")
 # Criteria ranked at once: the judge's shared semaphore bounds LLM calls; more workers only cost memory.
 SCORE_WORKERS = 8
 RUN_LOCK_WAIT = 600.0  # seconds a run waits for another one to finish
@@ -81,7 +79,11 @@ def _due_subscribers(
 ) -> list[Subscriber]:
     wanted = {address.lower() for address in only}
     suppressed = subscriber_store.suppressions(db)
-    handled = {email for email, d in delivery_store.for_date(db, digest_date).items() if d.status in HANDLED}
+    handled = {
+        email
+        for email, d in delivery_store.for_date(db, digest_date).items()
+        if d.status in delivery_store.HANDLED
+    }
     due = []
     for subscriber in roster.subscribers:
         key = subscriber.email.lower()

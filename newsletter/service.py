@@ -23,8 +23,9 @@ from pathlib import Path
 from types import FrameType
 
 from newsletter.db import Database
+from newsletter.deliver import Clock
 from newsletter.health import healthz_route
-from newsletter.jobs import Clock, Service, ServiceOptions, TransportGate, utc_now
+from newsletter.jobs import Service, ServiceOptions, TransportGate, utc_now
 from newsletter.logs import set_level
 from newsletter.mail.base import Transport
 from newsletter.schedule import fetch_trigger

@@ -19,6 +19,8 @@ from newsletter.db import Database
 Status = Literal["pending", "sending", "sent", "failed", "unknown", "empty"]
 # A run may (re)start a delivery only from these; `unknown` needs the admin's --resend-unknown.
 STARTABLE: tuple[Status, ...] = ("pending", "failed")
+# The reader has had (or may have had) the day's digest: nothing more is due for that day.
+HANDLED: tuple[Status, ...] = ("sent", "sending", "unknown", "empty")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +61,36 @@ def digest_id_for(email: str, digest_date: dt.date) -> str:
 
 
 def get(db: Database, email: str, digest_date: dt.date) -> Delivery | None:
-    row = db.read().execute(
-        "SELECT * FROM deliveries WHERE email=? AND digest_date=?",
-        (email, digest_date.isoformat()),
-    ).fetchone()
+    row = (
+        db.read()
+        .execute(
+            "SELECT * FROM deliveries WHERE email=? AND digest_date=?",
+            (email, digest_date.isoformat()),
+        )
+        .fetchone()
+    )
     return _delivery(row) if row else None
 
 
 def for_date(db: Database, digest_date: dt.date) -> dict[str, Delivery]:
-    rows = db.read().execute(
-        "SELECT * FROM deliveries WHERE digest_date=?", (digest_date.isoformat(),)
-    ).fetchall()
+    rows = (
+        db.read()
+        .execute("SELECT * FROM deliveries WHERE digest_date=?", (digest_date.isoformat(),))
+        .fetchall()
+    )
     return {row["email"].lower(): _delivery(row) for row in rows}
 
 
 def with_status(db: Database, *statuses: Status) -> list[Delivery]:
     marks = ",".join("?" * len(statuses))
-    rows = db.read().execute(
-        f"SELECT * FROM deliveries WHERE status IN ({marks}) ORDER BY digest_date, email",  # noqa: S608
-        statuses,
-    ).fetchall()
+    rows = (
+        db.read()
+        .execute(
+            f"SELECT * FROM deliveries WHERE status IN ({marks}) ORDER BY digest_date, email",  # noqa: S608
+            statuses,
+        )
+        .fetchall()
+    )
     return [_delivery(row) for row in rows]
 
 
@@ -113,12 +125,22 @@ def begin(
             " ON CONFLICT(email, digest_date) DO UPDATE SET status=excluded.status,"
             " paper_ids=excluded.paper_ids, message_id=excluded.message_id, error=NULL,"
             " attempts=deliveries.attempts + 1, updated_at=excluded.updated_at",
-            (email, digest_date.isoformat(), digest_id_for(email, digest_date), status,
-             json.dumps(list(paper_ids)), message_id, when, when),
+            (
+                email,
+                digest_date.isoformat(),
+                digest_id_for(email, digest_date),
+                status,
+                json.dumps(list(paper_ids)),
+                message_id,
+                when,
+                when,
+            ),
         )
         if status == "empty":
-            conn.execute("UPDATE deliveries SET sent_at=? WHERE email=? AND digest_date=?",
-                         (when, email, digest_date.isoformat()))
+            conn.execute(
+                "UPDATE deliveries SET sent_at=? WHERE email=? AND digest_date=?",
+                (when, email, digest_date.isoformat()),
+            )
     return True
 
 
@@ -143,27 +165,31 @@ def mark_sent(
         )
 
 
-def mark_failed(
-    db: Database, email: str, digest_date: dt.date, *, error: str, now: dt.datetime
+def _settle(
+    db: Database,
+    email: str,
+    digest_date: dt.date,
+    status: Status,
+    *,
+    error: str,
+    now: dt.datetime,
+    only_from: str = "",
 ) -> None:
+    guard = f" AND status='{only_from}'" if only_from else ""
     with db.tx() as conn:
         conn.execute(
-            "UPDATE deliveries SET status='failed', error=?, updated_at=?"
-            " WHERE email=? AND digest_date=?",
-            (error, now.isoformat(), email, digest_date.isoformat()),
+            f"UPDATE deliveries SET status=?, error=?, updated_at=? WHERE email=? AND digest_date=?{guard}",  # noqa: S608
+            (status, error, now.isoformat(), email, digest_date.isoformat()),
         )
 
 
-def mark_unknown(
-    db: Database, email: str, digest_date: dt.date, *, error: str, now: dt.datetime
-) -> None:
+def mark_failed(db: Database, email: str, digest_date: dt.date, *, error: str, now: dt.datetime) -> None:
+    _settle(db, email, digest_date, "failed", error=error, now=now)
+
+
+def mark_unknown(db: Database, email: str, digest_date: dt.date, *, error: str, now: dt.datetime) -> None:
     """The request went out but its answer did not come back: maybe sent. Never resent blindly."""
-    with db.tx() as conn:
-        conn.execute(
-            "UPDATE deliveries SET status='unknown', error=?, updated_at=?"
-            " WHERE email=? AND digest_date=? AND status='sending'",
-            (error, now.isoformat(), email, digest_date.isoformat()),
-        )
+    _settle(db, email, digest_date, "unknown", error=error, now=now, only_from="sending")
 
 
 def recover_interrupted(db: Database, now: dt.datetime) -> list[Delivery]:
@@ -185,10 +211,14 @@ def recover_interrupted(db: Database, now: dt.datetime) -> list[Delivery]:
 
 def settle_from_events(db: Database, now: dt.datetime) -> list[str]:
     """`unknown` deliveries that SendGrid reported events for were processed: mark them sent."""
-    rows = db.read().execute(
-        "SELECT DISTINCT d.digest_id FROM deliveries d JOIN events e ON e.digest_id = d.digest_id"
-        " WHERE d.status = 'unknown'"
-    ).fetchall()
+    rows = (
+        db.read()
+        .execute(
+            "SELECT DISTINCT d.digest_id FROM deliveries d JOIN events e ON e.digest_id = d.digest_id"
+            " WHERE d.status = 'unknown'"
+        )
+        .fetchall()
+    )
     return [str(row["digest_id"]) for row in rows if resolve_unknown_as_sent(db, row["digest_id"], now)]
 
 
@@ -217,16 +247,18 @@ def resolve_unknown_as_sent(db: Database, digest_id: str, now: dt.datetime) -> b
 
 
 def delivered_paper_ids(db: Database, email: str) -> set[str]:
-    rows = db.read().execute(
-        "SELECT arxiv_id FROM delivered_papers WHERE email=?", (email,)
-    ).fetchall()
+    rows = db.read().execute("SELECT arxiv_id FROM delivered_papers WHERE email=?", (email,)).fetchall()
     return {row["arxiv_id"] for row in rows}
 
 
 def last_deliveries(db: Database) -> dict[str, Delivery]:
     """Each address's newest delivery row."""
-    rows = db.read().execute(
-        "SELECT * FROM deliveries d WHERE digest_date = (SELECT MAX(digest_date) FROM deliveries"
-        " WHERE email = d.email)"
-    ).fetchall()
+    rows = (
+        db.read()
+        .execute(
+            "SELECT * FROM deliveries d WHERE digest_date = (SELECT MAX(digest_date) FROM deliveries"
+            " WHERE email = d.email)"
+        )
+        .fetchall()
+    )
     return {row["email"].lower(): _delivery(row) for row in rows}
