@@ -31,7 +31,8 @@ def build_transport(settings: Settings) -> Transport:
 def build_judge(settings: Settings, db: Database, digest_date: dt.date | None) -> Judge | None:
     if not settings.llm_model:
         return None
-    from newsletter.ranking.llm import Budget, LiteLLMJudge
+    from newsletter.ranking.budget import Budget
+    from newsletter.ranking.llm import LiteLLMJudge
 
     budget = None
     if settings.llm_daily_budget_usd is not None:

@@ -9,7 +9,8 @@ import pytest
 
 from newsletter.models import Paper, Score
 from newsletter.ranking.base import Judgement
-from newsletter.ranking.llm import Budget, LiteLLMJudge
+from newsletter.ranking.budget import Budget
+from newsletter.ranking.llm import LiteLLMJudge
 from newsletter.ranking.scoring import BUDGET_NOTE, LLM_MISSING_NOTE, score_criteria
 from tests.fakes.llm_server import FakeLLM
 from tests.test_llm_judge import CRITERIA, KEY, Sleeps, load_papers

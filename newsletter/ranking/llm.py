@@ -11,69 +11,24 @@ Whatever still has no score is reported as unscored, with the reason, and never 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import random
 import threading
-import time
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from newsletter.models import Paper, Score, Usage
 from newsletter.ranking import prompt
+from newsletter.ranking.background_loop import run_coroutine
 from newsletter.ranking.base import Judgement
+from newsletter.ranking.budget import Budget
+from newsletter.ranking.llm_errors import CallFailed, is_retryable, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-
-# litellm exception class names that a later attempt may cure.
-_RETRYABLE = (
-    "RateLimitError",
-    "Timeout",
-    "InternalServerError",
-    "ServiceUnavailableError",
-    "APIConnectionError",
-)
-
-
-class Budget:
-    """A daily LLM spend cap in USD, shared by every judge call of one run (thread-safe).
-
-    Checked before each call, charged after it: concurrent calls in flight when the cap is reached
-    still finish, so a run can overshoot by at most `concurrency` calls.
-    """
-
-    def __init__(self, cap_usd: float | None, spent_usd: float = 0.0) -> None:
-        if cap_usd is not None and cap_usd < 0:
-            raise ValueError(f"LLM budget must be ≥ 0 USD, got {cap_usd}")
-        self.cap_usd = cap_usd
-        self._spent = spent_usd
-        self._lock = threading.Lock()
-
-    @property
-    def spent_usd(self) -> float:
-        with self._lock:
-            return self._spent
-
-    @property
-    def exhausted(self) -> bool:
-        with self._lock:
-            return self.cap_usd is not None and self._spent >= self.cap_usd
-
-    def charge(self, usd: float) -> None:
-        with self._lock:
-            self._spent += usd
-
-
-class _CallFailed(Exception):
-    def __init__(self, message: str, *, auth: bool = False, budget: bool = False) -> None:
-        super().__init__(message)
-        self.auth = auth
-        self.budget = budget
 
 
 @dataclass
@@ -143,7 +98,7 @@ class LiteLLMJudge:
     # -- public ----------------------------------------------------------------------------
     def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
         """Score `papers` (sync facade; safe to call from any thread, also inside an event loop)."""
-        return _run_coroutine(self.ajudge(criteria, papers))
+        return run_coroutine(self.ajudge(criteria, papers))
 
     async def ajudge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
         unique = list({p.arxiv_id: p for p in papers}.values())
@@ -202,7 +157,7 @@ class LiteLLMJudge:
                 if run.auth_failed:  # the key is wrong for every batch: do not hammer the provider
                     return
                 content = await self._complete(run, system, user)
-        except _CallFailed as exc:
+        except CallFailed as exc:
             run.errors.append(str(exc))
             run.auth_failed |= exc.auth
             run.budget_exhausted |= exc.budget
@@ -236,7 +191,7 @@ class LiteLLMJudge:
         last = ""
         for attempt in range(self.max_attempts):
             if self.budget is not None and self.budget.exhausted:
-                raise _CallFailed("daily LLM budget reached; ranked locally", budget=True)
+                raise CallFailed("daily LLM budget reached; ranked locally", budget=True)
             try:
                 response = await asyncio.wait_for(
                     litellm.acompletion(
@@ -260,18 +215,13 @@ class LiteLLMJudge:
                 name = type(exc).__name__
                 last = f"{name}: {self._redact(str(exc))[:200]}"
                 if isinstance(exc, AuthenticationError):
-                    raise _CallFailed(
+                    raise CallFailed(
                         f"the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY): {last}",
                         auth=True,
                     ) from None
-                retryable = (
-                    isinstance(exc, asyncio.TimeoutError)
-                    or any(c.__name__ in _RETRYABLE for c in type(exc).__mro__)
-                    or _status(exc) >= 500
-                )
-                if not retryable or attempt + 1 >= self.max_attempts:
+                if not is_retryable(exc) or attempt + 1 >= self.max_attempts:
                     break
-                delay = self._delay(attempt, _retry_after(exc))
+                delay = self._delay(attempt, retry_after_seconds(exc))
                 log.info("LLM call failed (%s); retry %d in %.2fs", name, attempt + 1, delay)
                 await self._sleep(delay)
                 continue
@@ -280,7 +230,7 @@ class LiteLLMJudge:
                 return str(response.choices[0].message.content or "")
             except (AttributeError, IndexError, TypeError):  # no choices: treated as malformed
                 return ""
-        raise _CallFailed(f"LLM call failed: {last}")
+        raise CallFailed(f"LLM call failed: {last}")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -307,56 +257,3 @@ class LiteLLMJudge:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """Seconds from a Retry-After header that litellm kept on the exception, if any."""
-    for source in (getattr(exc, "litellm_response_headers", None), _response_headers(exc)):
-        try:
-            value = source.get("retry-after") if source is not None else None
-        except Exception:
-            value = None
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:  # the other legal form: an HTTP date
-            parsed = email.utils.parsedate_to_datetime(str(value))
-        except (TypeError, ValueError):
-            continue
-        return max(0.0, parsed.timestamp() - time.time())
-    return None
-
-
-def _status(exc: BaseException) -> int:
-    try:
-        return int(getattr(exc, "status_code", 0) or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _response_headers(exc: BaseException) -> Any:
-    response = getattr(exc, "response", None)
-    return getattr(response, "headers", None)
-
-
-# One long-lived event loop in a daemon thread runs every sync `judge` call: litellm keeps its
-# HTTP clients per loop, and a fresh `asyncio.run` per call would churn them (and cannot run
-# inside a caller's own running loop at all).
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_lock = threading.Lock()
-
-
-def _background_loop() -> asyncio.AbstractEventLoop:
-    global _loop
-    with _loop_lock:
-        if _loop is None or _loop.is_closed():
-            _loop = asyncio.new_event_loop()
-            threading.Thread(target=_loop.run_forever, name="llm-judge", daemon=True).start()
-        return _loop
-
-
-def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
