@@ -41,8 +41,7 @@ def load_day(date: str) -> list[Paper]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
     return [
-        Paper(r["id"], r["title"], tuple(r["authors"]), r["summary"], tuple(r["categories"]))
-        for r in rows
+        Paper(r["id"], r["title"], tuple(r["authors"]), r["summary"], tuple(r["categories"])) for r in rows
     ]
 
 
@@ -96,8 +95,7 @@ class _Bm25Ranker:
 
         corpus = [f"{p.title}. {p.abstract}" for p in papers]
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False),
-                        show_progress=False)
+        retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
         query = bm25s.tokenize([criteria], stopwords="en", show_progress=False)
         docs, scores = retriever.retrieve(query, k=len(papers), show_progress=False)
         top = float(scores[0][0]) or 1.0
@@ -152,29 +150,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", action="append", help="YYYY-MM-DD (default: every day)")
     parser.add_argument("--model", default="gpt-4o-mini", help="priced and tokenised as this")
-    parser.add_argument("--history", action="store_true",
-                        help="give the ranker the other days' reference labels as LLM history")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="give the ranker the other days' reference labels as LLM history",
+    )
     args = parser.parse_args()
     days = args.day or sorted(
         p.name.removesuffix(".jsonl.gz") for p in (REFERENCE / "arxiv" / "days").glob("*.gz")
     )
     criteria_files = sorted((REFERENCE / "criteria").glob("*.md"))
     ranker, cut, ranker_name = ranker_and_cut()
-    print(f"ranker: {ranker_name} ({'with' if args.history else 'no'} history); model priced as "
-          f"{args.model}; batch 10; abstracts ≤ {prompt.MAX_ABSTRACT_CHARS} chars")
-    head = (f"{'day':10} {'criteria':22} {'cand':>4} {'sent':>4} {'calls':>5} {'prompt':>7} "
-            f"{'tok/LLM':>7} {'tok/cand':>8} {'rec≥7':>7} {'$':>8} | {'b.calls':>7} "
-            f"{'b.prompt':>8} {'b.tok/cand':>10} {'b.$':>8}")
+    print(
+        f"ranker: {ranker_name} ({'with' if args.history else 'no'} history); model priced as "
+        f"{args.model}; batch 10; abstracts ≤ {prompt.MAX_ABSTRACT_CHARS} chars"
+    )
+    head = (
+        f"{'day':10} {'criteria':22} {'cand':>4} {'sent':>4} {'calls':>5} {'prompt':>7} "
+        f"{'tok/LLM':>7} {'tok/cand':>8} {'rec≥7':>7} {'$':>8} | {'b.calls':>7} "
+        f"{'b.prompt':>8} {'b.tok/cand':>10} {'b.$':>8}"
+    )
     print(head)
     print("-" * len(head))
-    totals = {"cand": 0, "sent": 0, "calls": 0, "prompt": 0, "completion": 0, "pos": 0, "hit": 0,
-              "b_calls": 0, "b_prompt": 0, "scored": 0}
+    totals = {
+        "cand": 0,
+        "sent": 0,
+        "calls": 0,
+        "prompt": 0,
+        "completion": 0,
+        "pos": 0,
+        "hit": 0,
+        "b_calls": 0,
+        "b_prompt": 0,
+        "scored": 0,
+    }
     worst_recall = 1.0
     started = time.perf_counter()
     with FakeLLM() as fake:
-        judge = LiteLLMJudge(
-            f"openai/{args.model}", api_base=fake.api_base, api_key="sk-bench", timeout=30
-        )
+        judge = LiteLLMJudge(f"openai/{args.model}", api_base=fake.api_base, api_key="sk-bench", timeout=30)
         for day in days:
             day_papers = load_day(day)
             for path in criteria_files:
@@ -183,16 +196,16 @@ def main() -> None:
                 papers = candidates(day_papers, categories)
                 cache = _History(history_for(day, days, path.stem)) if args.history else None
                 first = len(fake.requests)
-                result = score_criteria(
-                    criteria, papers, ranker=ranker, judge=judge, cache=cache, cut=cut
-                )
+                result = score_criteria(criteria, papers, ranker=ranker, judge=judge, cache=cache, cut=cut)
                 sent_requests = fake.requests[first:]
                 sent = {i for r in sent_requests for i in _ids(r)}
                 prompt_tokens = sum(tokens(args.model, r["messages"]) for r in sent_requests)
                 answers = fake.answers[first:]
-                completion = sum(tokens(args.model, [{"role": "assistant", "content": a}])
-                                 for a in answers)
-                pos = {i for i, r in labels.items() if r >= 7}
+                completion = sum(tokens(args.model, [{"role": "assistant", "content": a}]) for a in answers)
+                # Only labels of papers that are candidates here (a selection can name a paper
+                # the day file lacks, or a cross-list), as in bench/ranking.py.
+                ids = {p.arxiv_id for p in papers}
+                pos = {i for i, r in labels.items() if r >= 7 and i in ids}
                 hit = len(pos & sent)
                 recall = hit / len(pos) if pos else 1.0
                 worst_recall = min(worst_recall, recall)
@@ -201,28 +214,41 @@ def main() -> None:
                 b_completion = round(per_paper_completion * len(papers))
                 cost = dollars(args.model, prompt_tokens, completion)
                 b_cost = dollars(args.model, b_prompt, b_completion)
-                print(f"{day:10} {path.stem[:22]:22} {len(papers):4d} {len(sent):4d} "
-                      f"{len(sent_requests):5d} {prompt_tokens:7d} "
-                      f"{prompt_tokens / max(1, result.llm_scored):7.0f} "
-                      f"{prompt_tokens / len(papers):8.0f} {hit:3d}/{len(pos):<3d} "
-                      f"{_usd(cost):>8} | {b_calls:7d} {b_prompt:8d} "
-                      f"{b_prompt / len(papers):10.0f} {_usd(b_cost):>8}")
-                for key, value in (("cand", len(papers)), ("sent", len(sent)),
-                                   ("calls", len(sent_requests)), ("prompt", prompt_tokens),
-                                   ("completion", completion), ("pos", len(pos)), ("hit", hit),
-                                   ("b_calls", b_calls), ("b_prompt", b_prompt),
-                                   ("scored", result.llm_scored)):
+                print(
+                    f"{day:10} {path.stem[:22]:22} {len(papers):4d} {len(sent):4d} "
+                    f"{len(sent_requests):5d} {prompt_tokens:7d} "
+                    f"{prompt_tokens / max(1, result.llm_scored):7.0f} "
+                    f"{prompt_tokens / len(papers):8.0f} {hit:3d}/{len(pos):<3d} "
+                    f"{_usd(cost):>8} | {b_calls:7d} {b_prompt:8d} "
+                    f"{b_prompt / len(papers):10.0f} {_usd(b_cost):>8}"
+                )
+                for key, value in (
+                    ("cand", len(papers)),
+                    ("sent", len(sent)),
+                    ("calls", len(sent_requests)),
+                    ("prompt", prompt_tokens),
+                    ("completion", completion),
+                    ("pos", len(pos)),
+                    ("hit", hit),
+                    ("b_calls", b_calls),
+                    ("b_prompt", b_prompt),
+                    ("scored", result.llm_scored),
+                ):
                     totals[key] += value
     t = totals
     print("-" * len(head))
-    print(f"{'all':33} {t['cand']:4d} {t['sent']:4d} {t['calls']:5d} {t['prompt']:7d} "
-          f"{t['prompt'] / max(1, t['scored']):7.0f} {t['prompt'] / t['cand']:8.0f} "
-          f"{t['hit']:3d}/{t['pos']:<3d} {_usd(dollars(args.model, t['prompt'], t['completion'])):>8}"
-          f" | {t['b_calls']:7d} {t['b_prompt']:8d} {t['b_prompt'] / t['cand']:10.0f}")
-    print(f"sent to the LLM: {t['sent'] / t['cand']:.0%} of candidates; recall of relevance ≥ 7 "
-          f"among them: {t['hit'] / max(1, t['pos']):.1%} overall, worst day × criteria "
-          f"{worst_recall:.1%}; prompt tokens {t['prompt'] / t['b_prompt']:.0%} of the baseline's; "
-          f"{time.perf_counter() - started:.1f}s")
+    print(
+        f"{'all':33} {t['cand']:4d} {t['sent']:4d} {t['calls']:5d} {t['prompt']:7d} "
+        f"{t['prompt'] / max(1, t['scored']):7.0f} {t['prompt'] / t['cand']:8.0f} "
+        f"{t['hit']:3d}/{t['pos']:<3d} {_usd(dollars(args.model, t['prompt'], t['completion'])):>8}"
+        f" | {t['b_calls']:7d} {t['b_prompt']:8d} {t['b_prompt'] / t['cand']:10.0f}"
+    )
+    print(
+        f"sent to the LLM: {t['sent'] / t['cand']:.0%} of candidates; recall of relevance ≥ 7 "
+        f"among them: {t['hit'] / max(1, t['pos']):.1%} overall, worst day × criteria "
+        f"{worst_recall:.1%}; prompt tokens {t['prompt'] / t['b_prompt']:.0%} of the baseline's; "
+        f"{time.perf_counter() - started:.1f}s"
+    )
 
 
 def _ids(request: dict[str, object]) -> list[str]:

@@ -160,6 +160,7 @@ def main() -> None:
     _merge_random(rows, args.seeds)
     _print(rows, cases)
     _print_targets(rows, sorted({c.criteria_name for c in cases}))
+    _print_label_bias(cases)
     print(
         f"\nrank() time per day × criteria: median {statistics.median(timings) * 1000:.0f} ms,"
         f" max {max(timings) * 1000:.0f} ms"
@@ -274,6 +275,28 @@ def _print_targets(rows: dict[tuple[str, str, int], list[dict[str, float]]], nam
                     f" {'MET' if sent <= best_keep - 0.10 else 'NOT MET'}  [3] no-LLM digest holds"
                     f" {hits:.0f} > {best_top30:.0f}: {'MET' if hits > best_top30 else 'NOT MET'}"
                 )
+
+
+AUTHOR_BANDS = ((1, 3), (4, 5), (6, 8), (9, 10_000))
+
+
+def _print_label_bias(cases: Sequence[Case]) -> None:
+    """How the reference labels depend on team size, which no content ranker can see.
+
+    The reference selector only asked its LLM about papers with an author of h-index ≥ 15
+    (Semantic Scholar; its config has `hcutoff = 15`), after a title-only pass, so a relevant paper
+    by a young team counts as irrelevant here. Team size is a visible stand-in for that filter.
+    """
+    print("\n=== reference labels by number of authors (share of candidates selected, any relevance)")
+    for name in sorted({c.criteria_name for c in cases}):
+        mine = [c for c in cases if c.criteria_name == name]
+        cells = []
+        for low, high in AUTHOR_BANDS:
+            band = [(c, p) for c in mine for p in c.papers if low <= len(p.authors) <= high]
+            picked = sum(1 for c, p in band if p.arxiv_id in c.labels)
+            label = f"{low}-{high}" if high < 10_000 else f"{low}+"
+            cells.append(f"{label} authors {picked / max(1, len(band)):.2f} (n={len(band)})")
+        print(f"-- {name}: " + ", ".join(cells))
 
 
 if __name__ == "__main__":

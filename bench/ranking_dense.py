@@ -1,0 +1,108 @@
+"""Would a packaged embedding model rank better? WordLlama on the reference days, alone and fused.
+
+WordLlama (MIT) ships its 256-dimension token embeddings and tokenizer inside its wheel, so it
+runs with no network and no model download: the one "small embedding model that a package ships"
+we found. This prints the same ranking figures as bench/ranking.py (relevance ≥ 7) for:
+- dense alone: cosine of each paper with the whole criteria text, or with its best topic;
+- fused with the local ranker: the sum of standardised scores (without history);
+- with history: the local ranker's history order fused with a ridge model on the embeddings of
+  the other days' judged papers (leave one day out, as in bench/ranking.py).
+It is not part of the product. The gains are not consistent across the two broad readers (the
+dense ridge helps one and hurts the other), and wired into LocalRanker (tried, then reverted) it
+lowered the with-history cut's worst-day recall to 0.71-0.86 without sending fewer papers.
+
+Run: .venv/bin/pip install -e ".[dense]" && .venv/bin/python bench/ranking_dense.py
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from ranking import DEFAULT_REFERENCE, Case, bm25_whole, history_for, load_cases, metrics, tfidf_whole
+from sklearn.linear_model import Ridge
+
+from newsletter.ranking.criteria import parse_criteria
+from newsletter.ranking.local import LocalRanker
+from newsletter.ranking.match import paper_text, topic_matches
+
+
+def load_wordllama() -> Callable[[list[str]], np.ndarray]:
+    """The packaged model, opened directly (its own loader tries to download the tokenizer)."""
+    import wordllama
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+    from wordllama.inference import WordLlamaInference
+
+    root = Path(wordllama.__file__).parent
+    with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np") as weights:
+        table = weights.get_tensor("embedding.weight")
+    tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
+    model = WordLlamaInference(table, tokenizer, binary=False)
+    return lambda texts: np.asarray(model.embed(texts, norm=True), dtype=float)
+
+
+def standard(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / (spread if spread > 0 else 1.0)
+
+
+def order_by(case: Case, score: np.ndarray) -> list[str]:
+    return [case.papers[i].arxiv_id for i in np.argsort(-score, kind="stable")]
+
+
+def as_score(case: Case, order: Sequence[str]) -> np.ndarray:
+    """A ranking as a score (higher is better), so rankings can be fused."""
+    position = {arxiv_id: i for i, arxiv_id in enumerate(order)}
+    return np.array([-position[p.arxiv_id] for p in case.papers], dtype=float)
+
+
+def rankings(
+    case: Case, cases: Sequence[Case], embed: Callable[[list[str]], np.ndarray]
+) -> dict[str, np.ndarray]:
+    topics = [t.query for t in parse_criteria(case.criteria).topics]
+    papers = embed([paper_text(p) for p in case.papers])
+    whole = papers @ embed([case.criteria])[0]
+    best_topic = (papers @ embed(topics).T).max(axis=1)
+    lexical = topic_matches(topics, case.papers).max(axis=0)
+    ranker = LocalRanker()
+    history = history_for(case, cases)
+    with_history = as_score(case, [s.arxiv_id for s in ranker.rank(case.criteria, case.papers, history)])
+    judged = embed([paper_text(p) for p, _ in history])
+    learned = Ridge(alpha=1.0).fit(judged, [label for _, label in history]).predict(papers)
+    return {
+        "bm25 whole text": as_score(case, bm25_whole(case)),
+        "tfidf whole text": as_score(case, tfidf_whole(case)),
+        "dense whole criteria": whole,
+        "dense best topic": best_topic,
+        "local": lexical,
+        "local + dense": standard(lexical) + 0.5 * standard(best_topic),
+        "local+history": with_history,
+        "local+history + dense ridge": standard(with_history) + standard(learned),
+    }
+
+
+def main() -> None:
+    embed = load_wordllama()
+    cases = load_cases(DEFAULT_REFERENCE)
+    found: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for case in cases:
+        for method, score in rankings(case, cases, embed).items():
+            result = metrics(order_by(case, score), case.labels, 7)
+            if result is not None:
+                found.setdefault((case.criteria_name, method), []).append(result)
+    print("relevance ≥ 7: recall in the top 33%, share kept for 95% recall (mean / worst day), top 30")
+    for name in sorted({criteria_name for criteria_name, _ in found}):
+        print(f"-- {name}")
+        for (criteria_name, method), runs in found.items():
+            if criteria_name == name:
+                print(
+                    f"   {method:28s} r33 {np.mean([r['r33'] for r in runs]):.2f}  keep95"
+                    f" {np.mean([r['keep95'] for r in runs]):.2f} / {max(r['keep95'] for r in runs):.2f}"
+                    f"  top30 {sum(r['top30'] for r in runs):.0f}/{sum(r['relevant'] for r in runs):.0f}"
+                )
+
+
+if __name__ == "__main__":
+    main()
