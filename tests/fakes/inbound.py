@@ -177,7 +177,7 @@ def raw_post(
     """Raw mode: the whole MIME message in `email`, beside envelope, to, from, subject, …"""
     parsed = message
     if isinstance(message, str):
-        parsed = message_from_string(message, policy=policy.default)  # type: ignore[assignment]
+        parsed = message_from_string(message, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     text = message if isinstance(message, str) else message.as_string()
     fields = [

@@ -91,7 +91,8 @@ class Recorded:
 
     def header(self, name: str) -> str | None:
         """A mail header from the request body's `headers` (not the HTTP headers)."""
-        return (self.body or {}).get("headers", {}).get(name)
+        value = (self.body or {}).get("headers", {}).get(name)
+        return None if value is None else str(value)
 
 
 def _errors(message: str, field: str | None = None) -> dict[str, Any]:
