@@ -2,6 +2,7 @@
 
 `run_daily` takes `now`, the settings and the adapters (outside services) as arguments and reads
 no clock of its own; the CLI and the service build the adapters with `build_adapters`.
+The stages themselves are in `newsletter.stages`; this module holds the run lock and the wiring.
 """
 
 from __future__ import annotations
@@ -9,10 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from filelock import FileLock, Timeout
 
@@ -20,26 +18,18 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
-from newsletter.db.papers import load_day, save_day
 from newsletter.deliver import DeliveryJob, deliver_all
 from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
-from newsletter.files import atomic_write_text
-from newsletter.mail.compose import compose, reply_address, unsubscribe_url
-from newsletter.mail.outbox import safe_filename
-from newsletter.models import AnnouncementDay, Digest, Subscriber, Usage
+from newsletter.models import Subscriber, Usage
 from newsletter.pipeline import Adapters, Progress, RunSummary, no_progress
-from newsletter.ranking.scoring import CriteriaScores, score_criteria
-from newsletter.render import render_digest, render_empty
 from newsletter.roster import Roster, RosterError, load_roster
-from newsletter.select import in_categories, select
 from newsletter.settings import Settings
+from newsletter.stages import SCORE_WORKERS, digest_stage, fetch_stage, score_stage
 
 log = logging.getLogger(__name__)
 
 IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
-# Criteria ranked at once: the judge's shared semaphore bounds LLM calls; more workers only cost memory.
-SCORE_WORKERS = 8
 RUN_LOCK_WAIT = 600.0  # seconds a run waits for another one to finish
 
 
@@ -97,72 +87,6 @@ def _due_subscribers(
             continue
         due.append(subscriber)
     return due
-
-
-def fetch_stage(
-    *,
-    now: dt.datetime,
-    settings: Settings,
-    db: Database,
-    adapters: Adapters,
-    digest_date: dt.date,
-    categories: Sequence[str],
-) -> AnnouncementDay:
-    """The day from the database if it was fetched already, else from arXiv (stored once)."""
-    stored = load_day(db, digest_date, categories)
-    if stored is not None:
-        return stored
-    day = adapters.source.fetch_day(categories=tuple(sorted(categories)), want=digest_date, now=now)
-    save_day(db, day, source=settings.arxiv_feed_url, now=now)
-    log.info("fetched %d papers announced on %s for %s", len(day.papers), day.date, "+".join(day.categories))
-    return day
-
-
-def score_stage(
-    day: AnnouncementDay,
-    subscribers: Sequence[Subscriber],
-    adapters: Adapters,
-    progress: Progress,
-    *,
-    workers: int = 1,
-) -> dict[str, CriteriaScores]:
-    """Score once per distinct criteria text, over the union of its readers' categories.
-
-    With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
-    semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
-    """
-    by_criteria: dict[str, set[str]] = defaultdict(set)
-    for subscriber in subscribers:
-        by_criteria[subscriber.criteria].update(subscriber.categories)
-    advance = progress("Scoring", len(by_criteria))
-
-    def one(item: tuple[str, set[str]]) -> tuple[str, CriteriaScores]:
-        criteria, categories = item
-        papers = [p for p in day.papers if in_categories(p, categories)]
-        result = score_criteria(
-            criteria,
-            papers,
-            ranker=adapters.ranker,
-            judge=adapters.judge,
-            cache=adapters.cache,
-            cut=adapters.cut,
-        )
-        advance()
-        return criteria, result
-
-    if adapters.judge is None or workers <= 1 or len(by_criteria) <= 1:
-        return dict(map(one, by_criteria.items()))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
-        return dict(pool.map(one, by_criteria.items()))
-
-
-def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: str, html: str) -> list[Path]:
-    base = folder / digest_date.isoformat()
-    name = safe_filename(address)
-    paths = [base / f"{name}.md", base / f"{name}.html"]
-    atomic_write_text(paths[0], markdown)
-    atomic_write_text(paths[1], html)
-    return paths
 
 
 def run_daily(
@@ -289,7 +213,7 @@ def _cycle(
         # few digests at a time whatever the number of readers.
         for subscriber in subscribers:
             try:
-                job = _prepare(
+                job = digest_stage(
                     subscriber,
                     day,
                     scored[subscriber.criteria],
@@ -323,56 +247,4 @@ def _cycle(
     summary.add_delivery(report)
 
 
-def _prepare(
-    subscriber: Subscriber,
-    day: AnnouncementDay,
-    scored: CriteriaScores,
-    *,
-    now: dt.datetime,
-    settings: Settings,
-    db: Database,
-    dry_run: bool,
-    summary: RunSummary,
-) -> DeliveryJob | None:
-    already = set() if dry_run else delivery_store.delivered_paper_ids(db, subscriber.email)
-    entries = select(
-        subscriber,
-        day.papers,
-        scored.scores,
-        min_relevance=settings.min_relevance,
-        min_novelty=settings.min_novelty,
-        max_papers=settings.max_papers,
-        already_sent=already,
-    )
-    token = subscriber_store.token_for(db, subscriber.email, now)
-    leave_url, reply_to = unsubscribe_url(token, settings), reply_address(token, settings)
-    if entries:
-        rendered = render_digest(
-            Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to
-        )
-    elif settings.send_empty:
-        rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to)
-    else:
-        rendered = None
-    if dry_run:
-        if rendered is not None:
-            summary.previews[subscriber.email] = _write_preview(
-                settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html
-            )
-        else:
-            summary.empty.append(subscriber.email)
-        return None
-    digest_id = delivery_store.digest_id_for(subscriber.email, day.date)
-    if rendered is None:
-        delivery_store.begin(
-            db, subscriber.email, day.date, paper_ids=(), message_id="", now=now, status="empty"
-        )
-        summary.empty.append(subscriber.email)
-        return None
-    email = compose(
-        rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id
-    )
-    return DeliveryJob(email=email, digest_date=day.date, paper_ids=tuple(e.paper.arxiv_id for e in entries))
-
-
-__all__ = ["Adapters", "RunSummary", "Usage", "fetch_stage", "run_daily", "score_stage"]
+__all__ = ["Adapters", "RunSummary", "Usage", "run_daily"]

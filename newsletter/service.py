@@ -5,7 +5,8 @@ APScheduler 3.11 in UTC with no persistent job store (the database says what is 
   `fetch_retry_interval` (it does nothing once the expected day is stored);
 - "deliver" every `delivery_interval`.
 Jobs are thin: they read the clock once and call `Service.fetch_tick(now)` / `delivery_tick(now)`
-(newsletter/jobs.py). The web app (newsletter/web/app.py) gets `/healthz` as an extra route.
+(newsletter/jobs.py, with the jobs_*.py modules beside it). The web app (newsletter/web/app.py)
+gets `/healthz` as an extra route.
 
 SIGTERM (and Ctrl-C): uvicorn stops taking requests, the scheduler starts no new job, sends not yet
 begun are refused at the transport gate, the ones in flight finish and are recorded; exit 0.
@@ -25,7 +26,8 @@ from types import FrameType
 from newsletter.db import Database
 from newsletter.deliver import Clock
 from newsletter.health import healthz_route
-from newsletter.jobs import Service, ServiceOptions, TransportGate, utc_now
+from newsletter.jobs import Service
+from newsletter.jobs_common import ServiceOptions, TransportGate, utc_now
 from newsletter.logs import set_level
 from newsletter.mail.base import Transport
 from newsletter.schedule import fetch_trigger

@@ -150,6 +150,11 @@ class FakeSendGrid:
         with self._lock:
             self._steps.extend(steps)
 
+    def clear_script(self) -> None:
+        """Drop the steps not yet played: from now on every request is accepted."""
+        with self._lock:
+            self._steps.clear()
+
     @property
     def pending_steps(self) -> int:
         with self._lock:

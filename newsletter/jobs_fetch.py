@@ -1,0 +1,120 @@
+"""The service's fetch job: try until the expected announcement is stored, then score it once
+per distinct criteria ("prepare") so the first send finds the scores cached (see `newsletter.jobs`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from newsletter.alerts import fetch_alert
+from newsletter.db import runs as run_log
+from newsletter.fetch import FetchError, NoAnnouncementError
+from newsletter.jobs_common import ServiceBase
+from newsletter.models import Subscriber
+from newsletter.pipeline import Adapters, RunSummary, no_progress
+from newsletter.roster import RosterError
+from newsletter.schedule import fetch_plan
+
+log = logging.getLogger(__name__)
+
+
+class FetchSide(ServiceBase):
+    """`fetch_tick` and the prepare step after a fetch."""
+
+    def fetch_tick(self, now: dt.datetime) -> str:
+        """One step of the fetch job; returns what happened (also in the health state)."""
+        with self.work:
+            want = fetch_plan(now, (), retry_for=self.options.retry_for).want
+            plan = fetch_plan(
+                now, self.stored_dates(want), retry_for=self.options.retry_for, tried=want in self._tried
+            )
+            if plan.action == "done":
+                self.state.update(fetch_want=plan.want, fetch_status="done", fetch_error=None, fetch_at=now)
+                return "done"
+            if plan.action == "overdue":
+                last_error = self.state.fetch_error or "not fetched"
+                self.state.update(fetch_want=plan.want, fetch_status="overdue", fetch_at=now)
+                self.alerter.send(fetch_alert(plan.want, last_error, retried_for=self.options.retry_for), now)
+                return "overdue"
+            self._tried.add(plan.want)
+            status, error = self._fetch_and_prepare(plan.want, now)
+            if status == "failed":
+                late = fetch_plan(now, (), retry_for=self.options.retry_for).action == "overdue"
+                if late:  # the one try of a late start failed: that is the bound too
+                    status = "overdue"
+                    self.alerter.send(
+                        fetch_alert(plan.want, error or "", retried_for=self.options.retry_for), now
+                    )
+            self.state.update(fetch_want=plan.want, fetch_status=status, fetch_error=error, fetch_at=now)
+            return status
+
+    def _fetch_and_prepare(self, want: dt.date, now: dt.datetime) -> tuple[str, str | None]:
+        from newsletter.stages import fetch_stage
+
+        try:
+            subscribers = self._active(self._roster())
+        except RosterError as exc:
+            return "failed", str(exc)
+        categories = sorted(
+            {c for s in subscribers for c in s.categories} or set(self.settings.default_categories)
+        )
+        adapters = self.adapters_for(want)
+        try:
+            day = fetch_stage(
+                now=now,
+                settings=self.settings,
+                db=self.db,
+                adapters=adapters,
+                digest_date=want,
+                categories=categories,
+            )
+        except NoAnnouncementError as exc:
+            log.info("no digest today: %s", exc)
+            self._close(adapters)
+            return "no announcement", None
+        except FetchError as exc:
+            log.warning("fetching the announcement of %s failed (will retry): %s", want, exc)
+            self._close(adapters)
+            return "failed", str(exc)
+        self._close(adapters)
+        if subscribers:
+            self._prepare(day.date, subscribers, adapters, now)
+        return "fetched", None
+
+    def _prepare(
+        self, digest_date: dt.date, subscribers: list[Subscriber], adapters: Adapters, now: dt.datetime
+    ) -> None:
+        """Score the day once per distinct criteria now, logged as a run so its cost counts."""
+        from newsletter.db.papers import load_day
+        from newsletter.stages import SCORE_WORKERS, score_stage
+
+        categories = sorted({c for s in subscribers for c in s.categories})
+        day = load_day(self.db, digest_date, categories)
+        if day is None:
+            return
+        summary = RunSummary(digest_date=digest_date, papers=len(day.papers))
+        record = run_log.start_run(
+            self.db, run_log.RunRecord(kind="prepare", started_at=now, digest_date=digest_date)
+        )
+        try:
+            scored = score_stage(
+                day,
+                subscribers,
+                adapters,
+                no_progress,
+                workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
+            )
+            summary.add_scoring(scored, subscribers)
+        except Exception as exc:  # the delivery run scores again; this was only a head start
+            log.exception("scoring %s ahead of the sends failed", digest_date)
+            summary.fatal = f"prepare: {exc}"
+        finally:
+            summary.fill_record(record)
+            run_log.finish_run(self.db, record, self.clock())
+        log.info(
+            "prepared %s: %d criteria scored, LLM $%.4f",
+            digest_date,
+            len(summary.usage_by_criteria),
+            summary.usage.cost_usd,
+        )

@@ -1,0 +1,154 @@
+"""The stages of one daily cycle: fetch the day, score it per criteria, and one reader's digest.
+
+`newsletter.orchestrator.run_daily` wires them for every due subscriber; the service's prepare step
+(`newsletter.jobs_fetch`) runs the first two ahead of the sends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from newsletter.db import Database
+from newsletter.db import deliveries as delivery_store
+from newsletter.db import subscribers as subscriber_store
+from newsletter.db.papers import load_day, save_day
+from newsletter.deliver import DeliveryJob
+from newsletter.files import atomic_write_text
+from newsletter.mail.compose import compose, reply_address, unsubscribe_url
+from newsletter.mail.outbox import safe_filename
+from newsletter.models import AnnouncementDay, Digest, Subscriber
+from newsletter.pipeline import Adapters, Progress, RunSummary
+from newsletter.ranking.scoring import CriteriaScores, score_criteria
+from newsletter.render import render_digest, render_empty
+from newsletter.select import in_categories, select
+from newsletter.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Criteria ranked at once: the judge's shared semaphore bounds LLM calls; more workers only cost memory.
+SCORE_WORKERS = 8
+
+
+def fetch_stage(
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    adapters: Adapters,
+    digest_date: dt.date,
+    categories: Sequence[str],
+) -> AnnouncementDay:
+    """The day from the database if it was fetched already, else from arXiv (stored once)."""
+    stored = load_day(db, digest_date, categories)
+    if stored is not None:
+        return stored
+    day = adapters.source.fetch_day(categories=tuple(sorted(categories)), want=digest_date, now=now)
+    save_day(db, day, source=settings.arxiv_feed_url, now=now)
+    log.info("fetched %d papers announced on %s for %s", len(day.papers), day.date, "+".join(day.categories))
+    return day
+
+
+def score_stage(
+    day: AnnouncementDay,
+    subscribers: Sequence[Subscriber],
+    adapters: Adapters,
+    progress: Progress,
+    *,
+    workers: int = 1,
+) -> dict[str, CriteriaScores]:
+    """Score once per distinct criteria text, over the union of its readers' categories.
+
+    With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
+    semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
+    """
+    by_criteria: dict[str, set[str]] = defaultdict(set)
+    for subscriber in subscribers:
+        by_criteria[subscriber.criteria].update(subscriber.categories)
+    advance = progress("Scoring", len(by_criteria))
+
+    def one(item: tuple[str, set[str]]) -> tuple[str, CriteriaScores]:
+        criteria, categories = item
+        papers = [p for p in day.papers if in_categories(p, categories)]
+        result = score_criteria(
+            criteria,
+            papers,
+            ranker=adapters.ranker,
+            judge=adapters.judge,
+            cache=adapters.cache,
+            cut=adapters.cut,
+        )
+        advance()
+        return criteria, result
+
+    if adapters.judge is None or workers <= 1 or len(by_criteria) <= 1:
+        return dict(map(one, by_criteria.items()))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+        return dict(pool.map(one, by_criteria.items()))
+
+
+def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: str, html: str) -> list[Path]:
+    base = folder / digest_date.isoformat()
+    name = safe_filename(address)
+    paths = [base / f"{name}.md", base / f"{name}.html"]
+    atomic_write_text(paths[0], markdown)
+    atomic_write_text(paths[1], html)
+    return paths
+
+
+def digest_stage(
+    subscriber: Subscriber,
+    day: AnnouncementDay,
+    scored: CriteriaScores,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    dry_run: bool,
+    summary: RunSummary,
+) -> DeliveryJob | None:
+    """One reader's digest: select, render, compose. None when there is nothing to send: an empty
+    day (recorded as `empty` unless a dry run) or a dry run (its preview written instead)."""
+    already = set() if dry_run else delivery_store.delivered_paper_ids(db, subscriber.email)
+    entries = select(
+        subscriber,
+        day.papers,
+        scored.scores,
+        min_relevance=settings.min_relevance,
+        min_novelty=settings.min_novelty,
+        max_papers=settings.max_papers,
+        already_sent=already,
+    )
+    token = subscriber_store.token_for(db, subscriber.email, now)
+    leave_url, reply_to = unsubscribe_url(token, settings), reply_address(token, settings)
+    if entries:
+        rendered = render_digest(
+            Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to
+        )
+    elif settings.send_empty:
+        rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to)
+    else:
+        rendered = None
+    if dry_run:
+        if rendered is not None:
+            summary.previews[subscriber.email] = _write_preview(
+                settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html
+            )
+        else:
+            summary.empty.append(subscriber.email)
+        return None
+    digest_id = delivery_store.digest_id_for(subscriber.email, day.date)
+    if rendered is None:
+        delivery_store.begin(
+            db, subscriber.email, day.date, paper_ids=(), message_id="", now=now, status="empty"
+        )
+        summary.empty.append(subscriber.email)
+        return None
+    email = compose(
+        rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id
+    )
+    return DeliveryJob(email=email, digest_date=day.date, paper_ids=tuple(e.paper.arxiv_id for e in entries))
