@@ -25,6 +25,7 @@ from sklearn.linear_model import Ridge
 
 from newsletter.ranking.criteria import parse_criteria
 from newsletter.ranking.local import LocalRanker
+from newsletter.ranking.local import _standard as standard  # the ranker's own blend scaling
 from newsletter.ranking.match import paper_text, topic_matches
 
 
@@ -41,11 +42,6 @@ def load_wordllama() -> Callable[[list[str]], np.ndarray]:
     tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
     model = WordLlamaInference(table, tokenizer, binary=False)
     return lambda texts: np.asarray(model.embed(texts, norm=True), dtype=float)
-
-
-def standard(values: np.ndarray) -> np.ndarray:
-    spread = float(values.std())
-    return (values - values.mean()) / (spread if spread > 0 else 1.0)
 
 
 def order_by(case: Case, score: np.ndarray) -> list[str]:
