@@ -18,7 +18,7 @@ import gzip
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +124,37 @@ def metrics(order: Sequence[str], labels: dict[str, int], level: int) -> dict[st
         "top30": float(relevant[:DIGEST_MAX].sum()),
         "relevant": float(relevant.sum()),
     }
+
+
+def order_by(case: Case, score: np.ndarray) -> list[str]:
+    """Candidate ids by a score over `case.papers`, best first."""
+    return [case.papers[i].arxiv_id for i in np.argsort(-score, kind="stable")]
+
+
+def as_score(case: Case, order: Sequence[str]) -> np.ndarray:
+    """A ranking as a score (higher is better), so rankings can be fused or compared."""
+    position = {arxiv_id: i for i, arxiv_id in enumerate(order)}
+    return np.array([-position[p.arxiv_id] for p in case.papers], dtype=float)
+
+
+def print_trial(cases: Sequence[Case], rankings: Callable[[Case], dict[str, np.ndarray]]) -> None:
+    """The figures of a ranking trial (relevance ≥ 7), per criteria file and method."""
+    found: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for case in cases:
+        for method, score in rankings(case).items():
+            result = metrics(order_by(case, score), case.labels, 7)
+            if result is not None:
+                found.setdefault((case.criteria_name, method), []).append(result)
+    print("relevance ≥ 7: recall in the top 33%, share kept for 95% recall (mean / worst day), top 30")
+    for name in sorted({criteria_name for criteria_name, _ in found}):
+        print(f"-- {name}")
+        for (criteria_name, method), runs in found.items():
+            if criteria_name == name:
+                print(
+                    f"   {method:28s} r33 {np.mean([r['r33'] for r in runs]):.2f}  keep95"
+                    f" {np.mean([r['keep95'] for r in runs]):.2f} / {max(r['keep95'] for r in runs):.2f}"
+                    f"  top30 {sum(r['top30'] for r in runs):.0f}/{sum(r['relevant'] for r in runs):.0f}"
+                )
 
 
 def main() -> None:

@@ -20,7 +20,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from ranking import DEFAULT_REFERENCE, Case, bm25_whole, history_for, load_cases, metrics, tfidf_whole
+from ranking import (
+    DEFAULT_REFERENCE,
+    Case,
+    as_score,
+    bm25_whole,
+    history_for,
+    load_cases,
+    print_trial,
+    tfidf_whole,
+)
 from sklearn.linear_model import Ridge
 
 from newsletter.ranking.criteria import parse_criteria
@@ -42,16 +51,6 @@ def load_wordllama() -> Callable[[list[str]], np.ndarray]:
     tokenizer = Tokenizer.from_file(str(root / "tokenizers" / "l2_supercat_tokenizer_config.json"))
     model = WordLlamaInference(table, tokenizer, binary=False)
     return lambda texts: np.asarray(model.embed(texts, norm=True), dtype=float)
-
-
-def order_by(case: Case, score: np.ndarray) -> list[str]:
-    return [case.papers[i].arxiv_id for i in np.argsort(-score, kind="stable")]
-
-
-def as_score(case: Case, order: Sequence[str]) -> np.ndarray:
-    """A ranking as a score (higher is better), so rankings can be fused."""
-    position = {arxiv_id: i for i, arxiv_id in enumerate(order)}
-    return np.array([-position[p.arxiv_id] for p in case.papers], dtype=float)
 
 
 def rankings(
@@ -82,22 +81,7 @@ def rankings(
 def main() -> None:
     embed = load_wordllama()
     cases = load_cases(DEFAULT_REFERENCE)
-    found: dict[tuple[str, str], list[dict[str, float]]] = {}
-    for case in cases:
-        for method, score in rankings(case, cases, embed).items():
-            result = metrics(order_by(case, score), case.labels, 7)
-            if result is not None:
-                found.setdefault((case.criteria_name, method), []).append(result)
-    print("relevance ≥ 7: recall in the top 33%, share kept for 95% recall (mean / worst day), top 30")
-    for name in sorted({criteria_name for criteria_name, _ in found}):
-        print(f"-- {name}")
-        for (criteria_name, method), runs in found.items():
-            if criteria_name == name:
-                print(
-                    f"   {method:28s} r33 {np.mean([r['r33'] for r in runs]):.2f}  keep95"
-                    f" {np.mean([r['keep95'] for r in runs]):.2f} / {max(r['keep95'] for r in runs):.2f}"
-                    f"  top30 {sum(r['top30'] for r in runs):.0f}/{sum(r['relevant'] for r in runs):.0f}"
-                )
+    print_trial(cases, lambda case: rankings(case, cases, embed))
 
 
 if __name__ == "__main__":
