@@ -16,6 +16,7 @@ Run: .venv/bin/pip install -e ".[dense]" && .venv/bin/python bench/ranking_dense
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def rankings(
 
 def main() -> None:
     embed = load_wordllama()
+    logging.getLogger().handlers.clear()  # importing wordllama sets up root logging; keep the table clean
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     cases = load_cases(DEFAULT_REFERENCE)
     print_trial(cases, lambda case: rankings(case, cases, embed))
 
