@@ -127,11 +127,24 @@ def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> 
         return Check("arXiv feed", "fail", str(exc))
     finally:
         source.close()
-    want = latest_announcement_date(now)
+    want = latest_announcement_date(now, settings.extra_holidays)
     detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
     if page.date < want:
         return Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")
     return Check("arXiv feed", "ok", detail)
+
+
+def check_calendar(settings: Settings, now: dt.datetime) -> Check:
+    from newsletter.fetch.calendar import EASTERN, KNOWN_HOLIDAYS, uncovered_years
+
+    missing = uncovered_years(now.astimezone(EASTERN).date(), settings.extra_holidays)
+    if missing:
+        years = " and ".join(str(year) for year in missing)
+        return Check("arXiv calendar", "warn", f"no arXiv holidays known for {years}: add the closures"
+                     " arXiv publishes to NEWSLETTER_ARXIV_EXTRA_HOLIDAYS (YYYY-MM-DD, comma-separated),"
+                     " or on those days the job expects an announcement and reports a stale feed")
+    last = max(KNOWN_HOLIDAYS | set(settings.extra_holidays))
+    return Check("arXiv calendar", "ok", f"holidays known up to {last.isoformat()}")
 
 
 def check_llm(settings: Settings) -> Check:
@@ -172,7 +185,7 @@ def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
 def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> list[Check]:
     roster_check, roster = check_roster(settings)
     checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
-              check_database(settings)]
+              check_database(settings), check_calendar(settings, now)]
     remote: list[Callable[[], Check]] = [
         lambda: check_arxiv(settings, roster, now),
         lambda: check_llm(settings),

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from newsletter.checks import collect, run_checks
+from newsletter.fetch.calendar import KNOWN_HOLIDAYS
 from newsletter.settings import load_settings
 from tests.conftest import DATA
 from tests.fakes.arxiv_server import Reply
@@ -47,8 +48,9 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
                          sendgrid_api_key=fake_sendgrid.api_key, sendgrid_host=fake_sendgrid.url)
     assert code == 0, output
     checks = {c.name: c for c in collect(load_settings(), NOW, network=False)}
-    assert set(checks) == {"settings", "roster", "criteria", "templates", "database"}
-    for name in ("settings", "roster", "criteria", "templates", "database", "arXiv feed", "LLM", "SendGrid"):
+    assert set(checks) == {"settings", "roster", "criteria", "templates", "database", "arXiv calendar"}
+    for name in ("settings", "roster", "criteria", "templates", "database", "arXiv calendar", "arXiv feed",
+                 "LLM", "SendGrid"):
         row = next(line for line in output.splitlines() if f" {name} " in line)
         assert " ok " in row, row
     assert "2 subscriber(s)" in output
@@ -105,3 +107,15 @@ def test_settings_warn_about_plain_http_and_missing_webhook_auth(site: Path, mon
     bad = collect(load_settings(sendgrid_api_key="SG.x.y", from_email="digest@localhost"), NOW, network=False)
     assert bad[0].status == "fail"
     assert "NEWSLETTER_FROM_EMAIL" in bad[0].detail
+
+
+def test_the_calendar_warns_when_next_years_holidays_are_missing(site: Path) -> None:
+    last = max(KNOWN_HOLIDAYS).year
+    december = dt.datetime(last, 12, 2, 12, 0, tzinfo=dt.UTC)
+    calendar = {c.name: c for c in collect(load_settings(), december, network=False)}["arXiv calendar"]
+    assert calendar.status == "warn"
+    assert f"no arXiv holidays known for {last + 1}" in calendar.detail
+    assert "NEWSLETTER_ARXIV_EXTRA_HOLIDAYS" in calendar.detail
+    extended = load_settings(arxiv_extra_holidays=f"{last + 1}-01-01,{last + 1}-07-05")
+    calendar = {c.name: c for c in collect(extended, december, network=False)}["arXiv calendar"]
+    assert (calendar.status, calendar.detail) == ("ok", f"holidays known up to {last + 1}-07-05")

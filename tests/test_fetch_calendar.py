@@ -9,11 +9,13 @@ import pytest
 
 from newsletter.fetch.calendar import (
     FEED_LAG,
+    KNOWN_HOLIDAYS,
     is_announcement_date,
     latest_announcement_date,
     next_mailing_time,
     previous_announcement_date,
     submission_window,
+    uncovered_years,
 )
 
 ET = ZoneInfo("America/New_York")
@@ -138,3 +140,12 @@ def test_previous_announcement_and_next_mailing() -> None:
     assert next_mailing_time(et("2025-08-27T20:00")) == et("2025-08-28T20:00")
     assert next_mailing_time(et("2025-08-28T21:00")) == et("2025-08-31T20:00")
     assert next_mailing_time(et("2025-12-24T21:00")) == et("2025-12-28T20:00")
+
+
+def test_uncovered_years_names_the_years_the_table_lacks() -> None:
+    last = max(KNOWN_HOLIDAYS).year
+    assert uncovered_years(dt.date(last, 6, 1)) == []
+    assert uncovered_years(dt.date(last, 12, 1)) == [last + 1]  # December looks a year ahead
+    assert uncovered_years(dt.date(last + 1, 3, 1)) == [last + 1]
+    assert uncovered_years(dt.date(last + 1, 12, 1)) == [last + 1, last + 2]
+    assert uncovered_years(dt.date(last, 12, 1), [dt.date(last + 1, 1, 1)]) == []

@@ -50,6 +50,15 @@ def _holidays(extra: Iterable[dt.date]) -> frozenset[dt.date]:
     return KNOWN_HOLIDAYS | extra if extra else KNOWN_HOLIDAYS
 
 
+def uncovered_years(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> list[int]:
+    """Years the holiday table should list by `day` but does not: `day`'s year, and in December
+    the next one. Every year arXiv closes on several workdays, so a year with none is missing.
+    """
+    years = {holiday.year for holiday in _holidays(extra_holidays)}
+    wanted = [day.year, day.year + 1] if day.month == 12 else [day.year]
+    return [year for year in wanted if year not in years]
+
+
 def is_workday(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
     """True when arXiv has a submission freeze (deadline) at 14:00 US Eastern on `day`."""
     return day.weekday() < 5 and day not in _holidays(extra_holidays)
