@@ -31,10 +31,11 @@ class DeliverySide(ServiceBase):
                 log.error("delivery tick: %s", exc)
                 self.state.update(tick_at=now, tick_error=str(exc))
                 return []
-            recent = recent_announcement_dates(now)
+            recent = recent_announcement_dates(now, self.settings.extra_holidays)
             fetched = self.stored_dates(recent[0]) if recent else set()
             summaries = []
-            for digest_date, readers in sorted(due_now(roster.subscribers, now, fetched).items()):
+            due = due_now(roster.subscribers, now, fetched, self.settings.extra_holidays)
+            for digest_date, readers in sorted(due.items()):
                 pending = self._pending(digest_date, readers)
                 if not pending:
                     continue

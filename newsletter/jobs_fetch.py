@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 
 from newsletter.alerts import fetch_alert
 from newsletter.db import runs as run_log
@@ -14,7 +15,7 @@ from newsletter.jobs_common import ServiceBase
 from newsletter.models import Subscriber
 from newsletter.pipeline import Adapters, RunSummary, no_progress
 from newsletter.roster import RosterError
-from newsletter.schedule import fetch_plan
+from newsletter.schedule import FetchPlan, fetch_plan
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,8 @@ class FetchSide(ServiceBase):
     def fetch_tick(self, now: dt.datetime) -> str:
         """One step of the fetch job; returns what happened (also in the health state)."""
         with self.work:
-            want = fetch_plan(now, (), retry_for=self.options.retry_for).want
-            plan = fetch_plan(
-                now, self.stored_dates(want), retry_for=self.options.retry_for, tried=want in self._tried
-            )
+            want = self._plan(now).want
+            plan = self._plan(now, self.stored_dates(want), tried=want in self._tried)
             if plan.action == "done":
                 self.state.update(fetch_want=plan.want, fetch_status="done", fetch_error=None, fetch_at=now)
                 return "done"
@@ -40,7 +39,7 @@ class FetchSide(ServiceBase):
             self._tried.add(plan.want)
             status, error = self._fetch_and_prepare(plan.want, now)
             if status == "failed":
-                late = fetch_plan(now, (), retry_for=self.options.retry_for).action == "overdue"
+                late = self._plan(now).action == "overdue"
                 if late:  # the one try of a late start failed: that is the bound too
                     status = "overdue"
                     self.alerter.send(
@@ -48,6 +47,10 @@ class FetchSide(ServiceBase):
                     )
             self.state.update(fetch_want=plan.want, fetch_status=status, fetch_error=error, fetch_at=now)
             return status
+
+    def _plan(self, now: dt.datetime, stored: Collection[dt.date] = (), *, tried: bool = True) -> FetchPlan:
+        return fetch_plan(now, stored, retry_for=self.options.retry_for, tried=tried,
+                          extra_holidays=self.settings.extra_holidays)
 
     def _fetch_and_prepare(self, want: dt.date, now: dt.datetime) -> tuple[str, str | None]:
         from newsletter.stages import fetch_stage

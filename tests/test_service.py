@@ -161,6 +161,21 @@ def test_a_stale_feed_is_retried_then_alerted_once(site: Path, fake_arxiv) -> No
     assert db.read().execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
 
 
+def test_an_extra_holiday_is_no_announcement_and_no_alert(site: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # arXiv closed on Thursday 2025-08-28 (a closure the built-in table lacks): no mailing that
+    # evening, so Friday has no announcement and Thursday's stays the newest.
+    monkeypatch.setenv("NEWSLETTER_ARXIV_EXTRA_HOLIDAYS", "2025-08-28")
+    start = dt.datetime(2025, 8, 28, 0, 5, tzinfo=UTC)
+    service, _clock, db = make_service(site, start)
+    assert service.fetch_tick(start) == "fetched"
+    evening = dt.datetime(2025, 8, 29, 0, 5, tzinfo=UTC)  # Thursday 20:05 US Eastern
+    for now in (evening, evening + dt.timedelta(hours=10)):
+        assert service.fetch_tick(now) == "done"
+        assert service.state.fetch_want == DAY
+    assert not [n for n in outbox(site) if ".alert-" in n]
+    assert db.read().execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 0
+
+
 class Refusing:
     """A transport whose every send is refused for good (e.g. a 400 from the provider)."""
 
