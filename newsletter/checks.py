@@ -115,19 +115,19 @@ def check_database(settings: Settings) -> Check:
 
 def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> Check:
     from newsletter.fetch import ArxivSource, FetchError, RetryPolicy
-    from newsletter.fetch.calendar import latest_announcement_date
+    from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
 
     categories = sorted({c for s in (roster.subscribers if roster else []) for c in s.categories}
                         or set(settings.default_categories))
     source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout,
-                         retry=RetryPolicy(attempts=1))
+                         include_replacements=settings.include_replacements, retry=RetryPolicy(attempts=1))
     try:
         page = source.fetch_feed(categories)
     except FetchError as exc:
         return Check("arXiv feed", "fail", str(exc))
     finally:
         source.close()
-    want = latest_announcement_date(now, settings.extra_holidays)
+    want = latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)  # as `newsletter run`
     detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
     if page.date < want:
         return Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")

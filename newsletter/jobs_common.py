@@ -86,7 +86,7 @@ class ServiceBase:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self.options = options or ServiceOptions()
+        self.options = options or ServiceOptions.from_settings(settings)
         self._adapters = adapters or build_adapters
         self.gate = TransportGate(transport or build_transport(settings))
         self.alerter = Alerter(db, self.gate, settings)
