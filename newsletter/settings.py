@@ -122,10 +122,6 @@ class Settings(BaseSettings):
         return self.data_dir / "preview"
 
     @property
-    def archive_dir(self) -> Path:
-        return self.data_dir / "archive"
-
-    @property
     def uses_sendgrid(self) -> bool:
         return bool(self.sendgrid_api_key.get_secret_value())
 
