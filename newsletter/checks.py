@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsletter.db import Database, DatabaseError
+from newsletter.logs import mask_secrets
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
 from newsletter.roster import Roster, RosterError, load_roster
 from newsletter.settings import Settings
@@ -163,7 +164,9 @@ def check_llm(settings: Settings) -> Check:
             timeout=min(settings.llm_timeout, 30.0),
         )
     except Exception as exc:  # litellm maps every provider failure to its own exception types
-        return Check("LLM", "fail", f"{settings.llm_model}: {type(exc).__name__}: {str(exc)[:200]}")
+        # A provider's error text may echo the Authorization header: never print the key.
+        reason = mask_secrets(str(exc), [settings.llm_api_key.get_secret_value()])[:200]
+        return Check("LLM", "fail", f"{settings.llm_model}: {type(exc).__name__}: {reason}")
     usage = getattr(response, "usage", None)
     tokens = getattr(usage, "total_tokens", None)
     return Check("LLM", "ok", f"{settings.llm_model} answered" + (f" ({tokens} tokens)" if tokens else ""))

@@ -17,26 +17,42 @@ _SECRET_PATTERNS = [
 ]
 
 
+def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with the given secret values and anything shaped like a key or token masked."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub("***", text)
+    return text
+
+
 class SecretFilter(logging.Filter):
-    """Masks known secret values and secret-shaped strings before a record is written."""
+    """Masks known secret values and secret-shaped strings before a record is written, in the
+    message and in an attached traceback (exception texts of HTTP clients can echo a header)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 6]
+        # Very short values would mask ordinary words; every real key or password is longer.
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
 
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub("***", text)
-        return text
+        return mask_secrets(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = self.mask(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Formatters use a ready `exc_text` instead of formatting the traceback again.
+            record.exc_text = self.mask(_TRACEBACK.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
         return True
+
+
+_TRACEBACK = logging.Formatter()
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,7 +64,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 

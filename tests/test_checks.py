@@ -119,3 +119,13 @@ def test_the_calendar_warns_when_next_years_holidays_are_missing(site: Path) -> 
     extended = load_settings(arxiv_extra_holidays=f"{last + 1}-01-01,{last + 1}-07-05")
     calendar = {c.name: c for c in collect(extended, december, network=False)}["arXiv calendar"]
     assert (calendar.status, calendar.detail) == ("ok", f"holidays known up to {last + 1}-07-05")
+
+
+def test_an_llm_error_that_echoes_the_key_does_not_show_it(site: Path, fake_llm) -> None:  # type: ignore[no-untyped-def]
+    key = "not-shaped-like-any-known-key-42"
+    fake_llm.script(lambda body: (401, {}, {"error": {"message": f"invalid key: Bearer {key}"}}))
+    code, output = check(llm_model=fake_llm.model, llm_api_base=fake_llm.api_base, llm_api_key=key,
+                         sendgrid_api_key="")
+    assert code == 1
+    assert "invalid key: Bearer ***" in " ".join(output.split())
+    assert key not in output
