@@ -46,6 +46,8 @@ def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> No
     if summary.no_announcement:
         out.print(f"No digest today: {summary.no_announcement}")
         return
+    if summary.fatal:  # nothing ran: the error line says why
+        return
     if summary.due == 0 and not summary.fatal:
         out.print(f"Nothing due for {date}: every active subscriber has had that day's digest.")
     else:

@@ -79,7 +79,7 @@ def _due_subscribers(
         key = subscriber.email.lower()
         if wanted and key not in wanted:
             continue
-        if key in suppressed and not dry_run:
+        if key in suppressed and not (dry_run and key in wanted):  # a preview may ask for anyone
             continue
         if not dry_run and (
             key in handled or (is_due is not None and not is_due(subscriber, digest_date, now))
@@ -197,8 +197,8 @@ def _cycle(
         log.info("no digest today: %s", exc)
         return
     except FetchError as exc:
-        summary.fatal = str(exc)
-        log.error("fetching the announcement failed: %s", exc)
+        summary.fatal = str(exc)  # the caller reports it (the CLI's error line, the service's alert)
+        log.info("fetching the announcement failed: %s", exc)
         return
     summary.papers = len(day.papers)
     scored = score_stage(
@@ -224,7 +224,8 @@ def _cycle(
                     summary=summary,
                 )
             except Exception as exc:  # one reader's bad data must not stop the others
-                log.exception("could not prepare the digest of %s", subscriber.email)
+                log.error("could not prepare the digest of %s: %s", subscriber.email, exc)
+                log.debug("the traceback", exc_info=True)  # shown with NEWSLETTER_DEBUG=1
                 summary.failed[subscriber.email] = f"could not prepare the digest: {exc}"
                 job = None
             if job is None:

@@ -131,6 +131,8 @@ def test_an_unsubscribed_reader_gets_nothing_and_a_broken_row_does_not_stop_the_
         roster.write("broken@,,criteria/none.md,,,,\n")
     code, output = run("--date", DAY, "--dry-run")
     assert code == 1
+    assert "Digest 2025-08-28: 2 due, " in output  # a dry run previews what a real run would send
+    assert not list((site / "var" / "preview" / DAY).glob("grace@*"))
     assert "roster: subscribers.csv line 5, column email: 'broken@'" in output
     assert output.rstrip().endswith("error: 1 roster row(s) not served (see `newsletter subscribers check`)")
     code, output = run("--date", DAY)
@@ -174,3 +176,11 @@ def test_preview_prints_the_paths_of_one_readers_digest(site: Path) -> None:
     result = runner.invoke(app, ["preview", "nobody@example.org", "--date", DAY])
     assert result.exit_code == 1
     assert result.output.startswith("error: nobody@example.org is not a valid subscriber in subscribers.csv")
+
+
+def test_a_failed_fetch_is_one_line_that_names_the_feed(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+    fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # the feed is behind the day asked for
+    code, output = run("--date", DAY)
+    assert code == 1
+    assert output.count("\n") == 1, output
+    assert output.startswith(f"error: {fake_arxiv.feed_url}/cs.AI+cs.CV: the feed is still dated 2025-08-27")

@@ -86,3 +86,9 @@ def test_tokens_are_long_random_and_stable(db: Database) -> None:
     assert s.email_for_token(db, token.upper()) == "a@x.org"
     assert s.rotate_token(db, "a@x.org", NOW) != token
     assert s.email_for_token(db, token) is None
+
+
+def test_a_data_folder_that_cannot_exist_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(DatabaseError, match=r"NEWSLETTER_DATA_DIR\): Not a directory"):
+        Database.open(tmp_path / "file" / "var" / "state.db")

@@ -49,8 +49,14 @@ class Database:
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                if str(self.path) != ":memory:":
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # the data folder is a file, read-only, or out of reach
+                raise DatabaseError(
+                    f"cannot create the folder of the state database {self.path.parent}"
+                    f" (NEWSLETTER_DATA_DIR): {exc.strerror or exc}"
+                ) from exc
             try:
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 conn.row_factory = sqlite3.Row
