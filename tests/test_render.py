@@ -14,7 +14,7 @@ from mjml import mjml2html
 
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
 from newsletter.render import HTML_BUDGET, digest_subject, render_digest, render_empty
-from newsletter.render.text import criteria_brief, short_date, shorten, us_date
+from newsletter.render.text import criteria_lines, short_date, shorten, us_date
 from tests.fakes.render_data import (
     REPLY_TO,
     SEEDS,
@@ -155,9 +155,19 @@ def test_html_has_header_papers_and_footer() -> None:
     assert UNSUBSCRIBE_URL in hrefs
     assert f"mailto:{REPLY_TO}?subject=unsubscribe" in hrefs
     assert "“unsubscribe”" in text
-    assert "Image Matting" in text
-    assert "Video Matting" in text
-    assert "Relevant: Papers that propose" not in text  # the brief, not the whole text
+    # the same content as the Markdown: contents with authors, labelled ids, the whole criteria
+    doc = lxml.html.fromstring(html)
+    contents = doc.find_class("dg-toc")[0].text_content()
+    for number, entry in enumerate(digest.entries):
+        assert f"{number + 1}. {entry.paper.title}" in contents
+        assert entry.paper.authors[0] in contents
+        assert doc.xpath(f'//a[@href="#paper{number}"]')
+        assert papers[number].get("id") == f"paper{number}"
+        assert f"arXiv:{entry.paper.arxiv_id}" in papers[number].text_content()
+    assert "Paper selection prompt" in text
+    criteria = doc.find_class("dg-criteria")[0]
+    assert len(criteria.findall("br")) == len(criteria_lines(digest.subscriber.criteria))  # lines kept
+    assert "".join(criteria.text_content().split()) == "".join(digest.subscriber.criteria.split())
 
 
 def test_html_is_email_safe_and_dark_mode_aware() -> None:
@@ -232,7 +242,7 @@ def test_thirty_papers_stay_under_the_gmail_budget_with_read_more_links() -> Non
             assert full in " ".join(element.text_content().split())
 
 
-@pytest.mark.parametrize("budget", [75_000, 80_000, 85_000])
+@pytest.mark.parametrize("budget", [82_000, 86_000, 90_000])
 def test_abstract_cut_lands_within_any_budget(budget: int, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="newsletter.render.html")
     rendered = render_digest(
@@ -288,19 +298,8 @@ def test_text_helpers() -> None:
     assert shorten("abc", 8) == "abc"
     assert shorten("x" * 50, 10) == "x" * 9 + "…"
     assert len(shorten("中文" * 40, 21)) == 21
-    brief = criteria_brief(subscriber("criteria-generation-segmentation-matting.md").criteria)
-    assert brief == (
-        "Unified Image/Video Generation and Segmentation",
-        "Unified Diffusion Models (Multi-Task: Low-Level Vision, Image Generation, Segmentation…",
-        "Image Matting",
-        "Video Matting",
-    )
-    numbered = criteria_brief("Intro line.\n1. Matting\n\n2) Depth estimation\nTaste: anything clever.\n")
-    assert numbered == ("Matting", "Depth estimation")
-    many = criteria_brief("\n".join(f"{i}. Topic {i}" for i in range(1, 12)))
-    assert many[-1] == "…and 3 more topics"
-    assert len(many) == 9
-    assert criteria_brief("x " * 200) == (shorten("x " * 199 + "x", 90),)
+    lines = criteria_lines("\n1. Matting  \n\n\n\n2) Depth\nTaste.\n\n")
+    assert lines == ("1. Matting", "", "2) Depth", "Taste.")
 
 
 # --- empty day, bad input, packaging ---------------------------------------------------------

@@ -12,7 +12,7 @@ from mjml import mjml2html
 
 from newsletter.models import Digest, Subscriber
 
-from .text import criteria_brief, long_date, plural, shorten
+from .text import criteria_lines, long_date, plural, shorten
 from .view import EntryView, entry_views, html_env
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _frame(subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to
     return {
         "date_long": long_date(date),
         "email": subscriber.email,
-        "criteria_brief": criteria_brief(subscriber.criteria),
+        "criteria_lines": criteria_lines(subscriber.criteria),
         "unsubscribe_url": unsubscribe_url,
         "reply_to": reply_to,
     }

@@ -13,10 +13,6 @@ _MONTHS = (
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 
-_TOPIC_PREFIXES = ("relevant:", "not relevant:", "irrelevant:")
-_NUMBERED = re.compile(r"^\d{1,2}\s*[.)]")
-_HEADING_CHARS = 150  # longer lines are explanations, not topic headings
-
 
 def one_line(text: str) -> str:
     """Collapse every run of whitespace (newlines included) into one space.
@@ -59,28 +55,14 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def criteria_brief(criteria: str, max_items: int = 8, item_chars: int = 90) -> tuple[str, ...]:
-    """The topics of a criteria text, each shortened, for the footer of the HTML email.
-
-    Criteria files are free text; in practice they are numbered topics, or topic headings each
-    followed by "Relevant: …" / "Not relevant: …" paragraphs, then a paragraph of taste. The
-    topics are the brief; everything else stays in the Markdown version, which has the full text.
-    """
-    lines = [one_line(line) for line in criteria.splitlines()]
-    lines = [line for line in lines if line]
-    # Numbered topics lose their numbers: the footer shows them as a bulleted list.
-    topics = [_NUMBERED.sub("", line, count=1).strip() for line in lines if _NUMBERED.match(line)]
-    if not topics:
-        topics = [
-            line
-            for line in lines
-            if len(line) <= _HEADING_CHARS and not line.lower().startswith(_TOPIC_PREFIXES)
-        ]
-    topics = topics or lines
-    brief = [shorten(line, item_chars) for line in topics[:max_items]]
-    if len(topics) > max_items:
-        brief.append(f"…and {plural(len(topics) - max_items, 'more topic')}")
-    return tuple(brief)
+def criteria_lines(criteria: str) -> tuple[str, ...]:
+    """The criteria text as lines for HTML (one `<br>` each), runs of blank lines cut to one."""
+    lines: list[str] = []
+    for line in criteria.strip().splitlines():
+        line = line.rstrip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    return tuple(lines)
 
 
 _SCHEME = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)

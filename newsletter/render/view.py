@@ -22,6 +22,7 @@ class EntryView:
     category: str
     title: str
     authors: str
+    authors_short: str  # "A and B", or "A et al." for three or more
     abstract: str
     comment: str
     relevance: int
@@ -48,6 +49,7 @@ def _view(number: int, entry: DigestEntry) -> EntryView:
         category=paper.primary_category,
         title=one_line(paper.title),
         authors=", ".join(one_line(a) for a in paper.authors),
+        authors_short=_short_authors([one_line(a) for a in paper.authors]),
         abstract=one_line(paper.abstract),
         comment=one_line(score.comment),
         relevance=score.relevance,
@@ -57,6 +59,12 @@ def _view(number: int, entry: DigestEntry) -> EntryView:
         abs_url=paper.abs_url,
         pdf_url=paper.pdf_url,
     )
+
+
+def _short_authors(names: list[str]) -> str:
+    if len(names) > 2:
+        return f"{names[0]} et al."
+    return " and ".join(names)
 
 
 def _load(name: str) -> str:
