@@ -102,14 +102,19 @@ def run(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write previews, send nothing.")] = False,
     only: Annotated[
-        list[str] | None, typer.Option(help="Only these addresses (repeat or comma-separate).")
+        list[str] | None,
+        typer.Option(help="Only these addresses (list them, repeat --only, or comma-separate)."),
     ] = None,
     resend_unknown: Annotated[
         bool, typer.Option("--resend-unknown", help="Resend digests whose earlier send was interrupted.")
     ] = False,
+    more: Annotated[list[str] | None, typer.Argument(hidden=True, metavar="EMAIL")] = None,
 ) -> None:
     """One daily cycle: fetch, score, render and deliver to everyone due."""
-    addresses = [a.strip() for item in (only or []) for a in item.split(",") if a.strip()]
+    # `--only a b` (the documented form) leaves `b` as an argument: it belongs to --only.
+    if more and not only:
+        raise fail(f"unexpected argument {more[0]!r}: name addresses after --only")
+    addresses = [a.strip() for item in [*(only or []), *(more or [])] for a in item.split(",") if a.strip()]
     with user_errors(), _progress(err.is_terminal) as progress:
         settings = settings_for_cli()
         summary = _daily_cycle(

@@ -184,3 +184,15 @@ def test_a_failed_fetch_is_one_line_that_names_the_feed(site: Path, fake_arxiv) 
     assert code == 1
     assert output.count("\n") == 1, output
     assert output.startswith(f"error: {fake_arxiv.feed_url}/cs.AI+cs.CV: the feed is still dated 2025-08-27")
+
+
+def test_only_takes_several_addresses_in_every_documented_form(site: Path) -> None:
+    for args in (["--only", "alan@example.org", "ada@example.org"],
+                 ["--only", "alan@example.org", "--only", "ada@example.org"],
+                 ["--only", "alan@example.org,ada@example.org"]):
+        code, output = run("--date", DAY, "--dry-run", *args)
+        assert code == 0, output
+        assert "Digest 2025-08-28: 2 due, " in output
+    code, output = run("--date", DAY, "ada@example.org")
+    assert code == 1
+    assert output.strip() == "error: unexpected argument 'ada@example.org': name addresses after --only"
