@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from newsletter.files import atomic_write_text
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -318,7 +320,7 @@ def main() -> int:
     out = Path(args.out)
     if args.render:
         saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-        out.with_suffix(".md").write_text(table(saved["results"], args), encoding="utf-8")
+        atomic_write_text(out.with_suffix(".md"), table(saved["results"], args))
         return 0
     results = []
     for readers in (int(s) for s in args.sizes.split(",")):
@@ -327,12 +329,12 @@ def main() -> int:
         print(json.dumps(result), flush=True)
     text = table(results, args)
     print(text)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text, encoding="utf-8")
-    out.with_suffix(".json").write_text(json.dumps({
+    # The results files are kept in the repository: never leave one half-written.
+    atomic_write_text(out.with_suffix(".md"), text)
+    atomic_write_text(out.with_suffix(".json"), json.dumps({
         "command": "python bench/e2e.py " + " ".join(sys.argv[1:]),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "results": results}, indent=2) + "\n", encoding="utf-8")
+        "results": results}, indent=2) + "\n")
     ok = all(r["exit_code"] == 0 and r["fakes"]["sendgrid_max_per_recipient"] <= 1 for r in results)
     return 0 if ok else 1
 
