@@ -17,6 +17,9 @@ _SECRET_PATTERNS = [
 ]
 
 
+_TRACEBACK = logging.Formatter()  # formats an attached traceback so it can be masked
+
+
 def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with the given secret values and anything shaped like a key or token masked."""
     for secret in secrets:
@@ -51,8 +54,6 @@ class SecretFilter(logging.Filter):
             record.stack_info = self.mask(record.stack_info)
         return True
 
-
-_TRACEBACK = logging.Formatter()
 
 
 class JsonFormatter(logging.Formatter):
