@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,25 @@ pytest_plugins = [
 ]
 
 DATA = Path(__file__).parent / "data"
+ROSTER_HEADER = "email,name,criteria,categories,timezone,send_at,authors"
+_UNPREFIXED = {"SENDGRID_API_KEY", "SENDGRID_WEBHOOK_PUBLIC_KEY"}
+
+
+def make_site(
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: Sequence[str],
+    *,
+    header: str = ROSTER_HEADER,
+    **settings: str,
+) -> Path:
+    """A site: the real criteria files, a roster of `rows` and the given settings, named without
+    their NEWSLETTER_ prefix (the two SendGrid keys keep their own names)."""
+    shutil.copytree(DATA / "criteria", folder / "criteria")
+    (folder / "subscribers.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    for name, value in settings.items():
+        monkeypatch.setenv(name if name in _UNPREFIXED else f"NEWSLETTER_{name}", value)
+    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from rich.console import Console
 from newsletter.checks import collect, run_checks
 from newsletter.fetch.calendar import KNOWN_HOLIDAYS
 from newsletter.settings import load_settings
-from tests.conftest import DATA
+from tests.conftest import make_site
 from tests.fakes.arxiv_server import Reply
 
 NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=dt.UTC)
@@ -21,20 +20,13 @@ NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
-    shutil.copytree(DATA / "criteria", tmp_path / "criteria")
-    (tmp_path / "subscribers.csv").write_text(
-        "email,criteria,categories,timezone\n"
-        "ada@example.org,criteria/generation-segmentation-matting.md,cs.CV,Europe/Berlin\n"
-        "alan@example.org,criteria/vision-language-seven-topics.md,cs.AI;cs.CV,Asia/Tokyo\n")
-    for name, value in {
-        "ARXIV_FEED_URL": fake_arxiv.feed_url, "ARXIV_API_URL": fake_arxiv.api_url,
-        "PUBLIC_URL": "https://digest.example.org", "FROM_EMAIL": "digest@example.org",
-        "WEBHOOK_USERNAME": "sendgrid", "WEBHOOK_PASSWORD": "a-long-secret",
-        "ADMIN_EMAIL": "admin@example.org",
-        "HTTP_TIMEOUT": "5",
-    }.items():
-        monkeypatch.setenv(f"NEWSLETTER_{name}", value)
-    return tmp_path
+    rows = ["ada@example.org,criteria/generation-segmentation-matting.md,cs.CV,Europe/Berlin",
+            "alan@example.org,criteria/vision-language-seven-topics.md,cs.AI;cs.CV,Asia/Tokyo"]
+    return make_site(tmp_path, monkeypatch, rows, header="email,criteria,categories,timezone",
+                     ARXIV_FEED_URL=fake_arxiv.feed_url, ARXIV_API_URL=fake_arxiv.api_url,
+                     PUBLIC_URL="https://digest.example.org", FROM_EMAIL="digest@example.org",
+                     WEBHOOK_USERNAME="sendgrid", WEBHOOK_PASSWORD="a-long-secret",
+                     ADMIN_EMAIL="admin@example.org", HTTP_TIMEOUT="5")
 
 
 def check(**overrides: object) -> tuple[int, str]:

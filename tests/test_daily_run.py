@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import shutil
 from email import policy
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.models import OutgoingEmail
-from tests.conftest import DATA
+from tests.conftest import make_site
 
 runner = CliRunner()
 DAY = "2025-08-28"
@@ -29,17 +28,10 @@ READERS = [
 
 @pytest.fixture
 def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
-    shutil.copytree(DATA / "criteria", tmp_path / "criteria")
     rows = [f"{a},,criteria/{c},{cats},{tz},07:00," for a, c, cats, tz in READERS]
-    (tmp_path / "subscribers.csv").write_text(
-        "email,name,criteria,categories,timezone,send_at,authors\n" + "\n".join(rows) + "\n"
-    )
-    monkeypatch.setenv("NEWSLETTER_ARXIV_FEED_URL", fake_arxiv.feed_url)
-    monkeypatch.setenv("NEWSLETTER_ARXIV_API_URL", fake_arxiv.api_url)
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", "https://digest.example.org")
-    monkeypatch.setenv("NEWSLETTER_REPLY_DOMAIN", "reply.example.org")
-    monkeypatch.setenv("NEWSLETTER_FROM_EMAIL", "digest@example.org")
-    return tmp_path
+    return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
+                     ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",
+                     REPLY_DOMAIN="reply.example.org", FROM_EMAIL="digest@example.org")
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.db import Database, deliveries
-from tests.conftest import DATA
+from tests.conftest import make_site
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 runner = CliRunner()
@@ -25,19 +24,12 @@ READERS = [
 @pytest.fixture
 def site(tmp_path: Path, fake_arxiv, fake_sendgrid: FakeSendGrid,  # type: ignore[no-untyped-def]
          monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(DATA / "criteria", tmp_path / "criteria")
     rows = [f"{a},,criteria/{c},{cats},UTC,07:00," for a, c, cats in READERS]
-    (tmp_path / "subscribers.csv").write_text(
-        "email,name,criteria,categories,timezone,send_at,authors\n" + "\n".join(rows) + "\n")
-    monkeypatch.setenv("NEWSLETTER_ARXIV_FEED_URL", fake_arxiv.feed_url)
-    monkeypatch.setenv("NEWSLETTER_ARXIV_API_URL", fake_arxiv.api_url)
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", "https://digest.example.org")
-    monkeypatch.setenv("NEWSLETTER_REPLY_DOMAIN", "reply.example.org")
-    monkeypatch.setenv("NEWSLETTER_FROM_EMAIL", "digest@example.org")
-    monkeypatch.setenv("SENDGRID_API_KEY", fake_sendgrid.api_key)
-    monkeypatch.setenv("NEWSLETTER_SENDGRID_HOST", fake_sendgrid.url)
-    monkeypatch.setenv("NEWSLETTER_HTTP_TIMEOUT", "1")
-    return tmp_path
+    return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
+                     ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",
+                     REPLY_DOMAIN="reply.example.org", FROM_EMAIL="digest@example.org",
+                     SENDGRID_API_KEY=fake_sendgrid.api_key, SENDGRID_HOST=fake_sendgrid.url,
+                     HTTP_TIMEOUT="1")
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import shutil
 import threading
 from email import policy
 from pathlib import Path
@@ -21,7 +20,7 @@ from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
 from newsletter.service import Service, ServiceOptions, TransportGate, clock_from_env, utc_now
 from newsletter.settings import ConfigError, load_settings
-from tests.conftest import DATA
+from tests.conftest import make_site
 
 UTC = dt.UTC
 DAY = dt.date(2025, 8, 28)  # a Thursday; mailed Wednesday 20:00 EDT = 00:00 UTC on the 28th
@@ -43,17 +42,12 @@ class Clock:
 
 @pytest.fixture
 def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
-    shutil.copytree(DATA / "criteria", tmp_path / "criteria")
     rows = [f"{a},,criteria/{c},{cats},{tz},07:00," for a, c, cats, tz in READERS]
-    (tmp_path / "subscribers.csv").write_text(
-        "email,name,criteria,categories,timezone,send_at,authors\n" + "\n".join(rows) + "\n")
-    monkeypatch.setenv("NEWSLETTER_ARXIV_FEED_URL", fake_arxiv.feed_url)
-    monkeypatch.setenv("NEWSLETTER_ARXIV_API_URL", fake_arxiv.api_url)
-    monkeypatch.setenv("NEWSLETTER_PUBLIC_URL", "https://digest.example.org")
-    monkeypatch.setenv("NEWSLETTER_FROM_EMAIL", "digest@example.org")
-    monkeypatch.setenv("NEWSLETTER_SEND_EMPTY", "true")  # every reader gets a message, matches or not
-    monkeypatch.setenv("NEWSLETTER_ADMIN_EMAIL", ADMIN)
-    return tmp_path
+    return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
+                     ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",
+                     FROM_EMAIL="digest@example.org",
+                     SEND_EMPTY="true",  # every reader gets a message, matches or not
+                     ADMIN_EMAIL=ADMIN)
 
 
 def make_service(site: Path, now: dt.datetime) -> tuple[Service, Clock, Database]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import shutil
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +18,7 @@ from newsletter.db import subscribers as subs
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.settings import load_settings
 from newsletter.web.app import create_app
-from tests.conftest import DATA
+from tests.conftest import make_site
 from tests.fakes.inbound import WEBHOOK_PASSWORD, WEBHOOK_USER, basic_auth, default_post, reply
 
 READERS = [
@@ -31,16 +30,11 @@ READERS = [
 
 @pytest.fixture
 def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
-    shutil.copytree(DATA / "criteria", tmp_path / "criteria")
     rows = [f"{address},,criteria/{criteria},cs.AI;cs.CV,UTC,07:00," for address, criteria in READERS]
-    (tmp_path / "subscribers.csv").write_text(
-        "email,name,criteria,categories,timezone,send_at,authors\n" + "\n".join(rows) + "\n")
-    for name, value in {"ARXIV_FEED_URL": fake_arxiv.feed_url, "ARXIV_API_URL": fake_arxiv.api_url,
-                        "PUBLIC_URL": "https://digest.example.org", "REPLY_DOMAIN": "reply.example.org",
-                        "FROM_EMAIL": "digest@example.org", "WEBHOOK_USERNAME": WEBHOOK_USER,
-                        "WEBHOOK_PASSWORD": WEBHOOK_PASSWORD, "SEND_EMPTY": "true"}.items():
-        monkeypatch.setenv(f"NEWSLETTER_{name}", value)
-    return tmp_path
+    return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
+                     ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",
+                     REPLY_DOMAIN="reply.example.org", FROM_EMAIL="digest@example.org",
+                     WEBHOOK_USERNAME=WEBHOOK_USER, WEBHOOK_PASSWORD=WEBHOOK_PASSWORD, SEND_EMPTY="true")
 
 
 def run(day: str) -> None:
