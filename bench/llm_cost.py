@@ -9,11 +9,13 @@ with the full criteria and full abstracts each time (the reference system's shap
 
     .venv/bin/python bench/llm_cost.py                 # every reference day
     .venv/bin/python bench/llm_cost.py --day 2025-07-15 --model gpt-4o-mini
+    .venv/bin/python bench/llm_cost.py --audit         # as on an audit day: every candidate
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gzip
 import json
 import math
@@ -83,6 +85,9 @@ class _History:
 
     def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
         return self.rows[:limit]
+
+    def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: object) -> None:
+        return None
 
 
 class _Bm25Ranker:
@@ -155,6 +160,11 @@ def main() -> None:
         action="store_true",
         help="give the ranker the other days' reference labels as LLM history",
     )
+    parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="score every day as an audit day (every candidate goes to the LLM; see ranking/audit.py)",
+    )
     args = parser.parse_args()
     days = args.day or sorted(
         p.name.removesuffix(".jsonl.gz") for p in (REFERENCE / "arxiv" / "days").glob("*.gz")
@@ -164,6 +174,7 @@ def main() -> None:
     print(
         f"ranker: {ranker_name} ({'with' if args.history else 'no'} history); model priced as "
         f"{args.model}; batch 10; abstracts ≤ {prompt.MAX_ABSTRACT_CHARS} chars"
+        + ("; audit days: every candidate to the LLM" if args.audit else "")
     )
     head = (
         f"{'day':10} {'criteria':22} {'cand':>4} {'sent':>4} {'calls':>5} {'prompt':>7} "
@@ -196,7 +207,15 @@ def main() -> None:
                 papers = candidates(day_papers, categories)
                 cache = _History(history_for(day, days, path.stem)) if args.history else None
                 first = len(fake.requests)
-                result = score_criteria(criteria, papers, ranker=ranker, judge=judge, cache=cache, cut=cut)
+                result = score_criteria(
+                    criteria,
+                    papers,
+                    ranker=ranker,
+                    judge=judge,
+                    cache=cache,
+                    cut=cut,
+                    audit_on=dt.date.fromisoformat(day) if args.audit else None,
+                )
                 sent_requests = fake.requests[first:]
                 sent = {i for r in sent_requests for i in _ids(r)}
                 prompt_tokens = sum(tokens(args.model, r["messages"]) for r in sent_requests)

@@ -6,7 +6,9 @@ selection lists (the reference selector never picked a cross-list, so cross-list
 likely never shown to it and would only add false negatives).
 
 History: for "local+history" each day is ranked with the other reference days' labels as history
-(leave one day out: never trained on the day it is tested on).
+(leave one day out: never trained on the day it is tested on). That is the history audit days give
+(newsletter/ranking/audit.py: some days the LLM scores every candidate). "local+cut history" is
+the history without audit days: only the papers the cut sent to the LLM on those days have labels.
 
 Run: .venv/bin/python bench/ranking.py [--reference ../shared/reference] [--seeds 50]
 """
@@ -74,14 +76,18 @@ def _paper(row: dict[str, object]) -> Paper:
     )
 
 
-def history_for(case: Case, cases: Sequence[Case]) -> list[tuple[Paper, int]]:
-    """The other days' candidates with their labels (1 = not selected: the LLM's lowest)."""
-    return [
-        (p, other.labels.get(p.arxiv_id, 1))
-        for other in cases
-        if other.criteria_name == case.criteria_name and other.date != case.date
-        for p in other.papers
-    ]
+def history_for(case: Case, cases: Sequence[Case], *, cut_only: bool = False) -> list[tuple[Paper, int]]:
+    """The other days' candidates with their labels (1 = not selected: the LLM's lowest).
+
+    `cut_only`: only the papers the cut (on the ranker without history) sent to the LLM that day.
+    """
+    history = []
+    for other in cases:
+        if other.criteria_name != case.criteria_name or other.date == case.date:
+            continue
+        sent = set(llm_candidates(LocalRanker().rank(other.criteria, other.papers))) if cut_only else None
+        history += [(p, other.labels.get(p.arxiv_id, 1)) for p in other.papers if sent is None or p.arxiv_id in sent]
+    return history
 
 
 # --- rankers: each returns candidate ids best first, and optionally the ranker's Scores ------
@@ -180,7 +186,11 @@ def main() -> None:
             record(f"random#{seed}", case, shuffled)
         record("bm25 whole text", case, bm25_whole(case))
         record("tfidf whole text", case, tfidf_whole(case))
-        for method, history in (("local", []), ("local+history", history_for(case, cases))):
+        for method, history in (
+            ("local", []),
+            ("local+history", history_for(case, cases)),
+            ("local+cut history", history_for(case, cases, cut_only=True)),
+        ):
             start = time.perf_counter()
             scores = ranker.rank(case.criteria, case.papers, history)
             timings.append(time.perf_counter() - start)
@@ -232,7 +242,7 @@ def _merge_random(rows: dict[tuple[str, str, int], list[dict[str, float]]], seed
 
 def _print(rows: dict[tuple[str, str, int], list[dict[str, float]]], cases: list[Case]) -> None:
     names = sorted({c.criteria_name for c in cases})
-    rankers = ["random", "bm25 whole text", "tfidf whole text", "local", "local+history"]
+    rankers = ["random", "bm25 whole text", "tfidf whole text", "local", "local+history", "local+cut history"]
     for level in (7, 5):
         print(
             f"\n=== relevance ≥ {level}: recall within the top 10/20/33% of candidates, share kept"
@@ -246,18 +256,18 @@ def _print(rows: dict[tuple[str, str, int], list[dict[str, float]]], cases: list
                     continue
                 mean = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
                 print(
-                    f"   {method:18s} r10 {mean['r10']:.2f}  r20 {mean['r20']:.2f}  "
+                    f"   {method:21s} r10 {mean['r10']:.2f}  r20 {mean['r20']:.2f}  "
                     f"r33 {mean['r33']:.2f}  keep95 {mean['keep95']:.2f} /"
                     f" {max(r['keep95'] for r in runs):.2f}  top30 "
                     f"{sum(r['top30'] for r in runs):.0f}/{sum(r['relevant'] for r in runs):.0f}"
                 )
-            for method in ("local", "local+history"):
+            for method in ("local", "local+history", "local+cut history"):
                 runs = _runs(rows, f"{method} cut", name, level, names)
                 with_recall = [r for r in runs if "cut_recall" in r]
                 if not with_recall:
                     continue
                 print(
-                    f"   {method + ' cut':18s} sent {np.mean([r['sent'] for r in runs]):.2f}"
+                    f"   {method + ' cut':21s} sent {np.mean([r['sent'] for r in runs]):.2f}"
                     f" (max {max(r['sent'] for r in runs):.2f})  recall mean "
                     f"{np.mean([r['cut_recall'] for r in with_recall]):.2f} worst day "
                     f"{min(r['cut_recall'] for r in with_recall):.2f}  |  no-LLM digest: "
@@ -295,13 +305,13 @@ def _print_targets(rows: dict[tuple[str, str, int], list[dict[str, float]]], nam
                 f"-- {name}, relevance ≥ {level}: best baseline keeps {best_keep:.2f} for 95%,"
                 f" its top {DIGEST_MAX} hold {best_top30:.0f}"
             )
-            for method in ("local", "local+history"):
+            for method in ("local", "local+history", "local+cut history"):
                 cut = rows.get((f"{method} cut", name, level), [])
                 recalls = [r["cut_recall"] for r in cut if "cut_recall" in r]
                 sent = float(np.mean([r["sent"] for r in cut]))
                 hits = sum(r["digest_hits"] for r in cut)
                 print(
-                    f"   {method:14s} [1] ≥95% every day: {'MET' if min(recalls) >= 0.95 else 'NOT MET'}"
+                    f"   {method:17s} [1] ≥95% every day: {'MET' if min(recalls) >= 0.95 else 'NOT MET'}"
                     f" (worst day {min(recalls):.3f})  [2] sent {sent:.2f} ≤ {best_keep - 0.10:.2f}:"
                     f" {'MET' if sent <= best_keep - 0.10 else 'NOT MET'}  [3] no-LLM digest holds"
                     f" {hits:.0f} > {best_top30:.0f}: {'MET' if hits > best_top30 else 'NOT MET'}"

@@ -114,6 +114,43 @@ def check_database(settings: Settings) -> Check:
     return Check("database", "ok", f"{settings.db_path} (schema {version})")
 
 
+AUDIT_WINDOW = dt.timedelta(days=90)
+
+
+def check_cut(settings: Settings, now: dt.datetime) -> Check:
+    """What the audit days (newsletter/ranking/audit.py) measured of the cut in front of the LLM."""
+    from newsletter.db.audits import audit_totals
+    from newsletter.ranking.audit import HIGH
+
+    name = "LLM cut"
+    if not settings.llm_model:
+        return Check(name, "skip", "no LLM: every paper is ranked locally")
+    if settings.llm_audit_every < 1:
+        return Check(name, "skip", "NEWSLETTER_LLM_AUDIT_EVERY=0: no audit days, the cut is not measured")
+    try:
+        db = Database.open(settings.db_path)
+        try:
+            totals = audit_totals(db, (now - AUDIT_WINDOW).date())
+        finally:
+            db.close()
+    except Exception:  # the database check reports what is wrong with the database
+        return Check(name, "skip", "the database could not be read")
+    audit = totals.audit
+    if not totals.audits:
+        return Check(name, "ok", f"not measured yet: about one day in {settings.llm_audit_every} per"
+                     " criteria text the LLM scores every paper (NEWSLETTER_LLM_AUDIT_EVERY)")
+    detail = (f"{totals.audits} audit day(s) in {AUDIT_WINDOW.days} days: the cut sends"
+              f" {audit.would_send / max(1, audit.candidates):.0%} of the papers and caught"
+              f" {audit.caught_high} of {audit.relevant_high} of relevance ≥ {HIGH}")
+    if totals.recall_high is None:
+        return Check(name, "ok", detail)
+    detail += f" ({totals.recall_high:.0%})"
+    if totals.recall_high < 0.95:
+        return Check(name, "warn", detail + "; the ranker learns from each audit day, and a lower"
+                     " NEWSLETTER_LLM_AUDIT_EVERY audits more often")
+    return Check(name, "ok", detail)
+
+
 def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> Check:
     from newsletter.fetch import ArxivSource, FetchError, RetryPolicy
     from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
@@ -188,7 +225,7 @@ def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
 def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> list[Check]:
     roster_check, roster = check_roster(settings)
     checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
-              check_database(settings), check_calendar(settings, now)]
+              check_database(settings), check_calendar(settings, now), check_cut(settings, now)]
     remote: list[Callable[[], Check]] = [
         lambda: check_arxiv(settings, roster, now),
         lambda: check_llm(settings),

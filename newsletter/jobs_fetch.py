@@ -107,6 +107,7 @@ class FetchSide(ServiceBase):
                 adapters,
                 no_progress,
                 workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
+                audit_every=self.settings.llm_audit_every,
             )
             summary.add_scoring(scored, subscribers)
         except Exception as exc:  # the delivery run scores again; this was only a head start

@@ -202,7 +202,12 @@ def _cycle(
         return
     summary.papers = len(day.papers)
     scored = score_stage(
-        day, subscribers, adapters, progress, workers=min(settings.llm_concurrency, SCORE_WORKERS)
+        day,
+        subscribers,
+        adapters,
+        progress,
+        workers=min(settings.llm_concurrency, SCORE_WORKERS),
+        audit_every=settings.llm_audit_every,
     )
     summary.add_scoring(scored, subscribers)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -107,6 +107,9 @@ class RunSummary:
                 "llm_scored": result.llm_scored,
                 "locally_ranked": result.locally_ranked,
             }
+            if result.audit is not None:
+                self.usage_by_criteria[f"criteria-{number}"]["cut_audit"] = asdict(result.audit)
+                self.note(f"audit day for criteria-{number}: {result.audit.describe()}")
             if result.budget_exhausted:
                 self.note("the daily LLM budget ran out: the rest was ranked locally")
             if result.auth_failed:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(default=8, ge=1, le=64)
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+    # One announcement day in this many (per criteria text) the LLM scores every candidate, to
+    # measure the cut and teach the ranker (newsletter/ranking/audit.py); 0 turns audits off.
+    llm_audit_every: int = Field(default=10, ge=0)
 
     sendgrid_api_key: SecretStr = Field(default=SecretStr(""), validation_alias="SENDGRID_API_KEY")
     sendgrid_host: str = "https://api.sendgrid.com"

@@ -23,6 +23,7 @@ from newsletter.mail.compose import compose, reply_address, unsubscribe_url
 from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, Subscriber
 from newsletter.pipeline import Adapters, Progress, RunSummary
+from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, score_criteria
 from newsletter.render import render_digest, render_empty
 from newsletter.select import in_categories, select
@@ -60,11 +61,13 @@ def score_stage(
     progress: Progress,
     *,
     workers: int = 1,
+    audit_every: int = 0,
 ) -> dict[str, CriteriaScores]:
     """Score once per distinct criteria text, over the union of its readers' categories.
 
     With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
     semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
+    About one day in `audit_every` is an audit day for a criteria text (`newsletter.ranking.audit`).
     """
     by_criteria: dict[str, set[str]] = defaultdict(set)
     for subscriber in subscribers:
@@ -81,6 +84,7 @@ def score_stage(
             judge=adapters.judge,
             cache=adapters.cache,
             cut=adapters.cut,
+            audit_on=day.date if is_audit_day(day.date, criteria, audit_every) else None,
         )
         advance()
         return criteria, result

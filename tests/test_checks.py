@@ -40,10 +40,11 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
                          sendgrid_api_key=fake_sendgrid.api_key, sendgrid_host=fake_sendgrid.url)
     assert code == 0, output
     checks = {c.name: c for c in collect(load_settings(), NOW, network=False)}
-    assert set(checks) == {"settings", "roster", "criteria", "templates", "database", "arXiv calendar"}
-    for name in ("settings", "roster", "criteria", "templates", "database", "arXiv calendar", "arXiv feed",
-                 "LLM", "SendGrid"):
-        row = next(line for line in output.splitlines() if f" {name} " in line)
+    assert set(checks) == {"settings", "roster", "criteria", "templates", "database", "arXiv calendar",
+                           "LLM cut"}
+    for name in ("settings", "roster", "criteria", "templates", "database", "arXiv calendar", "LLM cut",
+                 "arXiv feed", "LLM", "SendGrid"):
+        row = next(line for line in output.splitlines() if line.startswith(f"│ {name} "))
         assert " ok " in row, row
     assert "2 subscriber(s)" in output
     assert "dated 2025-08-28" in output

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
 
 from newsletter.models import Paper, Score
+from newsletter.ranking.audit import CutAudit
 from newsletter.ranking.base import Judgement
 from newsletter.ranking.budget import Budget
 from newsletter.ranking.llm import LiteLLMJudge
@@ -43,6 +45,7 @@ class DictCache:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str, str, int], tuple[Paper, Score]] = {}
+        self.audits: dict[tuple[str, str, dt.date], CutAudit] = {}
 
     @staticmethod
     def _hash(criteria: str) -> str:
@@ -68,6 +71,9 @@ class DictCache:
         h = self._hash(criteria)
         rows = [v for k, v in self.rows.items() if k[:2] == (cache_key, h)]
         return [(p, s.relevance) for p, s in rows][:limit]
+
+    def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: CutAudit) -> None:
+        self.audits[(cache_key, self._hash(criteria), digest_date)] = audit
 
 
 def judge_for(fake: FakeLLM, **kw: object) -> LiteLLMJudge:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
 
 from newsletter.db import Database
+from newsletter.db.audits import save_audit
 from newsletter.db.papers import papers_by_id
 from newsletter.models import Paper, Score
+from newsletter.ranking.audit import CutAudit
 
 
 def criteria_hash(criteria: str) -> str:
@@ -63,3 +66,6 @@ class DatabaseScoreCache:
         )
         papers = papers_by_id(self.db, (r["arxiv_id"] for r in rows))
         return [(papers[r["arxiv_id"]], r["relevance"]) for r in rows if r["arxiv_id"] in papers]
+
+    def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: CutAudit) -> None:
+        save_audit(self.db, cache_key, criteria_hash(criteria), digest_date, audit)

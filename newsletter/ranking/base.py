@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from newsletter.models import Paper, Score, Usage
+
+if TYPE_CHECKING:
+    from newsletter.ranking.audit import CutAudit
 
 
 class Ranker(Protocol):
@@ -60,4 +64,8 @@ class ScoreCache(Protocol):
 
     def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
         """Earlier LLM judgements for this criteria text, newest first."""
+        ...
+
+    def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: CutAudit) -> None:
+        """Keep an audit day's figures (`newsletter.ranking.audit`), replacing the day's earlier ones."""
         ...

@@ -8,11 +8,13 @@ it was ranked locally. Nothing the LLM answers, and no exception from the judge,
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from newsletter.models import Paper, Score, Usage
+from newsletter.ranking.audit import CutAudit
 from newsletter.ranking.base import Judge, Judgement, Ranker, ScoreCache
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class CriteriaScores:
     marked: frozenset[str] = field(default_factory=frozenset)  # asked, but no LLM score
     auth_failed: bool = False
     errors: tuple[str, ...] = ()
+    audit: CutAudit | None = None  # an audit day: every paper went to the LLM
 
     def ranked(self) -> list[Score]:
         """Best first: relevance, then novelty, then id for a stable order."""
@@ -82,8 +85,13 @@ def score_criteria(
     judge: Judge | None,
     cache: ScoreCache | None,
     cut: Cut,
+    audit_on: dt.date | None = None,
 ) -> CriteriaScores:
-    """Score every paper of `papers` against `criteria` (see the module docstring)."""
+    """Score every paper of `papers` against `criteria` (see the module docstring).
+
+    `audit_on`: the day is an audit day (`newsletter.ranking.audit`): every paper goes to the
+    judge, best local score first, and what the usual cut would have caught is measured and stored.
+    """
     papers = list({p.arxiv_id: p for p in papers}.values())
     history = cache.history(judge.cache_key, criteria) if cache and judge else []
     # Today's own judgements stay out: a rerun of the day then ranks and cuts exactly as the
@@ -96,7 +104,8 @@ def score_criteria(
         return CriteriaScores(scores=local, locally_ranked=len(local))
 
     by_id = {p.arxiv_id: p for p in papers}
-    candidate_ids = [i for i in dict.fromkeys(cut(ranked)) if i in by_id]
+    would_send = [i for i in dict.fromkeys(cut(ranked)) if i in by_id]
+    candidate_ids = [s.arxiv_id for s in ranked] if audit_on else would_send
     candidates = [by_id[i] for i in candidate_ids]
 
     cached = cache.get_many(judge.cache_key, criteria, candidates) if cache else {}
@@ -123,6 +132,12 @@ def score_criteria(
         log.error("the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY)")
     if marked:
         log.warning("%d of %d LLM candidates ranked locally", len(marked), len(candidates))
+    audit = None
+    if audit_on:
+        audit = CutAudit.measure(candidate_ids, would_send, {**cached, **fresh})
+        log.info("cut audit of %s: %s", audit_on, audit.describe())
+        if cache:
+            cache.record_audit(judge.cache_key, criteria, audit_on, audit)
     return CriteriaScores(
         scores=scores,
         usage=judgement.usage,
@@ -134,4 +149,5 @@ def score_criteria(
         marked=marked,
         auth_failed=judgement.auth_failed,
         errors=judgement.errors,
+        audit=audit,
     )
