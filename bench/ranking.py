@@ -86,7 +86,8 @@ def history_for(case: Case, cases: Sequence[Case], *, cut_only: bool = False) ->
         if other.criteria_name != case.criteria_name or other.date == case.date:
             continue
         sent = set(llm_candidates(LocalRanker().rank(other.criteria, other.papers))) if cut_only else None
-        history += [(p, other.labels.get(p.arxiv_id, 1)) for p in other.papers if sent is None or p.arxiv_id in sent]
+        kept = [p for p in other.papers if sent is None or p.arxiv_id in sent]
+        history += [(p, other.labels.get(p.arxiv_id, 1)) for p in kept]
     return history
 
 

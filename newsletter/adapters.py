@@ -49,6 +49,16 @@ def build_judge(settings: Settings, db: Database, digest_date: dt.date | None) -
     )
 
 
+def audit_every(settings: Settings, db: Database, digest_date: dt.date) -> int:
+    """`NEWSLETTER_LLM_AUDIT_EVERY`, or 0 (no audit) once half the day's LLM budget is spent: an
+    audit must not leave a later run of the day (a retry, a new reader) without budget."""
+    cap = settings.llm_daily_budget_usd
+    if cap is not None and settings.llm_audit_every and spend_on(db, digest_date) >= cap / 2:
+        log.info("no audit day on %s: half the daily LLM budget is spent", digest_date)
+        return 0
+    return settings.llm_audit_every
+
+
 def build_adapters(settings: Settings, db: Database, digest_date: dt.date | None = None) -> Adapters:
     source = ArxivSource(
         settings.arxiv_feed_url,

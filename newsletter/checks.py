@@ -136,19 +136,20 @@ def check_cut(settings: Settings, now: dt.datetime) -> Check:
     except Exception:  # the database check reports what is wrong with the database
         return Check(name, "skip", "the database could not be read")
     audit = totals.audit
+    left_out = f" ({totals.incomplete} incomplete left out)" if totals.incomplete else ""
     if not totals.audits:
-        return Check(name, "ok", f"not measured yet: about one day in {settings.llm_audit_every} per"
-                     " criteria text the LLM scores every paper (NEWSLETTER_LLM_AUDIT_EVERY)")
-    detail = (f"{totals.audits} audit day(s) in {AUDIT_WINDOW.days} days: the cut sends"
+        return Check(name, "ok", f"not measured yet{left_out}: about one day in {settings.llm_audit_every}"
+                     " per criteria text the LLM scores every paper (NEWSLETTER_LLM_AUDIT_EVERY)")
+    detail = (f"{totals.audits} audit day(s) in {AUDIT_WINDOW.days} days{left_out}: the cut sends"
               f" {audit.would_send / max(1, audit.candidates):.0%} of the papers and caught"
               f" {audit.caught_high} of {audit.relevant_high} of relevance ≥ {HIGH}")
     if totals.recall_high is None:
         return Check(name, "ok", detail)
     detail += f" ({totals.recall_high:.0%})"
-    if totals.recall_high < 0.95:
-        return Check(name, "warn", detail + "; the ranker learns from each audit day, and a lower"
-                     " NEWSLETTER_LLM_AUDIT_EVERY audits more often")
-    return Check(name, "ok", detail)
+    if totals.recall_high >= 0.95:
+        return Check(name, "ok", detail)
+    return Check(name, "warn", detail + "; the ranker learns from each audit day, and a lower"
+                 " NEWSLETTER_LLM_AUDIT_EVERY audits more often")
 
 
 def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> Check:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from filelock import FileLock, Timeout
 
+from newsletter.adapters import audit_every
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
@@ -207,7 +208,7 @@ def _cycle(
         adapters,
         progress,
         workers=min(settings.llm_concurrency, SCORE_WORKERS),
-        audit_every=settings.llm_audit_every,
+        audit_every=audit_every(settings, db, day.date),
     )
     summary.add_scoring(scored, subscribers)
 

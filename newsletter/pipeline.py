@@ -109,7 +109,8 @@ class RunSummary:
             }
             if result.audit is not None:
                 self.usage_by_criteria[f"criteria-{number}"]["cut_audit"] = asdict(result.audit)
-                self.note(f"audit day for criteria-{number}: {result.audit.describe()}")
+                if result.llm_scored:  # once: later runs of the day (cached) need not repeat it
+                    self.note(f"audit day for criteria-{number}: {result.audit.describe()}")
             if result.budget_exhausted:
                 self.note("the daily LLM budget ran out: the rest was ranked locally")
             if result.auth_failed:

@@ -74,6 +74,8 @@ def score_stage(
         by_criteria[subscriber.criteria].update(subscriber.categories)
     advance = progress("Scoring", len(by_criteria))
 
+    audited = {c for c in by_criteria if adapters.judge and is_audit_day(day.date, c, audit_every)}
+
     def one(item: tuple[str, set[str]]) -> tuple[str, CriteriaScores]:
         criteria, categories = item
         papers = [p for p in day.papers if in_categories(p, categories)]
@@ -84,15 +86,21 @@ def score_stage(
             judge=adapters.judge,
             cache=adapters.cache,
             cut=adapters.cut,
-            audit_on=day.date if is_audit_day(day.date, criteria, audit_every) else None,
+            audit_on=day.date if criteria in audited else None,
         )
         advance()
         return criteria, result
 
-    if adapters.judge is None or workers <= 1 or len(by_criteria) <= 1:
-        return dict(map(one, by_criteria.items()))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
-        return dict(pool.map(one, by_criteria.items()))
+    results: dict[str, CriteriaScores] = {}
+    # Audits last: their extra LLM spend must never take the daily budget from a normal scoring.
+    for audit in (False, True):
+        items = [item for item in by_criteria.items() if (item[0] in audited) is audit]
+        if adapters.judge is None or workers <= 1 or len(items) <= 1:
+            results.update(map(one, items))
+            continue
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+            results.update(pool.map(one, items))
+    return {criteria: results[criteria] for criteria in by_criteria}
 
 
 def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: str, html: str) -> list[Path]:

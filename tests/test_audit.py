@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from newsletter.adapters import audit_every
 from newsletter.checks import check_cut
 from newsletter.db import Database
+from newsletter.db import runs as run_log
 from newsletter.db.audits import audit_totals, save_audit
-from newsletter.models import Paper, Score
+from newsletter.models import AnnouncementDay, Paper, Score, Subscriber
+from newsletter.pipeline import Adapters, no_progress
+from newsletter.ranking import scoring
 from newsletter.ranking.audit import CutAudit, is_audit_day
 from newsletter.ranking.base import Judgement
-from newsletter.ranking.scoring import score_criteria
+from newsletter.ranking.scoring import BUDGET_NOTE, score_criteria
 from newsletter.settings import load_settings
+from newsletter.stages import score_stage
 from tests.fakes.llm_server import FakeLLM
 from tests.test_faults import DAY, NOW, daily, write_roster
 from tests.test_faults import site as site  # the fixture: a site served by the loopback fakes
@@ -112,6 +118,41 @@ def test_an_audit_day_through_litellm_is_free_to_rerun_and_teaches_the_next_day(
     assert {p.arxiv_id for p, _ in ranker.histories[-1]} == {p.arxiv_id for p in audited}
 
 
+class BudgetJudge:
+    """Scores papers until a shared allowance of papers is spent, then reports the budget spent."""
+
+    cache_key = "budget|p1"
+
+    def __init__(self, allowance: int) -> None:
+        self.allowance = allowance
+
+    def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+        paid, self.allowance = list(papers[: self.allowance]), max(0, self.allowance - len(papers))
+        return Judgement(scores={p.arxiv_id: Score(p.arxiv_id, 5, 5, "c", "llm") for p in paid},
+                         unscored=frozenset(p.arxiv_id for p in papers[len(paid):]),
+                         budget_exhausted=len(paid) < len(papers))
+
+
+def test_audits_are_scored_last_so_they_never_spend_a_normal_days_budget() -> None:
+    papers = tuple(load_papers(20))
+    normal = next(c for n in range(100) if not is_audit_day(DAY, c := f"{CRITERIA} ({n})", 2))
+    audited = next(c for n in range(100) if is_audit_day(DAY, c := f"{CRITERIA} [{n}]", 2))
+    readers = [Subscriber(f"{n}@example.org", text, Path("c.md"), categories=("cs.CV",))
+               for n, text in enumerate([audited, normal])]  # the audit comes first in the roster
+    adapters = Adapters(source=None, ranker=InOrder(), judge=BudgetJudge(25), cache=DictCache(),  # type: ignore[arg-type]
+                        cut=top_half, transport=None)  # type: ignore[arg-type]
+    in_cv = tuple(dataclasses.replace(p, categories=("cs.CV",)) for p in papers)
+    day = AnnouncementDay(DAY, ("cs.CV",), in_cv)
+
+    scored = score_stage(day, readers, adapters, no_progress, workers=4, audit_every=2)
+
+    assert list(scored) == [audited, normal]  # the roster's order, as the summary numbers them
+    assert scored[normal].audit is None and not scored[normal].budget_exhausted
+    assert scored[normal].llm_scored == 10
+    assert scored[audited].llm_scored == 15  # its usual 10 first, then 5 of the 10 extras
+    assert scored[audited].audit is not None and scored[audited].audit.unscored == 5
+
+
 def _settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
     return load_settings(data_dir=tmp_path, llm_model="openai/fake", **overrides)
 
@@ -123,19 +164,62 @@ def test_check_reports_the_measured_recall_and_warns_when_the_cut_loses_papers(t
     save_audit(db, "m|p1", "c1", DAY, CutAudit(200, 120, 10, 10, 30, 29))
     save_audit(db, "m|p1", "c2", DAY, CutAudit(100, 30, 10, 9, 12, 11))
     save_audit(db, "m|p1", "c1", DAY - dt.timedelta(days=200), CutAudit(100, 10, 10, 0, 10, 0))  # too old
+    save_audit(db, "m|p1", "c3", DAY, CutAudit(100, 10, 5, 5, 5, 5, unscored=40))  # incomplete
 
     ok = check_cut(settings, NOW)
     save_audit(db, "m|p1", "c2", DAY, CutAudit(100, 30, 10, 7, 12, 9))  # a re-run replaces the day
+    save_audit(db, "m|p1", "c2", DAY, CutAudit(60, 30, 6, 6, 6, 6))  # a run over fewer papers does not
     warned = check_cut(settings, NOW)
 
-    assert (ok.status, ok.detail) == ("ok", "2 audit day(s) in 90 days: the cut sends 50% of the papers"
-                                            " and caught 19 of 20 of relevance ≥ 7 (95%)")
+    head = "2 audit day(s) in 90 days (1 incomplete left out): the cut sends 50% of the papers and caught"
+    assert (ok.status, ok.detail) == ("ok", f"{head} 19 of 20 of relevance ≥ 7 (95%)")
     assert warned.status == "warn"
-    assert warned.detail.startswith("2 audit day(s) in 90 days: the cut sends 50% of the papers and caught"
-                                    " 17 of 20 of relevance ≥ 7 (85%); the ranker learns")
-    assert audit_totals(db, DAY).audit.relevant_useful == 42
+    assert warned.detail.startswith(f"{head} 17 of 20 of relevance ≥ 7 (85%); the ranker learns")
+    totals = audit_totals(db, DAY)
+    assert (totals.audits, totals.incomplete, totals.audit.relevant_useful) == (2, 1, 42)
     assert check_cut(_settings(tmp_path, llm_audit_every=0), NOW).status == "skip"
     assert check_cut(load_settings(data_dir=tmp_path), NOW).status == "skip"
+
+
+def test_an_audit_cut_short_by_the_budget_leaves_the_usual_papers_scored_and_counts_as_incomplete() -> None:
+    papers = load_papers(8)
+    judge, cache = BudgetJudge(6), DictCache()  # the usual 4, then 2 of the 4 extras
+
+    result = score_criteria(CRITERIA, papers, ranker=InOrder(), judge=judge, cache=cache, cut=top_half,
+                            audit_on=DAY)
+
+    usual = {p.arxiv_id for p in papers[:4]}
+    assert {i for i, s in result.scores.items() if s.source == "llm"} >= usual
+    assert result.llm_scored == 6 and not result.marked and not result.budget_exhausted
+    assert not any(BUDGET_NOTE in s.comment for s in result.scores.values())  # past the cut: as usual
+    assert result.audit is not None and result.audit.unscored == 2 and not result.audit.complete
+    assert result.audit.describe().endswith("(incomplete: 2 got no LLM score)")
+
+
+def test_no_audit_once_half_the_days_budget_is_spent(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, llm_daily_budget_usd=1.0)
+    db = Database.open(settings.db_path)
+    assert audit_every(settings, db, DAY) == 10
+    record = run_log.start_run(db, run_log.RunRecord(kind="prepare", started_at=NOW, digest_date=DAY))
+    record.cost_usd = 0.5
+    run_log.finish_run(db, record, NOW)
+
+    assert audit_every(settings, db, DAY) == 0
+    assert audit_every(_settings(tmp_path), db, DAY) == 10  # no cap: audits as set
+
+
+def test_a_rerun_gets_the_same_history_when_the_history_is_longer_than_its_limit(
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scoring, "HISTORY", 4)
+    papers = load_papers(24)
+    ranker, cache, judge = WordRanker(), DictCache(), judge_for(fake_llm)
+
+    for day in (papers[:12], papers[12:], papers[12:]):
+        score_criteria(CRITERIA, day, ranker=ranker, judge=judge, cache=cache, cut=top_half)
+
+    assert len(ranker.histories[1]) == 4
+    assert ranker.histories[2] == ranker.histories[1]  # today's six newer rows do not crowd it out
 
 
 def test_a_daily_run_on_an_audit_day_notes_and_stores_the_figures(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
                            "LLM cut"}
     for name in ("settings", "roster", "criteria", "templates", "database", "arXiv calendar", "LLM cut",
                  "arXiv feed", "LLM", "SendGrid"):
-        row = next(line for line in output.splitlines() if line.startswith(f"│ {name} "))
+        row = next(line for line in output.splitlines() if re.match(rf"│ {re.escape(name)} +│", line))
         assert " ok " in row, row
     assert "2 subscriber(s)" in output
     assert "dated 2025-08-28" in output

@@ -70,7 +70,7 @@ class DictCache:
     def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
         h = self._hash(criteria)
         rows = [v for k, v in self.rows.items() if k[:2] == (cache_key, h)]
-        return [(p, s.relevance) for p, s in rows][:limit]
+        return [(p, s.relevance) for p, s in reversed(rows)][:limit]  # newest first, as the database
 
     def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: CutAudit) -> None:
         self.audits[(cache_key, self._hash(criteria), digest_date)] = audit

@@ -14,21 +14,27 @@ _COLUMNS = [f.name for f in fields(CutAudit)]
 def save_audit(
     db: Database, cache_key: str, criteria_hash: str, digest_date: dt.date, audit: CutAudit
 ) -> None:
-    """One row per (judge, criteria text, day); a re-run of the day replaces it."""
+    """One row per (judge, criteria text, day). A later run of the day replaces it only when it
+    covered at least as many papers: a delivery tick that scores a few readers' categories must
+    not overwrite the whole day's figures."""
+    updates = ", ".join(f"{c}=excluded.{c}" for c in _COLUMNS)
     with db.tx() as conn:
         conn.execute(
-            f"INSERT OR REPLACE INTO cut_audits(cache_key, criteria_hash, digest_date, {', '.join(_COLUMNS)})"  # noqa: S608
-            f" VALUES (?, ?, ?{', ?' * len(_COLUMNS)})",
+            f"INSERT INTO cut_audits(cache_key, criteria_hash, digest_date, {', '.join(_COLUMNS)})"  # noqa: S608
+            f" VALUES (?, ?, ?{', ?' * len(_COLUMNS)})"
+            f" ON CONFLICT(cache_key, criteria_hash, digest_date) DO UPDATE SET {updates}"
+            " WHERE excluded.candidates >= cut_audits.candidates",
             (cache_key, criteria_hash, digest_date.isoformat(), *astuple(audit)),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class AuditTotals:
-    """Audit days since some date, added up over every criteria text."""
+    """Complete audit days since some date, added up over every criteria text."""
 
-    audits: int  # (criteria text, day) pairs
+    audits: int  # complete (criteria text, day) audits
     audit: CutAudit
+    incomplete: int = 0  # audits with papers the LLM gave no score: left out of the sums
 
     @property
     def recall_high(self) -> float | None:
@@ -37,8 +43,13 @@ class AuditTotals:
 
 def audit_totals(db: Database, since: dt.date) -> AuditTotals:
     sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in _COLUMNS)
-    row = db.read().execute(
-        f"SELECT COUNT(*), {sums} FROM cut_audits WHERE digest_date >= ?",  # noqa: S608
+    complete = db.read().execute(
+        f"SELECT COUNT(*), {sums} FROM cut_audits WHERE digest_date >= ? AND unscored = 0",  # noqa: S608
         (since.isoformat(),),
     ).fetchone()
-    return AuditTotals(audits=int(row[0]), audit=CutAudit(*(int(v) for v in row[1:])))
+    (incomplete,) = db.read().execute(
+        "SELECT COUNT(*) FROM cut_audits WHERE digest_date >= ? AND unscored > 0", (since.isoformat(),)
+    ).fetchone()
+    return AuditTotals(
+        audits=int(complete[0]), audit=CutAudit(*(int(v) for v in complete[1:])), incomplete=int(incomplete)
+    )

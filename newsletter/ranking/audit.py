@@ -38,8 +38,9 @@ class CutAudit:
     """What the usual cut would have done on a day the LLM scored every candidate.
 
     `relevant_*`: papers the LLM scored at least HIGH (or USEFUL); `caught_*`: those of them the
-    cut would have sent. `unscored`: candidates the LLM gave no score (budget, failures); they
-    count as not relevant, so the figures are a lower bound when it is not 0.
+    cut would have sent. `unscored`: candidates the LLM gave no score (budget, failures). They
+    would have to count as not relevant, which can only flatter the cut, so an audit with any is
+    incomplete and the totals leave it out (`newsletter.db.audits`).
     """
 
     candidates: int
@@ -71,8 +72,8 @@ class CutAudit:
         )
 
     @property
-    def missed_high(self) -> int:
-        return self.relevant_high - self.caught_high
+    def complete(self) -> bool:
+        return self.unscored == 0
 
     def describe(self) -> str:
         """One line for the run summary and the log."""
@@ -83,5 +84,5 @@ class CutAudit:
             f" of relevance ≥ {HIGH}, {self.caught_useful} of {self.relevant_useful} of relevance ≥ {USEFUL}"
         )
         if self.unscored:
-            text += f" ({self.unscored} got no LLM score)"
+            text += f" (incomplete: {self.unscored} got no LLM score)"
         return text

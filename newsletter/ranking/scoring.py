@@ -23,6 +23,7 @@ LLM_MISSING_NOTE = "(ranked locally: the LLM gave no score)"
 BUDGET_NOTE = "(ranked locally: the day's LLM budget was spent)"
 
 Cut = Callable[[Sequence[Score]], list[str]]
+HISTORY = 5000  # earlier LLM judgements the local ranker is given, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class CriteriaScores:
     llm_scored: int = 0  # scored by the LLM in this run
     locally_ranked: int = 0  # keep their local score (below the cut, no LLM, or marked)
     budget_exhausted: bool = False
-    candidates: int = 0  # papers that passed the cut (LLM-scored now, cached, or marked)
+    candidates: int = 0  # papers for the LLM: those past the cut, or all on an audit day
     cached: int = 0  # LLM scores reused from the cache: no call made
     marked: frozenset[str] = field(default_factory=frozenset)  # asked, but no LLM score
     auth_failed: bool = False
@@ -90,14 +91,15 @@ def score_criteria(
     """Score every paper of `papers` against `criteria` (see the module docstring).
 
     `audit_on`: the day is an audit day (`newsletter.ranking.audit`): every paper goes to the
-    judge, best local score first, and what the usual cut would have caught is measured and stored.
+    judge, and what the usual cut would have caught is measured and stored.
     """
     papers = list({p.arxiv_id: p for p in papers}.values())
-    history = cache.history(judge.cache_key, criteria) if cache and judge else []
     # Today's own judgements stay out: a rerun of the day then ranks and cuts exactly as the
-    # first run did, so every candidate is already cached and no LLM call is made.
+    # first run did, so every candidate is already cached and no LLM call is made. (Asking for
+    # that many more rows keeps the history as long as on the first run.)
     today = {p.arxiv_id for p in papers}
-    history = [(paper, relevance) for paper, relevance in history if paper.arxiv_id not in today]
+    history = cache.history(judge.cache_key, criteria, HISTORY + len(today)) if cache and judge else []
+    history = [(paper, relevance) for paper, relevance in history if paper.arxiv_id not in today][:HISTORY]
     ranked = _local_scores(criteria, papers, ranker, history)
     local = {s.arxiv_id: s for s in ranked}
     if judge is None:
@@ -105,20 +107,29 @@ def score_criteria(
 
     by_id = {p.arxiv_id: p for p in papers}
     would_send = [i for i in dict.fromkeys(cut(ranked)) if i in by_id]
-    candidate_ids = [s.arxiv_id for s in ranked] if audit_on else would_send
-    candidates = [by_id[i] for i in candidate_ids]
+    usual = set(would_send)
+    extras = [s.arxiv_id for s in ranked if s.arxiv_id not in usual] if audit_on else []
+    candidates = [by_id[i] for i in would_send + extras]
 
     cached = cache.get_many(judge.cache_key, criteria, candidates) if cache else {}
     cached = {i: replace(s, source="llm") for i, s in cached.items() if i in by_id}
     to_judge = [p for p in candidates if p.arxiv_id not in cached]
-    judgement = _safe_judge(judge, criteria, to_judge)
+    # An audit day judges the usual candidates first, then the rest: the audit's extra spend can
+    # never take the budget of the papers a normal day would have sent.
+    judgement = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id in usual])
+    extra = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id not in usual])
     asked = {p.arxiv_id for p in to_judge}
-    fresh = {i: s for i, s in judgement.scores.items() if i in asked and s.source == "llm"}
+    fresh = {
+        i: s
+        for i, s in {**extra.scores, **judgement.scores}.items()
+        if i in asked and s.source == "llm"
+    }
     if cache and fresh:
         cache.put_many(judge.cache_key, criteria, [by_id[i] for i in fresh], fresh)
 
     note = BUDGET_NOTE if judgement.budget_exhausted else LLM_MISSING_NOTE
-    marked = frozenset(asked - fresh.keys())
+    # Only a usual candidate is marked: past the cut, an audit's failure leaves a normal day's score.
+    marked = frozenset((asked - fresh.keys()) & usual)
     scores: dict[str, Score] = {}
     for paper in papers:
         pid = paper.arxiv_id
@@ -128,26 +139,26 @@ def score_criteria(
             scores[pid] = _mark(local[pid], note)
         else:
             scores[pid] = local[pid]
-    if judgement.auth_failed:
+    if judgement.auth_failed or extra.auth_failed:
         log.error("the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY)")
     if marked:
-        log.warning("%d of %d LLM candidates ranked locally", len(marked), len(candidates))
+        log.warning("%d of %d LLM candidates ranked locally", len(marked), len(would_send))
     audit = None
     if audit_on:
-        audit = CutAudit.measure(candidate_ids, would_send, {**cached, **fresh})
+        audit = CutAudit.measure([p.arxiv_id for p in candidates], would_send, {**cached, **fresh})
         log.info("cut audit of %s: %s", audit_on, audit.describe())
         if cache:
             cache.record_audit(judge.cache_key, criteria, audit_on, audit)
     return CriteriaScores(
         scores=scores,
-        usage=judgement.usage,
+        usage=judgement.usage + extra.usage,
         llm_scored=len(fresh),
         locally_ranked=len(papers) - len(fresh) - len(cached),
         budget_exhausted=judgement.budget_exhausted,
         candidates=len(candidates),
         cached=len(cached),
         marked=marked,
-        auth_failed=judgement.auth_failed,
-        errors=judgement.errors,
+        auth_failed=judgement.auth_failed or extra.auth_failed,
+        errors=judgement.errors + extra.errors,
         audit=audit,
     )
