@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from newsletter.db import Database
 from newsletter.db import subscribers as subscriber_store
+from newsletter.db.audits import AuditTotals
 from newsletter.mail.base import SendError, Transport
 from newsletter.mail.compose import reply_address, unsubscribe_url
 from newsletter.models import OutgoingEmail
@@ -116,13 +117,17 @@ def day_cost(db: Database, digest_date: dt.date) -> DayCost:
                    int(row[5]), int(row[6]))
 
 
-def cost_alert(cost: DayCost) -> Alert:
+def cost_alert(cost: DayCost, audits: AuditTotals | None = None) -> Alert:
+    """The day's cost line, and what the day's audits (if any) measured of the cut."""
     line = (f"{cost.digest_date:%Y-%m-%d}: {cost.served} digest(s) served, {cost.failures} failure(s);"
             f" LLM {cost.llm_calls} call(s), {cost.prompt_tokens:,} prompt + {cost.completion_tokens:,}"
             f" completion tokens, ${cost.cost_usd:.4f}")
+    lines = [line]
+    if audits is not None and audits.audits:
+        lines.append(f"audit day for {audits.audits} criteria text(s): {audits.describe()}")
     return Alert(kind="cost", key=cost.digest_date.isoformat(), day=cost.digest_date,
                  subject=f"arXiv Digest: cost of {cost.digest_date:%Y-%m-%d}: ${cost.cost_usd:.2f}",
-                 lines=(line,))
+                 lines=tuple(lines))
 
 
 def alert_email(alert: Alert, *, to: str, token: str, settings: Settings, now: dt.datetime) -> OutgoingEmail:

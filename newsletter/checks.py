@@ -120,7 +120,6 @@ AUDIT_WINDOW = dt.timedelta(days=90)
 def check_cut(settings: Settings, now: dt.datetime) -> Check:
     """What the audit days (newsletter/ranking/audit.py) measured of the cut in front of the LLM."""
     from newsletter.db.audits import audit_totals
-    from newsletter.ranking.audit import HIGH
 
     name = "LLM cut"
     if not settings.llm_model:
@@ -135,17 +134,13 @@ def check_cut(settings: Settings, now: dt.datetime) -> Check:
             db.close()
     except Exception:  # the database check reports what is wrong with the database
         return Check(name, "skip", "the database could not be read")
-    audit = totals.audit
     left_out = f" ({totals.incomplete} incomplete left out)" if totals.incomplete else ""
     if not totals.audits:
         return Check(name, "ok", f"not measured yet{left_out}: about one day in {settings.llm_audit_every}"
                      " per criteria text the LLM scores every paper (NEWSLETTER_LLM_AUDIT_EVERY)")
-    detail = (f"{totals.audits} audit day(s) in {AUDIT_WINDOW.days} days{left_out}: the cut sends"
-              f" {audit.would_send / max(1, audit.candidates):.0%} of the papers and caught"
-              f" {audit.caught_high} of {audit.relevant_high} of relevance ≥ {HIGH}")
+    detail = f"{totals.audits} audit day(s) in {AUDIT_WINDOW.days} days{left_out}: {totals.describe()}"
     if totals.recall_high is None:
         return Check(name, "ok", detail)
-    detail += f" ({totals.recall_high:.0%})"
     if totals.recall_high >= 0.95:
         return Check(name, "ok", detail)
     return Check(name, "warn", detail + "; the ranker learns from each audit day, and a lower"

@@ -10,6 +10,7 @@ import logging
 from newsletter.alerts import cost_alert, day_cost, run_alert
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
+from newsletter.db.audits import audit_totals
 from newsletter.jobs_common import ServiceBase
 from newsletter.models import Subscriber
 from newsletter.pipeline import RunSummary
@@ -139,6 +140,7 @@ class DeliverySide(ServiceBase):
             if open_readers == 0:
                 cost = day_cost(self.db, digest_date)
                 if cost.runs:
-                    self.alerter.send(cost_alert(cost), now)
+                    audits = audit_totals(self.db, digest_date, digest_date)
+                    self.alerter.send(cost_alert(cost, audits), now)
         self.state.record_due(due, now)
         self.state.update(failed=failures, unknown=unknown)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import astuple, dataclass, fields
 
 from newsletter.db import Database
-from newsletter.ranking.audit import CutAudit
+from newsletter.ranking.audit import HIGH, CutAudit
 
 _COLUMNS = [f.name for f in fields(CutAudit)]
 
@@ -40,15 +40,27 @@ class AuditTotals:
     def recall_high(self) -> float | None:
         return self.audit.caught_high / self.audit.relevant_high if self.audit.relevant_high else None
 
+    def describe(self) -> str:
+        """E.g. "the cut sends 64% of the papers and caught 14 of 15 of relevance ≥ 7 (93%)"."""
+        audit = self.audit
+        text = (
+            f"the cut sends {audit.would_send / max(1, audit.candidates):.0%} of the papers and caught"
+            f" {audit.caught_high} of {audit.relevant_high} of relevance ≥ {HIGH}"
+        )
+        return text + (f" ({self.recall_high:.0%})" if self.recall_high is not None else "")
 
-def audit_totals(db: Database, since: dt.date) -> AuditTotals:
+
+def audit_totals(db: Database, since: dt.date, until: dt.date = dt.date.max) -> AuditTotals:
+    """The audits of the days from `since` to `until`, both included."""
     sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in _COLUMNS)
+    days = (since.isoformat(), until.isoformat())
     complete = db.read().execute(
-        f"SELECT COUNT(*), {sums} FROM cut_audits WHERE digest_date >= ? AND unscored = 0",  # noqa: S608
-        (since.isoformat(),),
+        f"SELECT COUNT(*), {sums} FROM cut_audits"  # noqa: S608
+        " WHERE digest_date BETWEEN ? AND ? AND unscored = 0",
+        days,
     ).fetchone()
     (incomplete,) = db.read().execute(
-        "SELECT COUNT(*) FROM cut_audits WHERE digest_date >= ? AND unscored > 0", (since.isoformat(),)
+        "SELECT COUNT(*) FROM cut_audits WHERE digest_date BETWEEN ? AND ? AND unscored > 0", days
     ).fetchone()
     return AuditTotals(
         audits=int(complete[0]), audit=CutAudit(*(int(v) for v in complete[1:])), incomplete=int(incomplete)
