@@ -43,8 +43,10 @@ from newsletter.settings import load_settings  # noqa: E402
 DAY_FILE = ROOT / "tests" / "data" / "arxiv" / "2025-08-28.jsonl.gz"
 DAY = dt.date(2025, 8, 28)
 NOW = dt.datetime(2025, 8, 28, 11, 0, tzinfo=dt.UTC)
-CRITERIA = ("Papers on 3D reconstruction, novel view synthesis and spatial intelligence of "
-            "multimodal models.\n\nNot relevant: pure NLP benchmarks.")
+CRITERIA = (
+    "Papers on 3D reconstruction, novel view synthesis and spatial intelligence of "
+    "multimodal models.\n\nNot relevant: pure NLP benchmarks."
+)
 
 
 def peak_rss_mb() -> float:
@@ -57,34 +59,60 @@ def load_papers() -> list[Paper]:
     with gzip.open(DAY_FILE, "rt", encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
-            papers.append(Paper(arxiv_id=row["id"], title=row["title"], authors=tuple(row["authors"]),
-                                abstract=row["summary"], categories=tuple(row["categories"]),
-                                comment=row.get("comment")))
+            papers.append(
+                Paper(
+                    arxiv_id=row["id"],
+                    title=row["title"],
+                    authors=tuple(row["authors"]),
+                    abstract=row["summary"],
+                    categories=tuple(row["categories"]),
+                    comment=row.get("comment"),
+                )
+            )
     return papers
 
 
 def make_jobs(count: int, per_digest: int, settings_host: str, api_key: str) -> Iterator[DeliveryJob]:
     """Render and compose each reader's digest, one at a time (a generator)."""
-    settings = load_settings(SENDGRID_API_KEY=api_key, sendgrid_host=settings_host,
-                             from_email="digest@lab.example", reply_domain="reply.lab.example",
-                             public_url="https://digest.lab.example")
+    settings = load_settings(
+        SENDGRID_API_KEY=api_key,
+        sendgrid_host=settings_host,
+        from_email="digest@lab.example",
+        reply_domain="reply.lab.example",
+        public_url="https://digest.lab.example",
+    )
     papers = load_papers()
     for number in range(count):
         email = f"reader{number:05d}@example.org"
         subscriber = Subscriber(email=email, criteria=CRITERIA, criteria_path=Path("criteria.md"))
         start = (number * 7) % max(1, len(papers) - per_digest)
-        chosen = papers[start:start + per_digest]
+        chosen = papers[start : start + per_digest]
         entries = tuple(
-            DigestEntry(p, Score(p.arxiv_id, relevance=10 - i % 5, novelty=3 + i % 6,
-                                 comment="Matches the reader's interest in 3D reconstruction."))
+            DigestEntry(
+                p,
+                Score(
+                    p.arxiv_id,
+                    relevance=10 - i % 5,
+                    novelty=3 + i % 6,
+                    comment="Matches the reader's interest in 3D reconstruction.",
+                ),
+            )
             for i, p in enumerate(chosen)
         )
         token = f"{number:032d}"
-        rendered = render_digest(Digest(subscriber, DAY, entries),
-                                 unsubscribe_url=f"{settings.public_url}/unsubscribe/{token}",
-                                 reply_to=f"u-{token}@{settings.reply_domain}")
-        outgoing = compose(rendered, to=email, token=token, settings=settings, now=NOW,
-                           digest_id=deliveries.digest_id_for(email, DAY))
+        rendered = render_digest(
+            Digest(subscriber, DAY, entries),
+            unsubscribe_url=f"{settings.public_url}/unsubscribe/{token}",
+            reply_to=f"u-{token}@{settings.reply_domain}",
+        )
+        outgoing = compose(
+            rendered,
+            to=email,
+            token=token,
+            settings=settings,
+            now=NOW,
+            digest_id=deliveries.digest_id_for(email, DAY),
+        )
         yield DeliveryJob(email=outgoing, digest_date=DAY, paper_ids=tuple(p.arxiv_id for p in chosen))
 
 
@@ -116,8 +144,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             jobs = make_jobs(args.count, args.papers, url, api_key)  # rendered as senders ask
         started = time.perf_counter()
-        report = deliver_all(jobs, db=db, transport=transport, clock=lambda: NOW,
-                             concurrency=args.concurrency)
+        report = deliver_all(
+            jobs, db=db, transport=transport, clock=lambda: NOW, concurrency=args.concurrency
+        )
         elapsed = time.perf_counter() - started
         with urllib.request.urlopen(f"{url}/_fake/stats", timeout=10) as answer:
             stats = json.load(answer)
@@ -127,14 +156,21 @@ def run(args: argparse.Namespace) -> int:
     accepted = stats["accepted"]
     once = len(accepted) == args.count and set(accepted.values()) == {1}
     rate = len(report.sent) / elapsed if elapsed else float("inf")
-    what = (f"delivery only; rendering took {render_time:.1f} s before" if args.mode == "prepared"
-            else "rendering included")
-    print(f"[{args.mode}] {len(report.sent)}/{args.count} digests of {args.papers} papers sent in"
-          f" {elapsed:.2f} s with {args.concurrency} senders at {args.latency * 1000:.0f} ms latency:"
-          f" {rate:.0f} sends/s ({what}); at most {stats['max_in_flight']} requests in flight")
+    what = (
+        f"delivery only; rendering took {render_time:.1f} s before"
+        if args.mode == "prepared"
+        else "rendering included"
+    )
+    print(
+        f"[{args.mode}] {len(report.sent)}/{args.count} digests of {args.papers} papers sent in"
+        f" {elapsed:.2f} s with {args.concurrency} senders at {args.latency * 1000:.0f} ms latency:"
+        f" {rate:.0f} sends/s ({what}); at most {stats['max_in_flight']} requests in flight"
+    )
     print(f"[{args.mode}] peak memory (max RSS of the sending process): {peak_rss_mb():.0f} MB")
-    print(f"[{args.mode}] each reader exactly once: {once}; delivery states: {sorted(statuses)};"
-          f" failed: {len(report.failed)}")
+    print(
+        f"[{args.mode}] each reader exactly once: {once}; delivery states: {sorted(statuses)};"
+        f" failed: {len(report.failed)}"
+    )
     return 0 if once and not report.failed and statuses == {"sent"} else 1
 
 
@@ -144,8 +180,12 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.002)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--papers", type=int, default=20, help="papers per digest")
-    parser.add_argument("--mode", choices=["streamed", "prepared", "both"], default="both",
-                        help="streamed: render each digest when a sender is free; prepared: all first")
+    parser.add_argument(
+        "--mode",
+        choices=["streamed", "prepared", "both"],
+        default="both",
+        help="streamed: render each digest when a sender is free; prepared: all first",
+    )
     args = parser.parse_args()
     if args.mode != "both":
         return run(args)

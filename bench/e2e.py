@@ -108,8 +108,10 @@ def write_site(folder: Path, readers: int, distinct: int) -> Path:
         # Readers of one criteria text share its categories, as a lab's readers would.
         criteria = number % distinct
         categories = CATEGORY_SETS[criteria % len(CATEGORY_SETS)]
-        rows.append(f"reader{number:05d}@example.org,Reader {number},criteria/c{criteria:04d}.md,"
-                    f"\"{categories}\",{zones[number % len(zones)]},07:00,")
+        rows.append(
+            f"reader{number:05d}@example.org,Reader {number},criteria/c{criteria:04d}.md,"
+            f'"{categories}",{zones[number % len(zones)]},07:00,'
+        )
     roster = folder / "subscribers.csv"
     roster.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return roster
@@ -147,26 +149,43 @@ def serve_fakes(args: argparse.Namespace) -> int:
     from tests.fakes.sendgrid_server import FakeSendGrid
 
     day = dt.date.fromisoformat(args.day)
-    with FakeArxiv.running(day) as arxiv, FakeLLM() as llm, \
-            FakeSendGrid(latency=args.sendgrid_latency, keep_bodies=False) as sendgrid:
+    with (
+        FakeArxiv.running(day) as arxiv,
+        FakeLLM() as llm,
+        FakeSendGrid(latency=args.sendgrid_latency, keep_bodies=False) as sendgrid,
+    ):
         llm.latency = args.llm_latency
         llm_in_flight = _count_in_flight(llm)
-        print(json.dumps({"feed_url": arxiv.feed_url, "api_url": arxiv.api_url,
-                          "llm_api_base": llm.api_base, "sendgrid_url": sendgrid.url,
-                          "sendgrid_key": sendgrid.api_key}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "feed_url": arxiv.feed_url,
+                    "api_url": arxiv.api_url,
+                    "llm_api_base": llm.api_base,
+                    "sendgrid_url": sendgrid.url,
+                    "sendgrid_key": sendgrid.api_key,
+                }
+            ),
+            flush=True,
+        )
         for line in sys.stdin:
             if line.strip() == "stats":
                 stats = sendgrid.stats()
                 accepted = stats["accepted"]
-                print(json.dumps({
-                    "llm_requests": len(llm.requests),
-                    "llm_max_in_flight": llm_in_flight["max"],
-                    "arxiv_requests": len(arxiv.requests),
-                    "sendgrid_requests": stats["requests"],
-                    "sendgrid_recipients": len(accepted),
-                    "sendgrid_max_per_recipient": max(accepted.values(), default=0),
-                    "sendgrid_max_in_flight": stats["max_in_flight"],
-                }), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "llm_requests": len(llm.requests),
+                            "llm_max_in_flight": llm_in_flight["max"],
+                            "arxiv_requests": len(arxiv.requests),
+                            "sendgrid_requests": stats["requests"],
+                            "sendgrid_recipients": len(accepted),
+                            "sendgrid_max_per_recipient": max(accepted.values(), default=0),
+                            "sendgrid_max_in_flight": stats["max_in_flight"],
+                        }
+                    ),
+                    flush=True,
+                )
     return 0
 
 
@@ -183,22 +202,24 @@ def run_one(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="e2e-") as tmp:
         folder = Path(tmp)
         roster = write_site(folder, readers, distinct)
-        os.environ.update({
-            "NEWSLETTER_SUBSCRIBERS": str(roster),
-            "NEWSLETTER_DATA_DIR": str(folder / "var"),
-            "NEWSLETTER_ARXIV_FEED_URL": fakes["feed_url"],
-            "NEWSLETTER_ARXIV_API_URL": fakes["api_url"],
-            "NEWSLETTER_LLM_MODEL": "openai/gpt-4o-mini",
-            "NEWSLETTER_LLM_API_BASE": fakes["llm_api_base"],
-            "NEWSLETTER_LLM_API_KEY": "sk-bench-dummy",
-            "SENDGRID_API_KEY": fakes["sendgrid_key"],
-            "NEWSLETTER_SENDGRID_HOST": fakes["sendgrid_url"],
-            "NEWSLETTER_FROM_EMAIL": "digest@lab.example",
-            "NEWSLETTER_REPLY_DOMAIN": "reply.lab.example",
-            "NEWSLETTER_PUBLIC_URL": "https://digest.lab.example",
-            # Every reader gets one email: a short note on a day when nothing matched.
-            "NEWSLETTER_SEND_EMPTY": "true",
-        })
+        os.environ.update(
+            {
+                "NEWSLETTER_SUBSCRIBERS": str(roster),
+                "NEWSLETTER_DATA_DIR": str(folder / "var"),
+                "NEWSLETTER_ARXIV_FEED_URL": fakes["feed_url"],
+                "NEWSLETTER_ARXIV_API_URL": fakes["api_url"],
+                "NEWSLETTER_LLM_MODEL": "openai/gpt-4o-mini",
+                "NEWSLETTER_LLM_API_BASE": fakes["llm_api_base"],
+                "NEWSLETTER_LLM_API_KEY": "sk-bench-dummy",
+                "SENDGRID_API_KEY": fakes["sendgrid_key"],
+                "NEWSLETTER_SENDGRID_HOST": fakes["sendgrid_url"],
+                "NEWSLETTER_FROM_EMAIL": "digest@lab.example",
+                "NEWSLETTER_REPLY_DOMAIN": "reply.lab.example",
+                "NEWSLETTER_PUBLIC_URL": "https://digest.lab.example",
+                # Every reader gets one email: a short note on a day when nothing matched.
+                "NEWSLETTER_SEND_EMPTY": "true",
+            }
+        )
         if args.llm_concurrency:
             os.environ["NEWSLETTER_LLM_CONCURRENCY"] = str(args.llm_concurrency)
         import litellm  # noqa: F401  (imported before the clock starts: ~2 s, once per process)
@@ -220,8 +241,7 @@ def run_one(args: argparse.Namespace) -> int:
             return lambda: None
 
         adapters = build_adapters(settings, db, day)
-        summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day,
-                            progress=progress)
+        summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day, progress=progress)
         wall = time.perf_counter() - started
         usage_after = resource.getrusage(resource.RUSAGE_SELF)
         peak_mb = usage_after.ru_maxrss / 1024  # KiB on Linux
@@ -230,31 +250,65 @@ def run_one(args: argparse.Namespace) -> int:
     usage = summary.usage
     llm_scored = sum(c["llm_scored"] for c in summary.usage_by_criteria.values())
     local = sum(c["locally_ranked"] for c in summary.usage_by_criteria.values())
-    print(json.dumps({
-        "subscribers": readers, "criteria": distinct, "papers": summary.papers,
-        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-        "stage_start_s": {k: round(v, 2) for k, v in stages.items()},
-        "llm_calls": usage.calls, "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens, "cost_usd": round(usage.cost_usd, 4),
-        "llm_scored": llm_scored, "locally_ranked": local,
-        "sent": len(summary.sent), "empty": len(summary.empty), "failed": len(summary.failed),
-        "exit_code": summary.exit_code, "reason": summary.reason,
-        "peak_rss_mb": round(peak_mb, 1),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "subscribers": readers,
+                "criteria": distinct,
+                "papers": summary.papers,
+                "wall_s": round(wall, 2),
+                "cpu_s": round(cpu, 2),
+                "stage_start_s": {k: round(v, 2) for k, v in stages.items()},
+                "llm_calls": usage.calls,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cost_usd": round(usage.cost_usd, 4),
+                "llm_scored": llm_scored,
+                "locally_ranked": local,
+                "sent": len(summary.sent),
+                "empty": len(summary.empty),
+                "failed": len(summary.failed),
+                "exit_code": summary.exit_code,
+                "reason": summary.reason,
+                "peak_rss_mb": round(peak_mb, 1),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 
 def measure(readers: int, args: argparse.Namespace) -> dict[str, Any]:
-    fakes_cmd = [sys.executable, __file__, "--serve-fakes", "--day", args.day,
-                 "--llm-latency", str(args.llm_latency), "--sendgrid-latency", str(args.sendgrid_latency)]
+    fakes_cmd = [
+        sys.executable,
+        __file__,
+        "--serve-fakes",
+        "--day",
+        args.day,
+        "--llm-latency",
+        str(args.llm_latency),
+        "--sendgrid-latency",
+        str(args.sendgrid_latency),
+    ]
     fakes = subprocess.Popen(fakes_cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert fakes.stdin is not None
     assert fakes.stdout is not None
     try:
         addresses = fakes.stdout.readline()
-        run_cmd = [sys.executable, __file__, "--one", str(readers), "--day", args.day,
-                   "--llm-concurrency", str(args.llm_concurrency), "--criteria", str(args.criteria),
-                   "--fakes", addresses]
+        run_cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(readers),
+            "--day",
+            args.day,
+            "--llm-concurrency",
+            str(args.llm_concurrency),
+            "--criteria",
+            str(args.criteria),
+            "--fakes",
+            addresses,
+        ]
         run = subprocess.run(run_cmd, cwd=ROOT, capture_output=True, text=True, check=False)
         if run.returncode != 0:
             raise SystemExit(f"the run for N={readers} failed:\n{run.stderr[-3000:]}")
@@ -282,17 +336,24 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
     ]
     for r in results:
         f = r["fakes"]
-        once = (f["sendgrid_recipients"] == r["sent"] and f["sendgrid_max_per_recipient"] <= 1
-                and f["llm_requests"] >= r["llm_calls"])
+        once = (
+            f["sendgrid_recipients"] == r["sent"]
+            and f["sendgrid_max_per_recipient"] <= 1
+            and f["llm_requests"] >= r["llm_calls"]
+        )
         lines.append(
             f"| {r['subscribers']:,} | {r['criteria']:,} | {r['papers']} | {r['wall_s']:.1f}"
             f" | {r['cpu_s']:.1f} |"
             f" {r['llm_calls']:,} | {r['llm_calls'] / r['criteria']:.1f} | {f['llm_max_in_flight']} |"
             f" {r['prompt_tokens']:,} | {r['completion_tokens']:,} |"
-            f" {r['cost_usd']:.3f} | {r['sent']:,} | {'yes' if once else 'NO'} | {r['peak_rss_mb']:.0f} |")
+            f" {r['cost_usd']:.3f} | {r['sent']:,} | {'yes' if once else 'NO'} | {r['peak_rss_mb']:.0f} |"
+        )
     stages = ("; ".join(f"{k} {v}" for k, v in r["stage_start_s"].items()) for r in results)
-    lines += ["", "Stage start times within each run (s): "
-              + " | ".join(f"N={r['subscribers']:,}: {s}" for r, s in zip(results, stages, strict=True))]
+    lines += [
+        "",
+        "Stage start times within each run (s): "
+        + " | ".join(f"N={r['subscribers']:,}: {s}" for r, s in zip(results, stages, strict=True)),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -302,13 +363,19 @@ def main() -> int:
     parser.add_argument("--day", default="2025-07-15", help="reference day the fake arXiv replays")
     parser.add_argument("--llm-latency", type=float, default=0.3)
     parser.add_argument("--sendgrid-latency", type=float, default=0.005)
-    parser.add_argument("--llm-concurrency", type=int, default=0,
-                        help="NEWSLETTER_LLM_CONCURRENCY for the runs (0: the setting's default)")
+    parser.add_argument(
+        "--llm-concurrency",
+        type=int,
+        default=0,
+        help="NEWSLETTER_LLM_CONCURRENCY for the runs (0: the setting's default)",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e"))
-    parser.add_argument("--criteria", type=int, default=0,
-                        help="distinct criteria for every size (0: N/20, at least 1)")
-    parser.add_argument("--render", action="store_true",
-                        help="only rewrite <out>.md from the results already in <out>.json")
+    parser.add_argument(
+        "--criteria", type=int, default=0, help="distinct criteria for every size (0: N/20, at least 1)"
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite <out>.md from the results already in <out>.json"
+    )
     parser.add_argument("--serve-fakes", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--fakes", help=argparse.SUPPRESS)
@@ -331,10 +398,18 @@ def main() -> int:
     print(text)
     # The results files are kept in the repository: never leave one half-written.
     atomic_write_text(out.with_suffix(".md"), text)
-    atomic_write_text(out.with_suffix(".json"), json.dumps({
-        "command": "python bench/e2e.py " + " ".join(sys.argv[1:]),
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "results": results}, indent=2) + "\n")
+    atomic_write_text(
+        out.with_suffix(".json"),
+        json.dumps(
+            {
+                "command": "python bench/e2e.py " + " ".join(sys.argv[1:]),
+                "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     ok = all(r["exit_code"] == 0 and r["fakes"]["sendgrid_max_per_recipient"] <= 1 for r in results)
     return 0 if ok else 1
 

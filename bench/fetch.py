@@ -40,8 +40,11 @@ CATEGORIES = ("cs.AI", "cs.CL", "cs.CV", "cs.GR", "cs.LG", "cs.RO")
 def big_day(entries: int) -> list[RefPaper]:
     pool = [p for day in REFERENCE_DAYS for p in load_day(day)]
     return [
-        dataclasses.replace(pool[i % len(pool)], arxiv_id=f"2508.{10000 + i:05d}",
-                            license="http://creativecommons.org/licenses/by/4.0/")
+        dataclasses.replace(
+            pool[i % len(pool)],
+            arxiv_id=f"2508.{10000 + i:05d}",
+            license="http://creativecommons.org/licenses/by/4.0/",
+        )
         for i in range(entries)
     ]
 
@@ -84,9 +87,11 @@ def main() -> int:
         tracemalloc.stop()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"feed: {args.entries} entries, {len(body) / 1e6:.1f} MB; kept {papers} papers")
-    print(f"fetch+parse+store: median {statistics.median(times):.3f} s,"
-          f" min {min(times):.3f} s, max {max(times):.3f} s over {args.repeat} runs"
-          f" (of which fetch+parse: median {statistics.median(fetch_times):.3f} s)")
+    print(
+        f"fetch+parse+store: median {statistics.median(times):.3f} s,"
+        f" min {min(times):.3f} s, max {max(times):.3f} s over {args.repeat} runs"
+        f" (of which fetch+parse: median {statistics.median(fetch_times):.3f} s)"
+    )
     print(f"peak Python heap during one run (tracemalloc): {peak / 1e6:.1f} MB")
     print(f"peak RSS of the whole process (fake server included): {rss_mb:.0f} MB")
     return 0
