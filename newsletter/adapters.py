@@ -49,7 +49,7 @@ def build_judge(settings: Settings, db: Database, digest_date: dt.date | None) -
     )
 
 
-def audit_every(settings: Settings, db: Database, digest_date: dt.date) -> int:
+def audit_every_for(settings: Settings, db: Database, digest_date: dt.date) -> int:
     """`NEWSLETTER_LLM_AUDIT_EVERY`, or 0 (no audit) once half the day's LLM budget is spent: an
     audit must not leave a later run of the day (a retry, a new reader) without budget."""
     cap = settings.llm_daily_budget_usd

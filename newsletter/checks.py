@@ -139,9 +139,7 @@ def check_cut(settings: Settings, now: dt.datetime) -> Check:
         return Check(name, "ok", f"not measured yet{left_out}: about one day in {settings.llm_audit_every}"
                      " per criteria text the LLM scores every paper (NEWSLETTER_LLM_AUDIT_EVERY)")
     detail = f"{totals.audits} audit day(s) in {AUDIT_WINDOW.days} days{left_out}: {totals.describe()}"
-    if totals.recall_high is None:
-        return Check(name, "ok", detail)
-    if totals.recall_high >= 0.95:
+    if totals.recall_high is None or totals.recall_high >= 0.95:
         return Check(name, "ok", detail)
     return Check(name, "warn", detail + "; the ranker learns from each audit day, and a lower"
                  " NEWSLETTER_LLM_AUDIT_EVERY audits more often")

@@ -89,7 +89,7 @@ class FetchSide(ServiceBase):
         self, digest_date: dt.date, subscribers: list[Subscriber], adapters: Adapters, now: dt.datetime
     ) -> None:
         """Score the day once per distinct criteria now, logged as a run so its cost counts."""
-        from newsletter.adapters import audit_every
+        from newsletter.adapters import audit_every_for
         from newsletter.db.papers import load_day
         from newsletter.stages import SCORE_WORKERS, score_stage
 
@@ -108,7 +108,7 @@ class FetchSide(ServiceBase):
                 adapters,
                 no_progress,
                 workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
-                audit_every=audit_every(self.settings, self.db, digest_date),
+                audit_every=audit_every_for(self.settings, self.db, digest_date),
             )
             summary.add_scoring(scored, subscribers)
         except Exception as exc:  # the delivery run scores again; this was only a head start

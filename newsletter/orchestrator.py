@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from filelock import FileLock, Timeout
 
-from newsletter.adapters import audit_every
+from newsletter.adapters import audit_every_for
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
@@ -208,7 +208,7 @@ def _cycle(
         adapters,
         progress,
         workers=min(settings.llm_concurrency, SCORE_WORKERS),
-        audit_every=audit_every(settings, db, day.date),
+        audit_every=audit_every_for(settings, db, day.date),
     )
     summary.add_scoring(scored, subscribers)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.adapters import audit_every
+from newsletter.adapters import audit_every_for
 from newsletter.checks import check_cut
 from newsletter.db import Database
 from newsletter.db import runs as run_log
@@ -199,13 +199,13 @@ def test_an_audit_cut_short_by_the_budget_leaves_the_usual_papers_scored_and_cou
 def test_no_audit_once_half_the_days_budget_is_spent(tmp_path: Path) -> None:
     settings = _settings(tmp_path, llm_daily_budget_usd=1.0)
     db = Database.open(settings.db_path)
-    assert audit_every(settings, db, DAY) == 10
+    assert audit_every_for(settings, db, DAY) == 10
     record = run_log.start_run(db, run_log.RunRecord(kind="prepare", started_at=NOW, digest_date=DAY))
     record.cost_usd = 0.5
     run_log.finish_run(db, record, NOW)
 
-    assert audit_every(settings, db, DAY) == 0
-    assert audit_every(_settings(tmp_path), db, DAY) == 10  # no cap: audits as set
+    assert audit_every_for(settings, db, DAY) == 0
+    assert audit_every_for(_settings(tmp_path), db, DAY) == 10  # no cap: audits as set
 
 
 def test_a_rerun_gets_the_same_history_when_the_history_is_longer_than_its_limit(

@@ -67,5 +67,5 @@ class ScoreCache(Protocol):
         ...
 
     def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: CutAudit) -> None:
-        """Keep an audit day's figures (`newsletter.ranking.audit`), replacing the day's earlier ones."""
+        """Keep an audit day's figures (`newsletter.ranking.audit`); see `newsletter.db.audits`."""
         ...
