@@ -23,7 +23,7 @@ from newsletter.ranking.scoring import BUDGET_NOTE, score_criteria
 from newsletter.settings import load_settings
 from newsletter.stages import score_stage
 from tests.fakes.llm_server import FakeLLM
-from tests.test_faults import DAY, NOW, daily, write_roster
+from tests.test_faults import DAY, NOW, daily, use_fake_llm, write_roster
 from tests.test_faults import site as site  # the fixture: a site served by the loopback fakes
 from tests.test_llm_judge import CRITERIA, load_papers
 from tests.test_scoring import DictCache, WordRanker, _ids, judge_for, top_half
@@ -226,9 +226,7 @@ def test_a_daily_run_on_an_audit_day_notes_and_stores_the_figures(
     site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_roster(site, 3)
-    for name, value in {"NEWSLETTER_LLM_MODEL": fake_llm.model, "NEWSLETTER_LLM_API_BASE": fake_llm.api_base,
-                        "NEWSLETTER_LLM_API_KEY": "sk-fake", "NEWSLETTER_LLM_AUDIT_EVERY": "1"}.items():
-        monkeypatch.setenv(name, value)
+    use_fake_llm(monkeypatch, fake_llm, LLM_AUDIT_EVERY="1")
 
     summary, db = daily()
     calls = len(fake_llm.requests)

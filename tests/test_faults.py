@@ -84,6 +84,14 @@ def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch)
     return tmp_path
 
 
+def use_fake_llm(monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM, **settings: str) -> None:
+    """Point the LLM settings at the fake LLM, plus `NEWSLETTER_<NAME>` for each of `settings`."""
+    env = {"LLM_MODEL": fake_llm.model, "LLM_API_BASE": fake_llm.api_base, "LLM_API_KEY": "sk-fake",
+           **settings}
+    for name, value in env.items():
+        monkeypatch.setenv(f"NEWSLETTER_{name}", value)
+
+
 def daily(**replace: object) -> tuple[RunSummary, Database]:
     """One in-process `run_daily` for DAY with the real adapters from the settings."""
     settings = load_settings()
@@ -229,11 +237,8 @@ def test_llm_garbage_and_rate_limits_every_paper_scored_or_marked_local(
     site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     readers = write_roster(site, 3)
-    for name, value in {"NEWSLETTER_LLM_MODEL": fake_llm.model, "NEWSLETTER_LLM_API_BASE": fake_llm.api_base,
-                        "NEWSLETTER_LLM_API_KEY": "sk-fake",
-                        # every paper into the digest, so the digest shows how each was ranked
-                        "NEWSLETTER_MIN_RELEVANCE": "1", "NEWSLETTER_MAX_PAPERS": "500"}.items():
-        monkeypatch.setenv(name, value)
+    # every paper into the digest, so the digest shows how each was ranked
+    use_fake_llm(monkeypatch, fake_llm, MIN_RELEVANCE="1", MAX_PAPERS="500")
     rng, lock = random.Random(7), threading.Lock()
     served: dict[str, int] = {"garbage": 0, "429": 0, "oracle": 0}
     poison: list[str] = []  # one paper the LLM never answers sensibly about
@@ -385,9 +390,7 @@ def test_scoring_many_criteria_at_once_keeps_llm_calls_within_the_concurrency_se
     site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_roster(site, 3)
-    for name, value in {"NEWSLETTER_LLM_MODEL": fake_llm.model, "NEWSLETTER_LLM_API_BASE": fake_llm.api_base,
-                        "NEWSLETTER_LLM_API_KEY": "sk-fake", "NEWSLETTER_LLM_CONCURRENCY": "3"}.items():
-        monkeypatch.setenv(name, value)
+    use_fake_llm(monkeypatch, fake_llm, LLM_CONCURRENCY="3")
     state, changed = {"now": 0, "peak": 0}, threading.Condition()
 
     def counted(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
