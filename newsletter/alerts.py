@@ -1,7 +1,9 @@
 """Admin alerts: a short email to NEWSLETTER_ADMIN_EMAIL when something needs a human.
 
-Three kinds: a fetch that failed or a feed that stayed stale past the retry bound, a run that left
-failed or `unknown` deliveries, and one cost line per announcement day (LLM tokens and dollars).
+Four kinds: a fetch that failed or a feed that stayed stale past the retry bound, a run that left
+failed or `unknown` deliveries, roster rows that cannot be served (a hand edit gone wrong), and
+one cost line per announcement day (LLM tokens and dollars).
+`newsletter serve` sends them from its jobs; a `newsletter run` from cron through `report_run`.
 Each alert is sent at most once per (kind, key): the `alerts` table remembers, so a restart or the
 next tick of the delivery job does not repeat it. Without an admin address the alert is only
 logged. Alerts go through the same transport as the digests (SendGrid or the outbox).
@@ -19,10 +21,11 @@ from dataclasses import dataclass
 
 from newsletter.db import Database
 from newsletter.db import subscribers as subscriber_store
-from newsletter.db.audits import AuditTotals
+from newsletter.db.audits import AuditTotals, audit_totals
 from newsletter.mail.base import SendError, Transport
 from newsletter.mail.compose import reply_address, unsubscribe_url
 from newsletter.models import OutgoingEmail
+from newsletter.pipeline import RunSummary
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # fetch | run | cost
+    kind: str  # fetch | run | roster | cost
     key: str  # what it is about: the same (kind, key) is sent once
     day: dt.date  # the announcement date it concerns (the outbox folder)
     subject: str
@@ -89,6 +92,23 @@ def run_alert(
         day=digest_date,
         subject=f"arXiv Digest: {count or 'a'} delivery problem(s) on {digest_date:%Y-%m-%d}",
         lines=tuple(lines),
+    )
+
+
+def roster_alert(day: dt.date, problems: Sequence[str]) -> Alert | None:
+    """Rows of subscribers.csv that nobody is served from; sent once per announcement day."""
+    if not problems:
+        return None
+    return Alert(
+        kind="roster",
+        key=f"{day.isoformat()}:{_digest(problems)}",
+        day=day,
+        subject=f"arXiv Digest: {len(problems)} problem(s) in the subscriber list on {day:%Y-%m-%d}",
+        lines=(
+            "These rows of the subscriber list are skipped until they are fixed"
+            " (`newsletter subscribers check` lists them):",
+            *problems,
+        ),
     )
 
 
@@ -198,3 +218,26 @@ class Alerter:
                              (alert.kind, alert.key))
             return False
         return True
+
+
+def report_run(alerter: Alerter, summary: RunSummary, now: dt.datetime, *, whole_day: bool) -> None:
+    """The alerts of one `newsletter run`: its failures, and the day's cost line once it is done.
+
+    The day is done when a run over every subscriber (`whole_day`, no `--only`) leaves nothing
+    failed or `unknown`; a later cron run that finds nothing due sends the line if none went yet.
+    Each alert goes once, so a cron job that repeats a failing run does not repeat its alert.
+    """
+    if summary.no_announcement:
+        return
+    day = summary.digest_date or now.date()
+    problem = summary.fatal or summary.aborted
+    alerts = (run_alert(day, summary.failed, summary.unknown, problem), roster_alert(day, summary.problems))
+    for alert in alerts:
+        if alert is not None:
+            alerter.send(alert, now)
+    if problem or summary.failed or summary.unknown:
+        return
+    if whole_day and summary.digest_date is not None:
+        cost = day_cost(alerter.db, day)
+        if cost.runs:
+            alerter.send(cost_alert(cost, audit_totals(alerter.db, day, day)), now)

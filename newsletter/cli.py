@@ -84,15 +84,25 @@ def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> No
         out.print(f"Digests written to {settings.outbox_dir / date}/")
 
 
-def _daily_cycle(settings: Settings, day: dt.date | None, **options: Any) -> RunSummary:
-    """Build the real adapters and run one cycle at the current time."""
+def _daily_cycle(
+    settings: Settings, day: dt.date | None, *, alerts: bool = False, **options: Any
+) -> RunSummary:
+    """Build the real adapters and run one cycle at the current time.
+
+    `alerts`: tell NEWSLETTER_ADMIN_EMAIL (when set) what went wrong and, once the day is done,
+    what it cost, as the service does; without an address the summary printed here is the report.
+    """
     from newsletter.adapters import build_adapters
+    from newsletter.alerts import Alerter, report_run
     from newsletter.orchestrator import default_digest_date, run_daily
 
     now = now_utc()
     db = open_db(settings)
     adapters = build_adapters(settings, db, day or default_digest_date(now, settings))
-    return run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day, **options)
+    summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day, **options)
+    if alerts and settings.admin_email.strip():
+        report_run(Alerter(db, adapters.transport, settings), summary, now, whole_day=not options.get("only"))
+    return summary
 
 
 @app.command()
@@ -120,6 +130,7 @@ def run(
         summary = _daily_cycle(
             settings,
             parse_date(date),
+            alerts=not dry_run,
             only=addresses,
             dry_run=dry_run,
             resend_unknown=resend_unknown,

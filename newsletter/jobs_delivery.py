@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from newsletter.alerts import cost_alert, day_cost, run_alert
+from newsletter.alerts import cost_alert, day_cost, roster_alert, run_alert
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import audit_totals
@@ -34,6 +34,9 @@ class DeliverySide(ServiceBase):
                 return []
             recent = recent_announcement_dates(now, self.settings.extra_holidays)
             fetched = self.stored_dates(recent[0]) if recent else set()
+            alert = roster_alert(recent[-1] if recent else now.date(), [str(p) for p in roster.problems])
+            if alert is not None:
+                self.alerter.send(alert, now)
             summaries = []
             due = due_now(roster.subscribers, now, fetched, self.settings.extra_holidays)
             for digest_date, readers in sorted(due.items()):

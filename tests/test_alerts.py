@@ -8,8 +8,10 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from newsletter.alerts import Alert, Alerter, cost_alert, day_cost, fetch_alert, run_alert
+from newsletter.alerts import Alert, Alerter, cost_alert, day_cost, fetch_alert, roster_alert, run_alert
+from newsletter.cli import app
 from newsletter.db import Database
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
@@ -17,6 +19,9 @@ from newsletter.mail.base import TransientSendError
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
 from newsletter.settings import load_settings
+from tests.fakes.arxiv_server import FakeArxiv, Reply
+from tests.test_faults import site as site  # the fixture: a site served by the loopback fakes
+from tests.test_faults import write_roster
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=UTC)
@@ -115,3 +120,73 @@ def test_an_alert_that_cannot_be_sent_is_recorded_as_failed(db: Database) -> Non
     assert not alerter.send(alert, NOW)
     row = db.read().execute("SELECT outcome FROM alerts WHERE kind='run' AND key='k'").fetchone()
     assert row[0] == "failed"
+
+
+def test_roster_alert_names_the_rows_and_repeats_once_per_day() -> None:
+    assert roster_alert(DAY, []) is None
+    problems = ["subscribers.csv line 3, column criteria: 'missing.md' not found"]
+    alert = roster_alert(DAY, problems)
+    assert alert is not None and alert.kind == "roster"
+    assert "1 problem(s) in the subscriber list" in alert.subject
+    assert problems[0] in alert.text
+    assert roster_alert(DAY, problems) == alert  # same rows, same day: the same alert (sent once)
+    later = roster_alert(DAY + dt.timedelta(days=1), problems)
+    assert later is not None and later.key != alert.key  # still broken the next day: one reminder
+
+
+def _admin_mail(site: Path) -> dict[str, str]:
+    """The admin's alerts in the outbox: file name → plain text."""
+    found = {}
+    for path in sorted((site / "var" / "outbox" / DAY.isoformat()).glob("admin@example.org.*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        found[path.name] = str(message["Subject"]) + "\n" + body.get_content()
+    return found
+
+
+def test_a_cron_run_alerts_the_admin_once_per_problem_and_sends_the_days_cost_line(
+    site: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = "broken@example.org,,criteria/missing.md,cs.CV,UTC,07:00,"
+    readers = write_roster(site, 3, extra_rows=(broken,))
+    monkeypatch.setenv("NEWSLETTER_ADMIN_EMAIL", "admin@example.org")
+    runner = CliRunner()
+    run = ["run", "--date", DAY.isoformat()]
+    fake_arxiv.script("feed", Reply.error(404), Reply.error(404))  # e.g. a wrong feed URL, twice
+
+    assert runner.invoke(app, run).exit_code == 1
+    first = _admin_mail(site)
+    assert list(first) == ["admin@example.org.alert-roster.eml", "admin@example.org.alert-run.eml"]
+    assert "missing.md" in first["admin@example.org.alert-roster.eml"]
+    assert "The run stopped" in first["admin@example.org.alert-run.eml"]
+    assert "HTTP 404" in first["admin@example.org.alert-run.eml"]
+    assert runner.invoke(app, run).exit_code == 1  # cron tries again: the same failure
+    assert _admin_mail(site) == first  # the same problem is not alerted twice
+    db = Database.open(site / "var" / "state.db")
+    assert db.read().execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 2
+
+    result = runner.invoke(app, run)  # the feed answers: the readers are served, the broken row is not
+    assert result.exit_code == 1 and "1 roster row(s) not served" in result.output
+    mail = _admin_mail(site)
+    assert {name: mail[name] for name in first} == first  # the row is still broken: no repeat
+    assert set(mail) - set(first) == {"admin@example.org.alert-cost.eml"}
+    assert f"{len(readers)} digest(s) served, 0 failure(s)" in mail["admin@example.org.alert-cost.eml"]
+    assert "LLM 0 call(s)" in mail["admin@example.org.alert-cost.eml"]
+
+    assert runner.invoke(app, run).exit_code == 1  # nothing due, the row still broken: no new mail
+    assert _admin_mail(site) == mail
+    assert db.read().execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 3
+
+
+def test_a_dry_run_or_a_run_without_an_admin_address_sends_no_alert(
+    site: Path, fake_arxiv: FakeArxiv
+) -> None:
+    write_roster(site, 2)
+    fake_arxiv.script("feed", Reply.error(404))
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", "--date", DAY.isoformat()]).exit_code == 1  # no address set
+    assert runner.invoke(app, ["run", "--date", DAY.isoformat(), "--dry-run"]).exit_code == 0
+    db = Database.open(site / "var" / "state.db")
+    assert db.read().execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 0
+    assert _admin_mail(site) == {}

@@ -104,6 +104,21 @@ def test_a_day_of_ticks_serves_each_reader_once_at_their_seven_oclock(site: Path
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='cost'").fetchone()[0] == 1
 
 
+def test_a_broken_roster_row_is_alerted_once_a_day_and_the_others_are_served(site: Path) -> None:
+    csv = site / "subscribers.csv"
+    csv.write_text(csv.read_text() + "typo@example.org,,criteria/missing.md,cs.CV,UTC,07:00,\n")
+    ten_berlin = dt.datetime(2025, 8, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+    service, clock, db = make_service(site, ten_berlin)
+    step(service, clock, ten_berlin)
+    step(service, clock, ten_berlin + dt.timedelta(minutes=15))  # the next tick does not repeat it
+    assert sent_at(db, "ada@example.org") == ten_berlin
+    alert = outbox(site)[f"{ADMIN}.alert-roster.eml"]
+    text = email.message_from_bytes(alert.read_bytes(), policy=policy.default).get_body(("plain",))
+    assert text is not None and "line 5, column criteria" in text.get_content()
+    assert "missing.md" in text.get_content()
+    assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 1
+
+
 def test_a_restart_at_ten_sends_the_missed_digest_at_once(site: Path) -> None:
     ten_berlin = dt.datetime(2025, 8, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
     service, clock, db = make_service(site, ten_berlin)
