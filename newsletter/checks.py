@@ -117,28 +117,37 @@ def check_database(settings: Settings) -> Check:
 AUDIT_WINDOW = dt.timedelta(days=90)
 
 
-def check_cut(settings: Settings, now: dt.datetime) -> Check:
-    """What the audit days (newsletter/ranking/audit.py) measured of the cut in front of the LLM."""
+def check_cut(settings: Settings, roster: Roster | None, now: dt.datetime) -> Check:
+    """What the audit days (newsletter/ranking/audit.py) measured of the cut in front of the LLM.
+
+    Only the configured model and prompt, and only the criteria texts of today's roster count.
+    """
     from newsletter.db.audits import audit_totals
+    from newsletter.db.scores import criteria_hash
+    from newsletter.ranking.llm import judge_cache_key
 
     name = "LLM cut"
     if not settings.llm_model:
         return Check(name, "skip", "no LLM: every paper is ranked locally")
     if settings.llm_audit_every < 1:
         return Check(name, "skip", "NEWSLETTER_LLM_AUDIT_EVERY=0: no audit days, the cut is not measured")
+    texts = {criteria_hash(s.criteria) for s in roster.subscribers} if roster is not None else None
     try:
         db = Database.open(settings.db_path)
         try:
-            totals = audit_totals(db, (now - AUDIT_WINDOW).date())
+            totals = audit_totals(db, (now - AUDIT_WINDOW).date(),
+                                  cache_key=judge_cache_key(settings.llm_model), criteria_hashes=texts)
         finally:
             db.close()
     except Exception:  # the database check reports what is wrong with the database
         return Check(name, "skip", "the database could not be read")
     left_out = f" ({totals.incomplete} incomplete left out)" if totals.incomplete else ""
     if not totals.audits:
-        return Check(name, "ok", f"not measured yet{left_out}: about one day in {settings.llm_audit_every}"
-                     " per criteria text the LLM scores every paper (NEWSLETTER_LLM_AUDIT_EVERY)")
-    detail = f"{totals.audits} audit day(s) in {AUDIT_WINDOW.days} days{left_out}: {totals.describe()}"
+        return Check(name, "ok", f"not measured yet for {settings.llm_model}{left_out}: about one day in"
+                     f" {settings.llm_audit_every} per criteria text the LLM scores every paper"
+                     " (NEWSLETTER_LLM_AUDIT_EVERY)")
+    detail = (f"{settings.llm_model}, {totals.audits} audit day(s) in {AUDIT_WINDOW.days} days{left_out}:"
+              f" {totals.describe()}")
     if totals.recall_high is None or totals.recall_high >= 0.95:
         return Check(name, "ok", detail)
     return Check(name, "warn", detail + "; the ranker learns from each audit day, and a lower"
@@ -219,7 +228,7 @@ def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
 def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> list[Check]:
     roster_check, roster = check_roster(settings)
     checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
-              check_database(settings), check_calendar(settings, now), check_cut(settings, now)]
+              check_database(settings), check_calendar(settings, now), check_cut(settings, roster, now)]
     remote: list[Callable[[], Check]] = [
         lambda: check_arxiv(settings, roster, now),
         lambda: check_llm(settings),

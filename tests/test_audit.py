@@ -14,12 +14,15 @@ from newsletter.checks import check_cut
 from newsletter.db import Database
 from newsletter.db import runs as run_log
 from newsletter.db.audits import audit_totals, save_audit
+from newsletter.db.scores import criteria_hash
 from newsletter.models import AnnouncementDay, Paper, Score, Subscriber
 from newsletter.pipeline import Adapters, no_progress
 from newsletter.ranking import scoring
 from newsletter.ranking.audit import CutAudit, is_audit_day
 from newsletter.ranking.base import Judgement
+from newsletter.ranking.llm import judge_cache_key
 from newsletter.ranking.scoring import BUDGET_NOTE, score_criteria
+from newsletter.roster import Roster, load_roster
 from newsletter.settings import load_settings
 from newsletter.stages import score_stage
 from tests.fakes.llm_server import FakeLLM
@@ -157,28 +160,43 @@ def _settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-d
     return load_settings(data_dir=tmp_path, llm_model="openai/fake", **overrides)
 
 
+def _roster(*criteria: str) -> Roster:
+    readers = [Subscriber(email=f"r{n}@example.org", criteria=text, criteria_path=Path(f"c{n}.md"))
+               for n, text in enumerate(criteria)]
+    return Roster(Path("subscribers.csv"), readers)
+
+
 def test_check_reports_the_measured_recall_and_warns_when_the_cut_loses_papers(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    assert check_cut(settings, NOW).detail.startswith("not measured yet: about one day in 10")
+    roster = _roster("text one", "text two", "text three")
+    c1, c2, c3 = (criteria_hash(r.criteria) for r in roster.subscribers)
+    first = check_cut(settings, roster, NOW)
+    assert first.detail.startswith("not measured yet for openai/fake: about one day in 10")
     db = Database.open(settings.db_path)
-    save_audit(db, "m|p1", "c1", DAY, CutAudit(200, 120, 10, 10, 30, 29))
-    save_audit(db, "m|p1", "c2", DAY, CutAudit(100, 30, 10, 9, 12, 11))
-    save_audit(db, "m|p1", "c1", DAY - dt.timedelta(days=200), CutAudit(100, 10, 10, 0, 10, 0))  # too old
-    save_audit(db, "m|p1", "c3", DAY, CutAudit(100, 10, 5, 5, 5, 5, unscored=40))  # incomplete
+    key = judge_cache_key("openai/fake")
+    save_audit(db, key, c1, DAY, CutAudit(200, 120, 10, 10, 30, 29))
+    save_audit(db, key, c2, DAY, CutAudit(100, 30, 10, 9, 12, 11))
+    save_audit(db, key, c1, DAY - dt.timedelta(days=200), CutAudit(100, 10, 10, 0, 10, 0))  # too old
+    save_audit(db, key, c3, DAY, CutAudit(100, 10, 5, 5, 5, 5, unscored=40))  # incomplete
+    save_audit(db, "openai/old|p1", c1, DAY, CutAudit(100, 10, 10, 0, 10, 0))  # another model
+    save_audit(db, key, criteria_hash("a reader who left"), DAY, CutAudit(100, 10, 10, 0, 10, 0))
 
-    ok = check_cut(settings, NOW)
-    save_audit(db, "m|p1", "c2", DAY, CutAudit(100, 30, 10, 7, 12, 9))  # a re-run replaces the day
-    save_audit(db, "m|p1", "c2", DAY, CutAudit(60, 30, 6, 6, 6, 6))  # a run over fewer papers does not
-    warned = check_cut(settings, NOW)
+    ok = check_cut(settings, roster, NOW)
+    save_audit(db, key, c2, DAY, CutAudit(100, 30, 10, 7, 12, 9))  # a re-run replaces the day
+    save_audit(db, key, c2, DAY, CutAudit(60, 30, 6, 6, 6, 6))  # a run over fewer papers does not
+    warned = check_cut(settings, roster, NOW)
 
-    head = "2 audit day(s) in 90 days (1 incomplete left out): the cut sends 50% of the papers and caught"
+    head = ("openai/fake, 2 audit day(s) in 90 days (1 incomplete left out): the cut sends 50% of the"
+            " papers and caught")
     assert (ok.status, ok.detail) == ("ok", f"{head} 19 of 20 of relevance ≥ 7 (95%)")
     assert warned.status == "warn"
     assert warned.detail.startswith(f"{head} 17 of 20 of relevance ≥ 7 (85%); the ranker learns")
-    totals = audit_totals(db, DAY)
+    totals = audit_totals(db, DAY, cache_key=key, criteria_hashes={c1, c2, c3})
     assert (totals.audits, totals.incomplete, totals.audit.relevant_useful) == (2, 1, 42)
-    assert check_cut(_settings(tmp_path, llm_audit_every=0), NOW).status == "skip"
-    assert check_cut(load_settings(data_dir=tmp_path), NOW).status == "skip"
+    assert audit_totals(db, DAY).audits == 4  # unfiltered: every model and criteria text
+    assert check_cut(settings, None, NOW).detail.startswith("openai/fake, 3 audit day(s)")  # no roster
+    assert check_cut(_settings(tmp_path, llm_audit_every=0), roster, NOW).status == "skip"
+    assert check_cut(load_settings(data_dir=tmp_path), roster, NOW).status == "skip"
 
 
 def test_an_audit_cut_short_by_the_budget_leaves_the_usual_papers_scored_and_counts_as_incomplete() -> None:
@@ -239,4 +257,6 @@ def test_a_daily_run_on_an_audit_day_notes_and_stores_the_figures(
     assert all(e["cut_audit"]["candidates"] == e["llm_scored"] for e in summary.usage_by_criteria.values())
     assert len(fake_llm.requests) == calls and rerun.usage.calls == 0  # the re-run is free
     assert audit_totals(db, DAY).audits == 3
-    assert check_cut(load_settings(), NOW).detail.startswith("3 audit day(s) in 90 days")
+    settings = load_settings()
+    roster = load_roster(settings.subscribers, settings)
+    assert check_cut(settings, roster, NOW).detail.startswith(f"{fake_llm.model}, 3 audit day(s) in 90 days")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import astuple, dataclass, fields
 
 from newsletter.db import Database
@@ -30,7 +31,7 @@ def save_audit(
 
 @dataclass(frozen=True, slots=True)
 class AuditTotals:
-    """Complete audit days since some date, added up over every criteria text."""
+    """Complete audit days since some date, added up over the criteria texts of one judge."""
 
     audits: int  # complete (criteria text, day) audits
     audit: CutAudit
@@ -50,17 +51,35 @@ class AuditTotals:
         return text + (f" ({self.recall_high:.0%})" if self.recall_high is not None else "")
 
 
-def audit_totals(db: Database, since: dt.date, until: dt.date = dt.date.max) -> AuditTotals:
-    """The audits of the days from `since` to `until`, both included."""
+def audit_totals(
+    db: Database,
+    since: dt.date,
+    until: dt.date = dt.date.max,
+    *,
+    cache_key: str | None = None,
+    criteria_hashes: Collection[str] | None = None,
+) -> AuditTotals:
+    """The audits of the days from `since` to `until`, both included.
+
+    `cache_key` keeps one judge (model and prompt version): after a switch, the old model's
+    audits say nothing about the new one. `criteria_hashes` keeps the criteria texts still in use.
+    """
+    where = "digest_date BETWEEN ? AND ?"
+    params: list[str] = [since.isoformat(), until.isoformat()]
+    if cache_key is not None:
+        where += " AND cache_key = ?"
+        params.append(cache_key)
+    if criteria_hashes is not None:
+        where += f" AND criteria_hash IN ({', '.join('?' * len(criteria_hashes))})"
+        params += list(criteria_hashes)
     sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in _COLUMNS)
-    days = (since.isoformat(), until.isoformat())
     complete = db.read().execute(
-        f"SELECT COUNT(*), {sums} FROM cut_audits"  # noqa: S608
-        " WHERE digest_date BETWEEN ? AND ? AND unscored = 0",
-        days,
+        f"SELECT COUNT(*), {sums} FROM cut_audits WHERE {where} AND unscored = 0",  # noqa: S608
+        params,
     ).fetchone()
     (incomplete,) = db.read().execute(
-        "SELECT COUNT(*) FROM cut_audits WHERE digest_date BETWEEN ? AND ? AND unscored > 0", days
+        f"SELECT COUNT(*) FROM cut_audits WHERE {where} AND unscored > 0",  # noqa: S608
+        params,
     ).fetchone()
     return AuditTotals(
         audits=int(complete[0]), audit=CutAudit(*(int(v) for v in complete[1:])), incomplete=int(incomplete)

@@ -42,6 +42,11 @@ class _Run:
     budget_exhausted: bool = False
 
 
+def judge_cache_key(model: str) -> str:
+    """What cached scores and audits are filed under: a new model or prompt starts afresh."""
+    return f"{model}|{prompt.PROMPT_VERSION}"
+
+
 class LiteLLMJudge:
     """Implements `newsletter.ranking.base.Judge` with any model litellm can call."""
 
@@ -90,7 +95,7 @@ class LiteLLMJudge:
 
     @property
     def cache_key(self) -> str:
-        return f"{self.model}|{prompt.PROMPT_VERSION}"
+        return judge_cache_key(self.model)
 
     def __repr__(self) -> str:  # never shows the key
         return f"LiteLLMJudge({self.model!r}, api_base={self.api_base!r})"
