@@ -83,7 +83,7 @@ class _History:
     def put_many(self, cache_key: str, criteria: str, papers: object, scores: object) -> None:
         return None
 
-    def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
+    def history(self, cache_key: str, criteria: str, limit: int) -> list[tuple[Paper, int]]:
         return self.rows[:limit]
 
     def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: object) -> None:

@@ -67,7 +67,7 @@ class DictCache:
         for p in papers:
             self.rows[(cache_key, h, p.arxiv_id, p.version)] = (p, scores[p.arxiv_id])
 
-    def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
+    def history(self, cache_key: str, criteria: str, limit: int) -> list[tuple[Paper, int]]:
         h = self._hash(criteria)
         rows = [v for k, v in self.rows.items() if k[:2] == (cache_key, h)]
         return [(p, s.relevance) for p, s in reversed(rows)][:limit]  # newest first, as the database

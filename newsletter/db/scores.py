@@ -54,7 +54,7 @@ class DatabaseScoreCache:
                 rows,
             )
 
-    def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
+    def history(self, cache_key: str, criteria: str, limit: int) -> list[tuple[Paper, int]]:
         rows = (
             self.db.read()
             .execute(

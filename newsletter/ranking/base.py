@@ -62,7 +62,7 @@ class ScoreCache(Protocol):
         self, cache_key: str, criteria: str, papers: Iterable[Paper], scores: Mapping[str, Score]
     ) -> None: ...
 
-    def history(self, cache_key: str, criteria: str, limit: int = 5000) -> list[tuple[Paper, int]]:
+    def history(self, cache_key: str, criteria: str, limit: int) -> list[tuple[Paper, int]]:
         """Earlier LLM judgements for this criteria text, newest first."""
         ...
 
