@@ -156,9 +156,20 @@ def preview(
     if summary.no_announcement:
         raise fail(f"no digest for that day: {summary.no_announcement}")
     paths = next(iter(summary.previews.values()), [])
-    if not paths:
-        out.print(f"Nothing matched {email}'s criteria on {summary.digest_date}.")
-        return
+    misses = next(iter(summary.near_misses.values()), None)
+    if misses is not None:  # nothing selected: say what came closest (on stderr if a note was written)
+        console = err if paths else out
+        console.print(f"Nothing matched {email}'s criteria on {summary.digest_date}.", highlight=False)
+        if misses:
+            console.print("The closest papers (relevance/novelty, id, title, comment):", highlight=False)
+        for entry in misses:
+            score = entry.score
+            console.print(
+                f"  {score.relevance}/{score.novelty}  {entry.paper.arxiv_id}  {entry.paper.title}"
+                f"  ({score.comment})",
+                highlight=False,
+                markup=False,
+            )
     for path in paths:
         out.print(str(path))
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from newsletter.models import Subscriber, Usage
+from newsletter.models import DigestEntry, Subscriber, Usage
 
 if TYPE_CHECKING:
     from newsletter.db.runs import RunRecord
@@ -59,6 +59,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)  # what is wrong with roster rows
     problem_rows: int = 0  # roster rows that were not served because of them
     previews: dict[str, list[Path]] = field(default_factory=dict)
+    near_misses: dict[str, tuple[DigestEntry, ...]] = field(default_factory=dict)  # dry runs, no match
     usage: Usage = Usage()
     usage_by_criteria: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

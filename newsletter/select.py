@@ -71,3 +71,18 @@ def select(
         seen.add(paper.arxiv_id)
     ranked.sort(key=lambda e: (-e.score.relevance, -e.score.novelty))
     return (*followed, *ranked[: max(0, cap - len(followed))])
+
+
+def near_misses(
+    subscriber: Subscriber, papers: Sequence[Paper], scores: Mapping[str, Score], count: int = 3
+) -> tuple[DigestEntry, ...]:
+    """The reader's best-scored papers of the day, whatever the threshold: what a preview shows
+    when nothing was selected, so the admin can tell a quiet day from criteria or a threshold
+    that nothing can meet."""
+    ranked = [
+        DigestEntry(paper, scores[paper.arxiv_id])
+        for paper in papers
+        if paper.arxiv_id in scores and in_categories(paper, subscriber.categories)
+    ]
+    ranked.sort(key=lambda e: (-e.score.relevance, -e.score.novelty))
+    return tuple(ranked[:count])

@@ -26,7 +26,7 @@ from newsletter.pipeline import Adapters, Progress, RunSummary
 from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, score_criteria
 from newsletter.render import render_digest, render_empty
-from newsletter.select import in_categories, select
+from newsletter.select import in_categories, near_misses, select
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,8 @@ def digest_stage(
     else:
         rendered = None
     if dry_run:
+        if not entries:
+            summary.near_misses[subscriber.email] = near_misses(subscriber, day.papers, scored.scores)
         if rendered is not None:
             summary.previews[subscriber.email] = _write_preview(
                 settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html

@@ -170,6 +170,28 @@ def test_preview_prints_the_paths_of_one_readers_digest(site: Path) -> None:
     assert result.output.startswith("error: nobody@example.org is not a valid subscriber in subscribers.csv")
 
 
+def test_a_preview_with_nothing_selected_shows_the_closest_papers(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_MIN_RELEVANCE", "10")  # nothing of ada's day reaches it
+    result = runner.invoke(app, ["preview", "ada@example.org", "--date", DAY], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["Nothing matched ada@example.org's criteria on 2025-08-28.",
+                         "The closest papers (relevance/novelty, id, title, comment):"]
+    assert lines[2].startswith("  6/5  2508.20020  GS: Generative Segmentation via Label Diffusion"
+                               "  (Closest to topic 1: Unified Image/Video Generation and Segmentation")
+    assert len(lines) == 5 and [line.split()[0] for line in lines[2:]] == ["6/5", "5/5", "4/5"]
+    assert not (site / "var" / "preview" / DAY).exists()  # no empty note: none would be sent
+
+    monkeypatch.setenv("NEWSLETTER_SEND_EMPTY", "true")  # now the reader would get the short note
+    result = runner.invoke(app, ["preview", "ada@example.org", "--date", DAY], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert [Path(line).name for line in result.stdout.splitlines()] == ["ada@example.org.md",
+                                                                        "ada@example.org.html"]
+    assert result.stderr.splitlines()[:2] == lines[:2]  # the explanation moves to stderr
+
+
 def test_a_failed_fetch_is_one_line_that_names_the_feed(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # the feed is behind the day asked for
     code, output = run("--date", DAY)
