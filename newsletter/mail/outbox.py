@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from email import policy
 from pathlib import Path
+from urllib.parse import quote
 
 from newsletter.files import atomic_write_bytes
 from newsletter.mail.compose import to_mime
@@ -17,9 +18,11 @@ _POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def safe_filename(address: str) -> str:
-    """An address as a file name: keep what is safe in one, replace the rest."""
-    cleaned = "".join(c if c.isalnum() or c in "@._+-" else "_" for c in address.strip())
-    return cleaned.lstrip(".") or "_"
+    """An address as a file name: ASCII letters, digits and `@._+-` stay, the rest is
+    percent-encoded (UTF-8), as is a leading dot. Reversible, so two addresses never share a
+    file: `o'neil@x` and `o_neil@x` are both legal and must not overwrite each other."""
+    name = quote(address.strip(), safe="@._+-")
+    return "%2E" + name[1:] if name.startswith(".") else name or "_"
 
 
 class OutboxTransport:

@@ -1,0 +1,50 @@
+"""The outbox transport: one .eml per message, and one file name per address."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from email import policy
+from pathlib import Path
+from urllib.parse import unquote
+
+from newsletter.mail.outbox import OutboxTransport, safe_filename
+from newsletter.models import OutgoingEmail
+
+NOW = dt.datetime(2025, 8, 28, 7, 0, tzinfo=dt.UTC)
+
+
+def message(to: str, category: str = "digest") -> OutgoingEmail:
+    return OutgoingEmail(
+        to=to, from_email="digest@example.org", from_name="arXiv Digest", subject="Digest",
+        text="text", html="<p>html</p>", reply_to="u-token@reply.example.org",
+        unsubscribe_url="https://digest.example.org/unsubscribe/token", message_id="<id@example.org>",
+        date=NOW, digest_id="20250828-abc", category=category,
+    )
+
+
+def test_plain_addresses_keep_their_readable_names() -> None:
+    assert safe_filename("ada.lovelace+arxiv@example.org") == "ada.lovelace+arxiv@example.org"
+    assert safe_filename(" grace_h-1@example.org ") == "grace_h-1@example.org"
+
+
+def test_distinct_legal_addresses_never_share_a_file_and_the_name_reads_back() -> None:
+    addresses = ["o'neil@example.org", "o_neil@example.org", "o=neil@example.org", "o%27neil@example.org",
+                 "a/b@example.org", "müller@example.org", "..hidden@example.org", "x y@example.org"]
+    names = [safe_filename(a) for a in addresses]
+    assert len(set(names)) == len(addresses)
+    for address, name in zip(addresses, names, strict=True):
+        assert "/" not in name and not name.startswith(".") and name.isascii()
+        assert unquote(name) == address
+
+
+def test_each_message_is_written_where_its_address_says(tmp_path: Path) -> None:
+    outbox = OutboxTransport(tmp_path)
+    for to in ("o'neil@example.org", "o_neil@example.org"):
+        outbox.send(message(to))
+    outbox.send(message("o'neil@example.org", category="alert-run"))
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.eml"))
+    assert written == ["2025-08-28/o%27neil@example.org.alert-run.eml", "2025-08-28/o%27neil@example.org.eml",
+                       "2025-08-28/o_neil@example.org.eml"]
+    parsed = email.message_from_bytes((tmp_path / written[1]).read_bytes(), policy=policy.default)
+    assert parsed["To"] == "o'neil@example.org"
