@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
-import json
-import math
 import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,45 +26,13 @@ sys.path.insert(0, str(ROOT))
 import newsletter  # noqa: E402,F401 - sets litellm's environment before it is imported
 from newsletter.models import Paper, Score  # noqa: E402
 from newsletter.ranking import prompt  # noqa: E402
-from newsletter.ranking.base import Ranker  # noqa: E402
 from newsletter.ranking.llm import LiteLLMJudge  # noqa: E402
+from newsletter.ranking.local import LocalRanker, llm_candidates  # noqa: E402
 from newsletter.ranking.scoring import score_criteria  # noqa: E402
 from tests.fakes.llm_server import FakeLLM  # noqa: E402
 
-REFERENCE = ROOT.parent / "shared" / "reference"
-
-
-def load_day(date: str) -> list[Paper]:
-    path = REFERENCE / "arxiv" / "days" / f"{date}.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
-    return [
-        Paper(r["id"], r["title"], tuple(r["authors"]), r["summary"], tuple(r["categories"])) for r in rows
-    ]
-
-
-def selection(date: str, criteria_name: str) -> tuple[dict[str, int], set[str]]:
-    """The reference LLM's relevance per selected paper, and the categories it was shown."""
-    path = REFERENCE / "selections" / f"{date}_{criteria_name}.json"
-    data = json.loads(path.read_text())
-    labels = {s["arxiv_id"]: int(s["relevance"]) for s in data["selected"]}
-    categories = {c.strip() for c in str(data["categories"]).replace(";", ",").split(",")}
-    return labels, categories
-
-
-def candidates(papers: list[Paper], categories: set[str]) -> list[Paper]:
-    """As in bench/ranking.py: the papers whose primary category the selector was shown."""
-    return [p for p in papers if p.primary_category in categories]
-
-
-def history_for(day: str, days: list[str], criteria_name: str) -> list[tuple[Paper, int]]:
-    """The other reference days' candidates with their reference labels (leave one day out)."""
-    out = []
-    for other in days:
-        if other != day:
-            labels, categories = selection(other, criteria_name)
-            out += [(p, labels.get(p.arxiv_id, 1)) for p in candidates(load_day(other), categories)]
-    return out
+sys.path.insert(0, str(ROOT / "bench"))
+from ranking import DEFAULT_REFERENCE, history_for, load_cases  # noqa: E402
 
 
 class _History:
@@ -88,39 +52,6 @@ class _History:
 
     def record_audit(self, cache_key: str, criteria: str, digest_date: dt.date, audit: object) -> None:
         return None
-
-
-class _Bm25Ranker:
-    """Fallback while newsletter/ranking/local.py is missing: BM25 on the whole criteria."""
-
-    def rank(
-        self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = ()
-    ) -> list[Score]:
-        import bm25s
-
-        corpus = [f"{p.title}. {p.abstract}" for p in papers]
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
-        query = bm25s.tokenize([criteria], stopwords="en", show_progress=False)
-        docs, scores = retriever.retrieve(query, k=len(papers), show_progress=False)
-        top = float(scores[0][0]) or 1.0
-        return [
-            Score(papers[int(d)].arxiv_id, max(1, round(10 * float(s) / top)), 1, "bm25")
-            for d, s in zip(docs[0], scores[0], strict=True)
-        ]
-
-
-def _fallback_cut(scores: Sequence[Score]) -> list[str]:
-    ranked = sorted(scores, key=lambda s: -s.relevance)
-    return [s.arxiv_id for s in ranked[: math.ceil(len(ranked) * 0.6)]]
-
-
-def ranker_and_cut() -> tuple[Ranker, Callable[[Sequence[Score]], list[str]], str]:
-    try:
-        from newsletter.ranking.local import LocalRanker, llm_candidates
-    except ImportError:
-        return _Bm25Ranker(), _fallback_cut, "BM25 + top 60% (local.py not there yet)"
-    return LocalRanker(), llm_candidates, "LocalRanker + llm_candidates"
 
 
 def tokens(model: str, messages: list[dict[str, str]]) -> int:
@@ -166,13 +97,10 @@ def main() -> None:
         help="score every day as an audit day (every candidate goes to the LLM; see ranking/audit.py)",
     )
     args = parser.parse_args()
-    days = args.day or sorted(
-        p.name.removesuffix(".jsonl.gz") for p in (REFERENCE / "arxiv" / "days").glob("*.gz")
-    )
-    criteria_files = sorted((REFERENCE / "criteria").glob("*.md"))
-    ranker, cut, ranker_name = ranker_and_cut()
+    cases = load_cases(DEFAULT_REFERENCE)  # sorted by day, then criteria file
+    ranker = LocalRanker()
     print(
-        f"ranker: {ranker_name} ({'with' if args.history else 'no'} history); model priced as "
+        f"ranker: LocalRanker + llm_candidates ({'with' if args.history else 'no'} history); model priced as "
         f"{args.model}; batch 10; abstracts ≤ {prompt.MAX_ABSTRACT_CHARS} chars"
         + ("; audit days: every candidate to the LLM" if args.audit else "")
     )
@@ -199,61 +127,56 @@ def main() -> None:
     started = time.perf_counter()
     with FakeLLM() as fake:
         judge = LiteLLMJudge(f"openai/{args.model}", api_base=fake.api_base, api_key="sk-bench", timeout=30)
-        for day in days:
-            day_papers = load_day(day)
-            for path in criteria_files:
-                criteria = path.read_text(encoding="utf-8")
-                labels, categories = selection(day, path.stem)
-                papers = candidates(day_papers, categories)
-                cache = _History(history_for(day, days, path.stem)) if args.history else None
-                first = len(fake.requests)
-                result = score_criteria(
-                    criteria,
-                    papers,
-                    ranker=ranker,
-                    judge=judge,
-                    cache=cache,
-                    cut=cut,
-                    audit_on=dt.date.fromisoformat(day) if args.audit else None,
-                )
-                sent_requests = fake.requests[first:]
-                sent = {i for r in sent_requests for i in _ids(r)}
-                prompt_tokens = sum(tokens(args.model, r["messages"]) for r in sent_requests)
-                answers = fake.answers[first:]
-                completion = sum(tokens(args.model, [{"role": "assistant", "content": a}]) for a in answers)
-                # Only labels of papers that are candidates here (a selection can name a paper
-                # the day file lacks, or a cross-list), as in bench/ranking.py.
-                ids = {p.arxiv_id for p in papers}
-                pos = {i for i, r in labels.items() if r >= 7 and i in ids}
-                hit = len(pos & sent)
-                recall = hit / len(pos) if pos else 1.0
-                worst_recall = min(worst_recall, recall)
-                b_calls, b_prompt = baseline(args.model, criteria, papers)
-                per_paper_completion = completion / max(1, result.llm_scored)
-                b_completion = round(per_paper_completion * len(papers))
-                cost = dollars(args.model, prompt_tokens, completion)
-                b_cost = dollars(args.model, b_prompt, b_completion)
-                print(
-                    f"{day:10} {path.stem[:22]:22} {len(papers):4d} {len(sent):4d} "
-                    f"{len(sent_requests):5d} {prompt_tokens:7d} "
-                    f"{prompt_tokens / max(1, result.llm_scored):7.0f} "
-                    f"{prompt_tokens / len(papers):8.0f} {hit:3d}/{len(pos):<3d} "
-                    f"{_usd(cost):>8} | {b_calls:7d} {b_prompt:8d} "
-                    f"{b_prompt / len(papers):10.0f} {_usd(b_cost):>8}"
-                )
-                for key, value in (
-                    ("cand", len(papers)),
-                    ("sent", len(sent)),
-                    ("calls", len(sent_requests)),
-                    ("prompt", prompt_tokens),
-                    ("completion", completion),
-                    ("pos", len(pos)),
-                    ("hit", hit),
-                    ("b_calls", b_calls),
-                    ("b_prompt", b_prompt),
-                    ("scored", result.llm_scored),
-                ):
-                    totals[key] += value
+        for case in cases:
+            if args.day and case.date not in args.day:
+                continue
+            day, criteria, papers, labels = case.date, case.criteria, list(case.papers), case.labels
+            cache = _History(history_for(case, cases)) if args.history else None
+            first = len(fake.requests)
+            result = score_criteria(
+                criteria,
+                papers,
+                ranker=ranker,
+                judge=judge,
+                cache=cache,
+                cut=llm_candidates,
+                audit_on=dt.date.fromisoformat(day) if args.audit else None,
+            )
+            sent_requests = fake.requests[first:]
+            sent = {i for r in sent_requests for i in _ids(r)}
+            prompt_tokens = sum(tokens(args.model, r["messages"]) for r in sent_requests)
+            answers = fake.answers[first:]
+            completion = sum(tokens(args.model, [{"role": "assistant", "content": a}]) for a in answers)
+            pos = {i for i, r in labels.items() if r >= 7}  # labels of candidates only (load_cases)
+            hit = len(pos & sent)
+            recall = hit / len(pos) if pos else 1.0
+            worst_recall = min(worst_recall, recall)
+            b_calls, b_prompt = baseline(args.model, criteria, papers)
+            per_paper_completion = completion / max(1, result.llm_scored)
+            b_completion = round(per_paper_completion * len(papers))
+            cost = dollars(args.model, prompt_tokens, completion)
+            b_cost = dollars(args.model, b_prompt, b_completion)
+            print(
+                f"{day:10} {case.criteria_name[:22]:22} {len(papers):4d} {len(sent):4d} "
+                f"{len(sent_requests):5d} {prompt_tokens:7d} "
+                f"{prompt_tokens / max(1, result.llm_scored):7.0f} "
+                f"{prompt_tokens / len(papers):8.0f} {hit:3d}/{len(pos):<3d} "
+                f"{_usd(cost):>8} | {b_calls:7d} {b_prompt:8d} "
+                f"{b_prompt / len(papers):10.0f} {_usd(b_cost):>8}"
+            )
+            for key, value in (
+                ("cand", len(papers)),
+                ("sent", len(sent)),
+                ("calls", len(sent_requests)),
+                ("prompt", prompt_tokens),
+                ("completion", completion),
+                ("pos", len(pos)),
+                ("hit", hit),
+                ("b_calls", b_calls),
+                ("b_prompt", b_prompt),
+                ("scored", result.llm_scored),
+            ):
+                totals[key] += value
     t = totals
     print("-" * len(head))
     print(
