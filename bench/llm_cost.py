@@ -98,6 +98,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     cases = load_cases(DEFAULT_REFERENCE)  # sorted by day, then criteria file
+    known = sorted({case.date for case in cases})
+    if unknown := sorted(set(args.day or ()) - set(known)):
+        parser.error(f"no reference day {', '.join(unknown)}; there are {', '.join(known)}")
     ranker = LocalRanker()
     print(
         f"ranker: LocalRanker + llm_candidates ({'with' if args.history else 'no'} history); model priced as "

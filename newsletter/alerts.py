@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from newsletter.db import Database
+from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import AuditTotals, audit_totals
 from newsletter.mail.base import SendError, Transport
@@ -221,23 +222,23 @@ class Alerter:
 
 
 def report_run(alerter: Alerter, summary: RunSummary, now: dt.datetime, *, whole_day: bool) -> None:
-    """The alerts of one `newsletter run`: its failures, and the day's cost line once it is done.
+    """The alerts of one `newsletter run` (e.g. from cron), as the service sends them.
 
-    The day is done when a run over every subscriber (`whole_day`, no `--only`) leaves nothing
-    failed or `unknown`; a later cron run that finds nothing due sends the line if none went yet.
-    Each alert goes once, so a cron job that repeats a failing run does not repeat its alert.
+    Its failures, that day's `unknown` digests and broken roster rows, each alerted once; then the
+    day's cost line, once a run over every subscriber (`whole_day`: no `--only`) has tried everyone
+    and left none of the day's digests `unknown`. Like the service, it does not wait for a failed
+    address to work: the line counts the failures, and they have their own alert.
     """
-    if summary.no_announcement:
+    if summary.no_announcement or summary.digest_date is None:
         return
-    day = summary.digest_date or now.date()
+    day = summary.digest_date
     problem = summary.fatal or summary.aborted
-    alerts = (run_alert(day, summary.failed, summary.unknown, problem), roster_alert(day, summary.problems))
-    for alert in alerts:
+    rows = delivery_store.for_date(alerter.db, day)
+    unknown = sorted(address for address, row in rows.items() if row.status == "unknown")
+    for alert in (run_alert(day, summary.failed, unknown, problem), roster_alert(day, summary.problems)):
         if alert is not None:
             alerter.send(alert, now)
-    if problem or summary.failed or summary.unknown:
-        return
-    if whole_day and summary.digest_date is not None:
+    if whole_day and not problem and not unknown:
         cost = day_cost(alerter.db, day)
         if cost.runs:
             alerter.send(cost_alert(cost, audit_totals(alerter.db, day, day)), now)

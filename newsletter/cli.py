@@ -157,14 +157,13 @@ def preview(
         raise fail(f"no digest for that day: {summary.no_announcement}")
     paths = next(iter(summary.previews.values()), [])
     misses = next(iter(summary.near_misses.values()), None)
-    if misses is not None:  # nothing selected: say what came closest (on stderr if a note was written)
-        console = err if paths else out
-        console.print(f"Nothing matched {email}'s criteria on {summary.digest_date}.", highlight=False)
+    if misses is not None:  # nothing selected: say what came closest (stderr: stdout is for paths)
+        err.print(f"Nothing matched {email}'s criteria on {summary.digest_date}.", highlight=False)
         if misses:
-            console.print("The closest papers (relevance/novelty, id, title, comment):", highlight=False)
+            err.print("The closest papers (relevance/novelty, id, title, comment):", highlight=False)
         for entry in misses:
             score = entry.score
-            console.print(
+            err.print(
                 f"  {score.relevance}/{score.novelty}  {entry.paper.arxiv_id}  {entry.paper.title}"
                 f"  ({score.comment})",
                 highlight=False,

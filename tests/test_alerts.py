@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 from newsletter.alerts import Alert, Alerter, cost_alert, day_cost, fetch_alert, roster_alert, run_alert
 from newsletter.cli import app
 from newsletter.db import Database
+from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
-from newsletter.mail.base import TransientSendError
+from newsletter.mail.base import PermanentSendError, TransientSendError
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
 from newsletter.settings import load_settings
@@ -68,13 +69,18 @@ def test_cost_line_sums_the_days_runs_but_not_dry_runs(db: Database) -> None:
     assert cost.cost_usd == pytest.approx(0.30)
     alert = cost_alert(cost)
     assert alert.subject == "arXiv Digest: cost of 2025-08-28: $0.30"
-    assert alert.lines == ("2025-08-28: 3 digest(s) served, 0 failure(s); LLM 12 call(s),"
-                           " 2,000 prompt + 200 completion tokens, $0.3000",)
+    assert alert.lines == (
+        "2025-08-28: 3 digest(s) served, 0 failure(s); LLM 12 call(s),"
+        " 2,000 prompt + 200 completion tokens, $0.3000",
+    )
 
 
 def test_each_alert_is_sent_once_to_the_admin_through_the_transport(db: Database, tmp_path: Path) -> None:
-    settings = load_settings(admin_email="admin@example.org", from_email="digest@example.org",
-                             public_url="https://digest.example.org")
+    settings = load_settings(
+        admin_email="admin@example.org",
+        from_email="digest@example.org",
+        public_url="https://digest.example.org",
+    )
     alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), settings)
     alert = fetch_alert(DAY, "stale feed", retried_for=dt.timedelta(hours=8))
     assert alerter.send(alert, NOW)
@@ -180,13 +186,63 @@ def test_a_cron_run_alerts_the_admin_once_per_problem_and_sends_the_days_cost_li
 
 
 def test_a_dry_run_or_a_run_without_an_admin_address_sends_no_alert(
-    site: Path, fake_arxiv: FakeArxiv
+    site: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_roster(site, 2)
-    fake_arxiv.script("feed", Reply.error(404))
+    fake_arxiv.script("feed", Reply.error(404), Reply.error(404))
     runner = CliRunner()
     assert runner.invoke(app, ["run", "--date", DAY.isoformat()]).exit_code == 1  # no address set
-    assert runner.invoke(app, ["run", "--date", DAY.isoformat(), "--dry-run"]).exit_code == 0
+    monkeypatch.setenv("NEWSLETTER_ADMIN_EMAIL", "admin@example.org")
+    assert runner.invoke(app, ["run", "--date", DAY.isoformat(), "--dry-run"]).exit_code == 1  # a dry run
+    assert runner.invoke(app, ["preview", "reader000@example.org", "--date", DAY.isoformat()]).exit_code == 0
     db = Database.open(site / "var" / "state.db")
     assert db.read().execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 0
     assert _admin_mail(site) == {}
+
+
+def test_a_cron_run_alerts_failures_and_that_days_unknown_but_never_older_ones(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readers = write_roster(site, 3)
+    monkeypatch.setenv("NEWSLETTER_ADMIN_EMAIL", "admin@example.org")
+    real_send = OutboxTransport.send
+
+    def send(self: OutboxTransport, message: OutgoingEmail) -> str:
+        if message.to == readers[0]:
+            raise PermanentSendError("The to address is not valid (400)")
+        return real_send(self, message)
+
+    monkeypatch.setattr(OutboxTransport, "send", send)
+    db = Database.open(site / "var" / "state.db")
+    month_ago = DAY - dt.timedelta(days=28)  # left `unknown` then, and left alone as the alert said
+    delivery_store.begin(db, readers[1], month_ago, paper_ids=(), message_id="<x@y>", now=NOW)
+    delivery_store.mark_unknown(db, readers[1], month_ago, error="interrupted", now=NOW)
+    runner = CliRunner()
+
+    assert runner.invoke(app, ["run", "--date", DAY.isoformat()]).exit_code == 1
+    mail = _admin_mail(site)
+    assert set(mail) == {"admin@example.org.alert-run.eml", "admin@example.org.alert-cost.eml"}
+    run_text = mail["admin@example.org.alert-run.eml"]
+    assert f"failed: {readers[0]}: The to address is not valid (400)" in run_text
+    assert "unknown" not in run_text  # the month-old one is not this day's problem
+    assert "2 digest(s) served, 1 failure(s)" in mail["admin@example.org.alert-cost.eml"]
+    assert runner.invoke(app, ["run", "--date", DAY.isoformat()]).exit_code == 1  # cron retries
+    assert _admin_mail(site) == mail  # the same failure: no second alert
+
+
+def test_a_days_unknown_digest_is_alerted_and_holds_back_the_cost_line(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readers = write_roster(site, 2)
+    monkeypatch.setenv("NEWSLETTER_ADMIN_EMAIL", "admin@example.org")
+    db = Database.open(site / "var" / "state.db")
+    delivery_store.begin(db, readers[0], DAY, paper_ids=(), message_id="<x@y>", now=NOW)
+    delivery_store.mark_unknown(db, readers[0], DAY, error="interrupted", now=NOW)
+
+    assert CliRunner().invoke(app, ["run", "--date", DAY.isoformat()]).exit_code == 0
+    mail = _admin_mail(site)
+    assert list(mail) == ["admin@example.org.alert-run.eml"]
+    assert (
+        f"unknown (interrupted mid-send, maybe delivered): {readers[0]}"
+        in mail["admin@example.org.alert-run.eml"]
+    )

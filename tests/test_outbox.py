@@ -38,6 +38,15 @@ def test_distinct_legal_addresses_never_share_a_file_and_the_name_reads_back() -
         assert unquote(name) == address
 
 
+def test_a_very_long_address_gets_a_short_unique_name(tmp_path: Path) -> None:
+    long_a, long_b = ("ü" * 60 + tail + "@example.org" for tail in ("a", "b"))  # 720+ bytes encoded
+    names = safe_filename(long_a), safe_filename(long_b)
+    assert len(names[0]) == len(names[1]) == 200 and names[0] != names[1]
+    outbox = OutboxTransport(tmp_path)
+    path = Path(outbox.send(message(long_a, category="alert-roster")))
+    assert path.exists() and len(path.name.encode()) < 255
+
+
 def test_each_message_is_written_where_its_address_says(tmp_path: Path) -> None:
     outbox = OutboxTransport(tmp_path)
     for to in ("o'neil@example.org", "o_neil@example.org"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from email import policy
 from pathlib import Path
@@ -15,14 +16,20 @@ log = logging.getLogger(__name__)
 # CRLF line ends as on the wire; headers are not folded below RFC 5322's hard limit, so the
 # one-click List-Unsubscribe header stays on one line as mail clients read it.
 _POLICY = policy.SMTP.clone(max_line_length=998)
+_MAX_NAME = 200
 
 
 def safe_filename(address: str) -> str:
-    """An address as a file name: ASCII letters, digits and `@._+-` stay, the rest is
+    """An address as a file name: ASCII letters, digits and `@._+-~` stay, the rest is
     percent-encoded (UTF-8), as is a leading dot. Reversible, so two addresses never share a
-    file: `o'neil@x` and `o_neil@x` are both legal and must not overwrite each other."""
+    file: `o'neil@x` and `o_neil@x` are both legal and must not overwrite each other. A name
+    past `_MAX_NAME` characters (long non-ASCII addresses) is cut and ends in a hash of the
+    address instead, to stay within the file systems' 255-byte limit with the suffixes."""
     name = quote(address.strip(), safe="@._+-")
-    return "%2E" + name[1:] if name.startswith(".") else name or "_"
+    name = "%2E" + name[1:] if name.startswith(".") else name or "_"
+    if len(name) > _MAX_NAME:
+        name = name[: _MAX_NAME - 17] + "#" + hashlib.sha256(address.strip().encode()).hexdigest()[:16]
+    return name
 
 
 class OutboxTransport:
