@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import gzip
 import json
 import resource
 import subprocess
@@ -39,8 +38,8 @@ from newsletter.mail.sendgrid import SendGridTransport  # noqa: E402
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber  # noqa: E402
 from newsletter.render import render_digest  # noqa: E402
 from newsletter.settings import load_settings  # noqa: E402
+from tests.fakes.atom import load_day  # noqa: E402
 
-DAY_FILE = ROOT / "tests" / "data" / "arxiv" / "2025-08-28.jsonl.gz"
 DAY = dt.date(2025, 8, 28)
 NOW = dt.datetime(2025, 8, 28, 11, 0, tzinfo=dt.UTC)
 CRITERIA = (
@@ -55,21 +54,10 @@ def peak_rss_mb() -> float:
 
 
 def load_papers() -> list[Paper]:
-    papers = []
-    with gzip.open(DAY_FILE, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            papers.append(
-                Paper(
-                    arxiv_id=row["id"],
-                    title=row["title"],
-                    authors=tuple(row["authors"]),
-                    abstract=row["summary"],
-                    categories=tuple(row["categories"]),
-                    comment=row.get("comment"),
-                )
-            )
-    return papers
+    return [
+        Paper(p.arxiv_id, p.title, p.authors, p.abstract, p.categories, comment=p.comment)
+        for p in load_day(DAY)
+    ]
 
 
 def make_jobs(count: int, per_digest: int, settings_host: str, api_key: str) -> Iterator[DeliveryJob]:
