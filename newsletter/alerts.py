@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import html
 import logging
+import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,13 +97,18 @@ def run_alert(
     )
 
 
+_LINE_NUMBER = re.compile(r"\bline \d+")
+
+
 def roster_alert(day: dt.date, problems: Sequence[str]) -> Alert | None:
     """Rows of subscribers.csv that nobody is served from; sent once per announcement day."""
     if not problems:
         return None
+    # Line numbers stay out of the key: an edit above a broken row moves it but fixes nothing.
+    unnumbered = [_LINE_NUMBER.sub("", problem) for problem in problems]
     return Alert(
         kind="roster",
-        key=f"{day.isoformat()}:{_digest(problems)}",
+        key=f"{day.isoformat()}:{_digest(unnumbered)}",
         day=day,
         subject=f"arXiv Digest: {len(problems)} problem(s) in the subscriber list on {day:%Y-%m-%d}",
         lines=(

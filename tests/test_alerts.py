@@ -138,6 +138,10 @@ def test_roster_alert_names_the_rows_and_repeats_once_per_day() -> None:
     assert roster_alert(DAY, problems) == alert  # same rows, same day: the same alert (sent once)
     later = roster_alert(DAY + dt.timedelta(days=1), problems)
     assert later is not None and later.key != alert.key  # still broken the next day: one reminder
+    moved = roster_alert(DAY, [problems[0].replace("line 3", "line 5")])
+    assert moved is not None and moved.key == alert.key  # a row added above fixes nothing
+    other = roster_alert(DAY, [problems[0].replace("missing.md", "gone.md")])
+    assert other is not None and other.key != alert.key
 
 
 def _admin_mail(site: Path) -> dict[str, str]:

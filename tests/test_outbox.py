@@ -14,9 +14,9 @@ from newsletter.models import OutgoingEmail
 NOW = dt.datetime(2025, 8, 28, 7, 0, tzinfo=dt.UTC)
 
 
-def message(to: str, category: str = "digest") -> OutgoingEmail:
+def message(to: str, category: str = "digest", subject: str = "Digest") -> OutgoingEmail:
     return OutgoingEmail(
-        to=to, from_email="digest@example.org", from_name="arXiv Digest", subject="Digest",
+        to=to, from_email="digest@example.org", from_name="arXiv Digest", subject=subject,
         text="text", html="<p>html</p>", reply_to="u-token@reply.example.org",
         unsubscribe_url="https://digest.example.org/unsubscribe/token", message_id="<id@example.org>",
         date=NOW, digest_id="20250828-abc", category=category,
@@ -57,3 +57,15 @@ def test_each_message_is_written_where_its_address_says(tmp_path: Path) -> None:
                        "2025-08-28/o_neil@example.org.eml"]
     parsed = email.message_from_bytes((tmp_path / written[1]).read_bytes(), policy=policy.default)
     assert parsed["To"] == "o'neil@example.org"
+
+
+def test_a_second_alert_of_a_kind_on_a_day_keeps_the_first_and_a_digest_is_replaced(tmp_path: Path) -> None:
+    outbox = OutboxTransport(tmp_path)
+    first = outbox.send(message("admin@example.org", category="alert-run", subject="first"))
+    second = outbox.send(message("admin@example.org", category="alert-run", subject="second"))
+    third = outbox.send(message("admin@example.org", category="alert-run", subject="third"))
+    assert [Path(p).name for p in (first, second, third)] == [
+        "admin@example.org.alert-run.eml", "admin@example.org.alert-run-2.eml", "admin@example.org.alert-run-3.eml"]
+    assert "Subject: first" in Path(first).read_text()
+    assert outbox.send(message("r@example.org")) == outbox.send(message("r@example.org"))
+    assert len(list(tmp_path.rglob("r@example.org*.eml"))) == 1

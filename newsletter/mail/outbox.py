@@ -48,7 +48,20 @@ class OutboxTransport:
 
     def send(self, email: OutgoingEmail) -> str:
         path = self.path_for(email)
+        if email.category != "digest":
+            # Each alert is sent once, so a second one of the same kind and day is news: keep
+            # both. (A digest sent again replaces its file: it is the same digest.)
+            path = _free_name(path)
         data = to_mime(email).as_bytes(policy=_POLICY)
         atomic_write_bytes(path, data)
         log.debug("wrote %s", path)
         return str(path)
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or the first of `<stem>-2.eml`, `<stem>-3.eml`, … that does not exist yet."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate

@@ -23,7 +23,7 @@ LLM_MISSING_NOTE = "(ranked locally: the LLM gave no score)"
 BUDGET_NOTE = "(ranked locally: the day's LLM budget was spent)"
 
 Cut = Callable[[Sequence[Score]], list[str]]
-HISTORY = 5000  # earlier LLM judgements handed to the ranker, newest first (it may use fewer)
+HISTORY = 2000  # earlier LLM judgements handed to the ranker, newest first (LocalRanker uses as many)
 
 
 @dataclass(frozen=True, slots=True)
