@@ -65,7 +65,9 @@ def test_a_second_alert_of_a_kind_on_a_day_keeps_the_first_and_a_digest_is_repla
     second = outbox.send(message("admin@example.org", category="alert-run", subject="second"))
     third = outbox.send(message("admin@example.org", category="alert-run", subject="third"))
     assert [Path(p).name for p in (first, second, third)] == [
-        "admin@example.org.alert-run.eml", "admin@example.org.alert-run-2.eml", "admin@example.org.alert-run-3.eml"]
+        "admin@example.org.alert-run.eml", "admin@example.org.alert-run-2.eml",
+        "admin@example.org.alert-run-3.eml",
+    ]
     assert "Subject: first" in Path(first).read_text()
     assert outbox.send(message("r@example.org")) == outbox.send(message("r@example.org"))
     assert len(list(tmp_path.rglob("r@example.org*.eml"))) == 1
