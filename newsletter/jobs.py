@@ -1,7 +1,7 @@
 """The service's jobs: what the fetch and delivery ticks do at a given `now`.
 
-- fetch: try until the expected announcement is stored (for `fetch_retry_hours` after its mailing),
-  then one admin alert. Right after a fetch the day is scored once per distinct criteria
+- fetch: try until the expected announcement is stored (for `fetch_retry_hours` after the feed
+  should show it), then one admin alert. Right after a fetch the day is scored once per distinct criteria
   ("prepare"), logged as a run so its cost counts, so the first send finds the scores cached.
 - deliver: send every digest that is due now (see `newsletter.schedule`) and not yet handled,
   through `run_daily(now=..., date=D, only=..., is_due=...)`; a failed digest is retried by up to

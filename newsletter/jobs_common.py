@@ -36,7 +36,7 @@ class ServiceOptions:
 
     delivery_interval: float = 300.0  # seconds between delivery ticks
     fetch_retry_interval: float = 900.0  # seconds between fetch attempts while the day is missing
-    fetch_retry_hours: float = 8.0  # how long after the mailing the fetch keeps trying
+    fetch_retry_hours: float = 8.0  # how long after the feed should show a day the fetch keeps trying
     max_send_runs: int = 3  # runs that may try one failed digest before it is left to the admin
     overdue_grace_minutes: float = 30.0  # /healthz turns 503 when a due digest waits longer
 

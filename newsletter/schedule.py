@@ -32,6 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from newsletter.fetch.calendar import (
     EASTERN,
+    FEED_LAG,
     MAILING_TIME,
     is_announcement_date,
     latest_announcement_date,
@@ -151,9 +152,16 @@ def due_now(
 
 
 def fetch_trigger() -> CronTrigger:
-    """arXiv mails Sunday–Thursday at 20:00 US Eastern; the job also skips holidays by the calendar."""
-    return CronTrigger(day_of_week="mon-thu,sun", hour=MAILING_TIME.hour, minute=MAILING_TIME.minute,
-                       timezone=EASTERN)
+    """Monday–Friday at 05:30 UTC: after arXiv's Sunday–Thursday 20:00 US Eastern mailing, once the
+    feed shows it (`FEED_LAG`) in winter and summer time alike (00:30 EST, 01:30 EDT).
+
+    In UTC, not US Eastern: APScheduler 3's cron trigger skips the day after a spring-forward for
+    times shortly after midnight (it adds 24 h to a 23 h day), which would miss a Monday in March.
+    The job itself skips holidays by the calendar.
+    """
+    winter = dt.datetime.combine(dt.date(2000, 1, 2), MAILING_TIME, tzinfo=EASTERN) + FEED_LAG
+    shown = winter.astimezone(dt.UTC)  # the later of the two offsets
+    return CronTrigger(day_of_week="mon-fri", hour=shown.hour, minute=shown.minute, timezone=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +185,12 @@ def fetch_plan(
     extra_holidays: Iterable[dt.date] = (),
 ) -> FetchPlan:
     """Decide the fetch job's step: try until the expected announcement is stored, for `retry_for`
-    after its mailing; a process that has not tried yet (just started) tries once even later."""
-    want = latest_announcement_date(_aware(now), tuple(extra_holidays))
+    after the feed should show it; a process that has not tried yet (just started) tries once even
+    later. The expected announcement is the newest the feed should show (as for `newsletter run`):
+    between the mailing and the feed's refresh, tries would only fail and warn."""
+    want = latest_announcement_date(_aware(now), tuple(extra_holidays), lag=FEED_LAG)
     if want in stored:
         return FetchPlan(want, "done")
-    if not tried or now < announced_at(want) + retry_for:
+    if not tried or now < announced_at(want) + FEED_LAG + retry_for:
         return FetchPlan(want, "try")
     return FetchPlan(want, "overdue")

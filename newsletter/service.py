@@ -1,8 +1,9 @@
 """`newsletter serve`: the scheduler and the web server in one process.
 
 APScheduler 3.11 in UTC with no persistent job store (the database says what is due):
-- "fetch-at-mailing": Sunday–Thursday 20:00 US Eastern (arXiv's mailing), and "fetch-retry" every
-  `fetch_retry_interval` (it does nothing once the expected day is stored);
+- "fetch-when-shown": Monday–Friday 05:30 UTC, once the feed shows arXiv's Sunday–Thursday 20:00 US
+  Eastern mailing (`schedule.fetch_trigger`), and "fetch-retry" every `fetch_retry_interval` (it
+  does nothing once the expected day is stored);
 - "deliver" every `delivery_interval`.
 Jobs are thin: they read the clock once and call `Service.fetch_tick(now)` / `delivery_tick(now)`
 (newsletter/jobs.py, with the jobs_*.py modules beside it). The web app (newsletter/web/app.py)
@@ -118,7 +119,7 @@ def serve(
     })
     fetch = _job(service, "fetch", service.fetch_tick)
     start = utc_now()
-    scheduler.add_job(fetch, fetch_trigger(), id="fetch-at-mailing")
+    scheduler.add_job(fetch, fetch_trigger(), id="fetch-when-shown")
     scheduler.add_job(fetch, IntervalTrigger(seconds=options.fetch_retry_interval, timezone=dt.UTC),
                       id="fetch-retry", next_run_time=start)
     scheduler.add_job(_job(service, "deliver", service.delivery_tick),

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # The service's jobs (newsletter serve).
     delivery_interval: float = Field(default=300.0, gt=0)  # seconds between delivery ticks
     fetch_retry_interval: float = Field(default=900.0, gt=0)  # seconds between fetch attempts
-    fetch_retry_hours: float = Field(default=8.0, gt=0)  # how long after a mailing to keep trying
+    fetch_retry_hours: float = Field(default=8.0, gt=0)  # hours of tries once the feed should show a day
     max_send_runs: int = Field(default=3, ge=1)  # runs that may retry one failed digest
     overdue_grace_minutes: float = Field(default=30.0, gt=0)  # /healthz is 503 past this
 

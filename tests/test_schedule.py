@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.fetch.calendar import is_announcement_date
+from newsletter.fetch.calendar import FEED_LAG, is_announcement_date
 from newsletter.models import Subscriber
 from newsletter.schedule import (
     announced_at,
@@ -176,7 +176,7 @@ def test_announced_at_is_eight_pm_eastern_the_evening_before() -> None:
     assert announced_at(dt.date(2026, 1, 13)) == dt.datetime(2026, 1, 13, 1, 0, tzinfo=UTC)
 
 
-def test_fetch_trigger_fires_sunday_to_thursday_at_eight_pm_eastern_across_dst() -> None:
+def test_fetch_trigger_fires_monday_to_friday_after_the_feed_turns_across_dst() -> None:
     trigger = fetch_trigger()
     now = dt.datetime(2026, 2, 26, 12, tzinfo=UTC)  # a Thursday
     fires = []
@@ -189,24 +189,31 @@ def test_fetch_trigger_fires_sunday_to_thursday_at_eight_pm_eastern_across_dst()
     eastern = ZoneInfo("America/New_York")
     for fire in fires:
         local = fire.astimezone(eastern)
-        assert (local.hour, local.minute) == (20, 0)
-        assert local.strftime("%a") in {"Sun", "Mon", "Tue", "Wed", "Thu"}
-    utc_hours = {fire.astimezone(UTC).date(): fire.astimezone(UTC).hour for fire in fires}
-    assert utc_hours[dt.date(2026, 3, 6)] == 1  # Thursday 03-05 20:00 EST
-    assert utc_hours[dt.date(2026, 3, 9)] == 0  # Sunday 03-08 20:00 EDT
-    assert len({f.astimezone(eastern).date() for f in fires}) == 30
+        mailing = dt.datetime.combine(local.date() - dt.timedelta(days=1), dt.time(20), tzinfo=eastern)
+        assert local - mailing in (FEED_LAG, FEED_LAG + dt.timedelta(hours=1))  # EST, EDT
+        assert local.strftime("%a") in {"Mon", "Tue", "Wed", "Thu", "Fri"}
+    local_dates = [f.astimezone(eastern).date() for f in fires]
+    assert dt.date(2026, 3, 9) in local_dates  # the Monday after the US springs forward
+    assert len(set(local_dates)) == 30
+    assert local_dates[-1] == dt.date(2026, 4, 9)  # six weeks of weekdays: no day skipped
 
 
 def test_fetch_plan_tries_until_stored_then_gives_up_after_the_bound() -> None:
     bound = dt.timedelta(hours=8)
-    wednesday = dt.date(2026, 6, 17)
+    tuesday, wednesday = dt.date(2026, 6, 16), dt.date(2026, 6, 17)
     mailing = announced_at(wednesday)
-    assert fetch_plan(mailing + dt.timedelta(minutes=5), set(), retry_for=bound).action == "try"
-    assert fetch_plan(mailing + dt.timedelta(hours=3), {wednesday}, retry_for=bound).action == "done"
-    late = fetch_plan(mailing + dt.timedelta(hours=9), set(), retry_for=bound)
+    # between the mailing and the feed's refresh the feed cannot show Wednesday's yet: no tries
+    early = fetch_plan(mailing + dt.timedelta(minutes=5), {tuesday}, retry_for=bound)
+    assert (early.want, early.action) == (tuesday, "done")
+    shown = mailing + FEED_LAG
+    assert fetch_plan(shown + dt.timedelta(minutes=5), {tuesday}, retry_for=bound).want == wednesday
+    assert fetch_plan(shown + dt.timedelta(minutes=5), set(), retry_for=bound).action == "try"
+    assert fetch_plan(shown + dt.timedelta(hours=3), {wednesday}, retry_for=bound).action == "done"
+    assert fetch_plan(shown + dt.timedelta(hours=7), set(), retry_for=bound).action == "try"
+    late = fetch_plan(shown + dt.timedelta(hours=8), set(), retry_for=bound)
     assert (late.want, late.action) == (wednesday, "overdue")
     # a freshly started process tries once, however late
-    assert fetch_plan(mailing + dt.timedelta(hours=9), set(), retry_for=bound, tried=False).should_try
+    assert fetch_plan(shown + dt.timedelta(hours=9), set(), retry_for=bound, tried=False).should_try
     # on a Saturday the newest announcement is Friday's
     assert fetch_plan(dt.datetime(2026, 6, 20, 12, tzinfo=UTC), set(), retry_for=bound).want == \
         dt.date(2026, 6, 19)

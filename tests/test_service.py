@@ -74,7 +74,7 @@ def sent_at(db: Database, address: str, day: dt.date = DAY) -> dt.datetime | Non
 
 
 def test_a_day_of_ticks_serves_each_reader_once_at_their_seven_oclock(site: Path) -> None:
-    start = dt.datetime(2025, 8, 28, 0, 15, tzinfo=UTC)
+    start = dt.datetime(2025, 8, 28, 4, 30, tzinfo=UTC)  # 00:30 US Eastern: the feed shows the 28th
     service, clock, db = make_service(site, start)
     now = start
     while now < dt.datetime(2025, 8, 28, 23, 45, tzinfo=UTC):
@@ -150,7 +150,7 @@ def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv)
 
 def test_a_stale_feed_is_retried_then_alerted_once(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # arXiv still shows yesterday's
-    start = dt.datetime(2025, 8, 28, 0, 5, tzinfo=UTC)
+    start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)  # 00:35 US Eastern: the feed should be new
     service, _clock, db = make_service(site, start)
     assert service.fetch_tick(start) == "failed"
     assert service.fetch_tick(start + dt.timedelta(hours=1)) == "failed"
@@ -174,11 +174,11 @@ def test_an_extra_holiday_is_no_announcement_and_no_alert(site: Path, monkeypatc
     # arXiv closed on Thursday 2025-08-28 (a closure the built-in table lacks): no mailing that
     # evening, so Friday has no announcement and Thursday's stays the newest.
     monkeypatch.setenv("NEWSLETTER_ARXIV_EXTRA_HOLIDAYS", "2025-08-28")
-    start = dt.datetime(2025, 8, 28, 0, 5, tzinfo=UTC)
+    start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)
     service, _clock, db = make_service(site, start)
     assert service.fetch_tick(start) == "fetched"
-    evening = dt.datetime(2025, 8, 29, 0, 5, tzinfo=UTC)  # Thursday 20:05 US Eastern
-    for now in (evening, evening + dt.timedelta(hours=10)):
+    night = dt.datetime(2025, 8, 29, 4, 35, tzinfo=UTC)  # Friday 00:35 US Eastern
+    for now in (night, night + dt.timedelta(hours=10)):
         assert service.fetch_tick(now) == "done"
         assert service.state.fetch_want == DAY
     assert not [n for n in outbox(site) if ".alert-" in n]
