@@ -44,12 +44,12 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[], None]
 def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> None:
     date = summary.digest_date.isoformat() if summary.digest_date else "?"
     if summary.no_announcement:
-        out.print(f"No digest today: {summary.no_announcement}")
+        out.print(f"No digest: {summary.no_announcement}")
         return
     if summary.fatal:  # nothing ran: the error line says why
         return
     if summary.due == 0 and not summary.fatal:
-        out.print(f"Nothing due for {date}: every active subscriber has had that day's digest.")
+        out.print(f"Nothing due for {date}: {summary.nothing_due}.")
     else:
         served = len(summary.previews) if dry_run else len(summary.sent)
         out.print(

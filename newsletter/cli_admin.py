@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -135,7 +136,10 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:
                 r["send_at"] or "",
                 last,
             )
-        out.print(table)
+        for column in table.columns:  # wrap, never cut: an address must stay whole
+            column.overflow = "fold"
+        # Piped or from cron there is no screen width to respect: one line per subscriber.
+        (out if out.is_terminal else Console(file=out.file, width=1000, highlight=False)).print(table)
 
     @subscribers.command("remove")
     def remove(email: Annotated[str, typer.Argument(help="The address to take off the roster.")]) -> None:

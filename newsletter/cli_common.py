@@ -17,6 +17,7 @@ from newsletter.logs import setup_logging
 from newsletter.roster import RosterError
 from newsletter.settings import ConfigError, Settings, load_settings
 
+log = logging.getLogger(__name__)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -36,6 +37,10 @@ def user_errors() -> Iterator[None]:
         yield
     except (ConfigError, RosterError, DatabaseError, UserError) as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:  # a folder that is a file, a read-only mount, a full disk: say which
+        log.debug("the traceback", exc_info=True)  # shown with NEWSLETTER_DEBUG=1
+        where = f": {exc.filename}" if exc.filename else ""
+        raise fail(f"{exc.strerror or exc}{where}") from None
 
 
 def settings_for_cli() -> Settings:

@@ -90,6 +90,18 @@ def _due_subscribers(
     return due
 
 
+def _why_nobody_is_due(roster: Roster, db: Database, only: Sequence[str]) -> str:
+    wanted = {address.lower() for address in only}
+    named = [s.email for s in roster.subscribers if not wanted or s.email.lower() in wanted]
+    suppressed = subscriber_store.suppressions(db)
+    if not named:
+        return f"{roster.path} lists no subscriber that can be served"
+    left = [address for address in named if address.lower() in suppressed]
+    if len(left) == len(named):
+        return f"{left[0]} has unsubscribed" if len(left) == 1 else "every subscriber has unsubscribed"
+    return "every active subscriber has had that day's digest"
+
+
 def run_daily(
     *,
     now: dt.datetime,
@@ -148,6 +160,7 @@ def run_daily(
         summary.due = len(subscribers)
         summary.unknown = [d.email for d in delivery_store.with_status(db, "unknown")]
         if not subscribers:
+            summary.nothing_due = _why_nobody_is_due(roster, db, only)
             return summary
         record = run_log.start_run(
             db,

@@ -64,6 +64,7 @@ class RunSummary:
     usage_by_criteria: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     no_announcement: str | None = None
+    nothing_due: str | None = None  # why nobody was due, when nobody was
     fatal: str | None = None
     aborted: str | None = None
 

@@ -98,6 +98,17 @@ def test_a_paper_already_sent_is_never_sent_again(site: Path) -> None:
     sent = outbox(site)["alan@example.org"].read_text()
     assert f"arxiv.org/abs/{top})" not in sent
     assert f"arxiv.org/abs/{top})" in preview
+    # a preview now shows what was sent: without the earlier digest's paper, with the day's own
+    code, _ = run("--date", DAY, "--dry-run", "--only", "alan@example.org")
+    again = (site / "var" / "preview" / DAY / "alan@example.org.md").read_text()
+    assert f"arxiv.org/abs/{top})" not in again
+    sent_text = email.message_from_string(sent, policy=policy.default).get_body(("plain",)).get_content()
+    assert _paper_links(again) == _paper_links(sent_text) != []
+
+
+def _paper_links(markdown: str) -> list[str]:
+    return [line.split("](")[1].split(")")[0] for line in markdown.splitlines() if line.startswith("## ")
+            and "](" in line]
 
 
 def test_dry_run_writes_previews_and_sends_nothing(site: Path) -> None:
@@ -112,7 +123,7 @@ def test_dry_run_writes_previews_and_sends_nothing(site: Path) -> None:
 def test_a_weekend_is_no_digest_and_not_an_error(site: Path) -> None:
     code, output = run("--date", "2025-08-30")
     assert code == 0
-    assert output.startswith("No digest today: ")
+    assert output.startswith("No digest: no arXiv announcement is dated ")
     assert outbox(site, "2025-08-30") == {}
 
 
@@ -130,6 +141,17 @@ def test_an_unsubscribed_reader_gets_nothing_and_a_broken_row_does_not_stop_the_
     code, output = run("--date", DAY)
     assert "grace@example.org" not in outbox(site)
     assert delivery_store.get(db, "grace@example.org", dt.date(2025, 8, 28)) is None
+
+
+def test_nothing_due_says_why(site: Path) -> None:
+    db = Database.open(site / "var" / "state.db")
+    subscriber_store.suppress(db, "grace@example.org", "reply", dt.datetime(2025, 8, 27, tzinfo=dt.UTC))
+    assert run("--date", DAY, "--only", "grace@example.org") == (
+        0, "Nothing due for 2025-08-28: grace@example.org has unsubscribed.\n")
+    for address, _, _, _ in READERS:
+        subscriber_store.suppress(db, address, "reply", dt.datetime(2025, 8, 27, tzinfo=dt.UTC))
+    assert run("--date", DAY) == (0, "Nothing due for 2025-08-28: every subscriber has unsubscribed.\n")
+    assert outbox(site) == {}
 
 
 def test_one_failing_address_does_not_stop_the_others(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:

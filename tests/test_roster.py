@@ -263,6 +263,28 @@ def test_add_list_remove_through_the_cli(folder: Path) -> None:
     assert (folder / "subscribers.csv").read_text() == HEADER
 
 
+def test_the_list_keeps_long_values_whole_when_piped(folder: Path) -> None:
+    write(folder, HEADER + "a.very.long.address.for.a.reader@subdomain.example.org,Ada,criteria/vision.md,"
+          "cs.CV;cs.LG;cs.AI;cs.RO,America/Argentina/Buenos_Aires,06:45,\n")
+    result = runner.invoke(app, ["subscribers", "list"],
+                           env={"NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"), "COLUMNS": "60"})
+    assert result.exit_code == 0
+    row = next(line for line in result.output.splitlines() if "@" in line)
+    for value in ("a.very.long.address.for.a.reader@subdomain.example.org", "cs.CV,cs.LG,cs.AI,cs.RO",
+                  "America/Argentina/Buenos_Aires", "06:45"):
+        assert value in row
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(folder: Path) -> None:
+    (folder / "blocker").write_text("a file, not a folder")
+    result = runner.invoke(app, ["subscribers", "add", "ada@example.org", "--criteria",
+                                 str(folder / "criteria" / "vision.md")],
+                           env={"NEWSLETTER_SUBSCRIBERS": str(folder / "blocker" / "subscribers.csv")})
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1
+    assert "blocker" in result.output and "Traceback" not in result.output
+
+
 def test_a_bad_setting_names_the_variable(folder: Path) -> None:
     result = runner.invoke(
         app, ["subscribers", "list"], env={"NEWSLETTER_PORT": "eighty", "NEWSLETTER_TIMEZONE": "Mars/Base"}

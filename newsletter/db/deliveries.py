@@ -246,8 +246,12 @@ def resolve_unknown_as_sent(db: Database, digest_id: str, now: dt.datetime) -> b
     return True
 
 
-def delivered_paper_ids(db: Database, email: str) -> set[str]:
-    rows = db.read().execute("SELECT arxiv_id FROM delivered_papers WHERE email=?", (email,)).fetchall()
+def delivered_paper_ids(db: Database, email: str, *, other_than: dt.date | None = None) -> set[str]:
+    """Papers some digest carried to `email`; with `other_than`, not counting that day's digest."""
+    rows = db.read().execute(
+        "SELECT arxiv_id FROM delivered_papers WHERE email=? AND digest_date IS NOT ?",
+        (email, other_than.isoformat() if other_than else None),
+    ).fetchall()
     return {row["arxiv_id"] for row in rows}
 
 
