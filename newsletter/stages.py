@@ -166,6 +166,7 @@ def digest_stage(
         summary.empty.append(subscriber.email)
         return None
     email = compose(
-        rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id
+        rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id,
+        leave_footer=True,
     )
     return DeliveryJob(email=email, digest_date=day.date, paper_ids=tuple(e.paper.arxiv_id for e in entries))
