@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
+from newsletter.db import feedback as feedback_db
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import AuditTotals, audit_totals
 from newsletter.mail.base import SendError, Transport
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # fetch | run | roster | cost
+    kind: str  # fetch | run | roster | cost | feedback
     key: str  # what it is about: the same (kind, key) is sent once
     day: dt.date  # the announcement date it concerns (the outbox folder)
     subject: str
@@ -117,6 +118,36 @@ def roster_alert(day: dt.date, problems: Sequence[str]) -> Alert | None:
             *problems,
         ),
     )
+
+
+_FEEDBACK_SHOWN = 20  # replies quoted in one alert; `newsletter feedback` lists them all
+_EXCERPT_CHARS = 300
+
+
+def feedback_alert(db: Database, day: dt.date, admin: str) -> Alert | None:
+    """Replies that were not unsubscribes, stored since the last such alert (the admin's own
+    replies left out). Someone who left by mistake is told to reply so the admin adds them back:
+    the admin must hear of it without polling `newsletter feedback`."""
+    row = db.read().execute(
+        "SELECT MAX(CAST(key AS INTEGER)) FROM alerts WHERE kind='feedback'"
+    ).fetchone()
+    rows = feedback_db.after(db, int(row[0] or 0))
+    if not rows:
+        return None
+    mine = admin.strip().lower()
+    replies = [r for r in rows if r["email"].lower() != mine]
+    if not replies:
+        return None
+    key = str(rows[-1]["id"])
+    lines = [f"{len(replies)} new reply(ies) from readers (`newsletter feedback` lists them all):"]
+    for reply in replies[-_FEEDBACK_SHOWN:]:
+        text = " ".join(f"{reply['subject']} | {reply['body']}".split())
+        excerpt = text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
+        lines.append(f"{reply['email']} at {reply['received_at'][:16]}: {excerpt}")
+    if len(replies) > _FEEDBACK_SHOWN:
+        lines.append(f"… and {len(replies) - _FEEDBACK_SHOWN} earlier one(s)")
+    return Alert(kind="feedback", key=key, day=day,
+                 subject=f"arXiv Digest: {len(replies)} new reply(ies) from readers", lines=tuple(lines))
 
 
 @dataclass(frozen=True, slots=True)

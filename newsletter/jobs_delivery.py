@@ -1,5 +1,6 @@
 """The service's delivery job: send what is due and not yet handled, alert on final failures and
-`unknown` deliveries, and send each finished day's cost line (see `newsletter.jobs`).
+`unknown` deliveries and on readers' replies, and send each finished day's cost line (see
+`newsletter.jobs`).
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from newsletter.alerts import cost_alert, day_cost, roster_alert, run_alert
+from newsletter.alerts import cost_alert, day_cost, feedback_alert, roster_alert, run_alert
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import audit_totals
@@ -37,6 +38,10 @@ class DeliverySide(ServiceBase):
             alert = roster_alert(recent[-1] if recent else now.date(), [str(p) for p in roster.problems])
             if alert is not None:
                 self.alerter.send(alert, now)
+            admin = self.settings.admin_email
+            replies = feedback_alert(self.db, now.date(), admin) if admin.strip() else None
+            if replies is not None:  # (without an admin address, readers' words stay out of the log)
+                self.alerter.send(replies, now)
             summaries = []
             due = due_now(roster.subscribers, now, fetched, self.settings.extra_holidays)
             for digest_date, readers in sorted(due.items()):

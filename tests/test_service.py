@@ -104,6 +104,31 @@ def test_a_day_of_ticks_serves_each_reader_once_at_their_seven_oclock(site: Path
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='cost'").fetchone()[0] == 1
 
 
+def test_readers_replies_reach_the_admin_once_each(site: Path) -> None:
+    from newsletter.feedback import record_feedback
+
+    now = dt.datetime(2025, 8, 28, 10, 0, tzinfo=UTC)
+    service, clock, db = make_service(site, now)
+    record_feedback(db, email="grace@example.org", subject="Re: arXiv digest", now=now,
+                    body="I left by mistake,\nplease add me back.\n\n> quoted digest", message_id="<g1@x>")
+    record_feedback(db, email=ADMIN, subject="Re: alert", body="noted", now=now, message_id="<a1@x>")
+    step(service, clock, now)
+    step(service, clock, now + dt.timedelta(minutes=5))  # nothing new: no second alert
+    mail = {n: p for n, p in outbox(site, now.date()).items() if ".alert-feedback" in n}
+    assert list(mail) == [f"{ADMIN}.alert-feedback.eml"]
+    message = email.message_from_bytes(next(iter(mail.values())).read_bytes(), policy=policy.default)
+    assert message["Subject"] == "arXiv Digest: 1 new reply(ies) from readers"
+    text = message.get_body(("plain",)).get_content()
+    assert ("grace@example.org at 2025-08-28T10:00: Re: arXiv digest | I left by mistake, please add me"
+            " back." in text)
+    assert "noted" not in text  # the admin's own reply
+    later = now + dt.timedelta(hours=1)
+    record_feedback(db, email="ada@example.org", subject="Thanks", body="Great list today", now=later)
+    step(service, clock, later)
+    second = outbox(site, now.date())[f"{ADMIN}.alert-feedback-2.eml"].read_text()
+    assert "ada@example.org" in second and "grace@example.org" not in second
+
+
 def test_a_broken_roster_row_is_alerted_once_a_day_and_the_others_are_served(site: Path) -> None:
     csv = site / "subscribers.csv"
     csv.write_text(csv.read_text() + "typo@example.org,,criteria/missing.md,cs.CV,UTC,07:00,\n")

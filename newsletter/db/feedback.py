@@ -40,3 +40,8 @@ def select(db: Database, *, email: str | None = None, limit: int | None = None) 
         sql += " LIMIT ?"
         params.append(limit)
     return db.read().execute(sql, params).fetchall()
+
+
+def after(db: Database, last_id: int) -> list[sqlite3.Row]:
+    """Rows stored after the one with id `last_id`, oldest first."""
+    return db.read().execute("SELECT * FROM feedback WHERE id > ? ORDER BY id", (last_id,)).fetchall()
