@@ -1,5 +1,6 @@
 """`newsletter check`: is everything in place? Settings, roster, criteria, templates, database,
-and where configured arXiv, the LLM (one tiny request) and SendGrid (sandbox mode: sends nothing).
+and where configured arXiv (feed and API), the LLM (one tiny request) and SendGrid (sandbox mode:
+sends nothing).
 
 Each check is a function returning a `Check`; `run_checks` prints them as one table and returns
 the exit code: 1 when any check failed, 0 otherwise (warnings do not fail).
@@ -9,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,6 +23,9 @@ from newsletter.logs import mask_secrets
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
 from newsletter.roster import Roster, RosterError, load_roster
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.fetch import ArxivSource
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +157,8 @@ def check_cut(settings: Settings, roster: Roster | None, now: dt.datetime) -> Ch
                  " NEWSLETTER_LLM_AUDIT_EVERY audits more often")
 
 
-def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> Check:
+def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> list[Check]:
+    """The feed (today's list) and the API (backfills and the authors' comments): both must answer."""
     from newsletter.fetch import ArxivSource, FetchError, RetryPolicy
     from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
 
@@ -163,16 +167,30 @@ def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> 
     source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout,
                          include_replacements=settings.include_replacements, retry=RetryPolicy(attempts=1))
     try:
-        page = source.fetch_feed(categories)
-    except FetchError as exc:
-        return Check("arXiv feed", "fail", str(exc))
+        try:
+            page = source.fetch_feed(categories)
+        except FetchError as exc:
+            return [Check("arXiv feed", "fail", str(exc)),
+                    Check("arXiv API", "skip", "needs a paper id from the feed")]
+        want = latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)  # as `newsletter run`
+        detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
+        feed = (Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")
+                if page.date < want else Check("arXiv feed", "ok", detail))
+        return [feed, _check_api(source, [p.arxiv_id for p in page.papers[:1]], settings)]
     finally:
         source.close()
-    want = latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)  # as `newsletter run`
-    detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
-    if page.date < want:
-        return Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")
-    return Check("arXiv feed", "ok", detail)
+
+
+def _check_api(source: ArxivSource, ids: list[str], settings: Settings) -> Check:
+    from newsletter.fetch import FetchError
+
+    if not ids:
+        return Check("arXiv API", "skip", "the feed lists no paper to look up")
+    try:
+        found = source.lookup(ids)
+    except FetchError as exc:
+        return Check("arXiv API", "fail", f"NEWSLETTER_ARXIV_API_URL: {exc}")
+    return Check("arXiv API", "ok", f"{settings.arxiv_api_url}: found {', '.join(found)}")
 
 
 def check_calendar(settings: Settings, now: dt.datetime) -> Check:
@@ -229,13 +247,8 @@ def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> li
     roster_check, roster = check_roster(settings)
     checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
               check_database(settings), check_calendar(settings, now), check_cut(settings, roster, now)]
-    remote: list[Callable[[], Check]] = [
-        lambda: check_arxiv(settings, roster, now),
-        lambda: check_llm(settings),
-        lambda: check_sendgrid(settings, now),
-    ]
     if network:
-        checks += [run() for run in remote]
+        checks += [*check_arxiv(settings, roster, now), check_llm(settings), check_sendgrid(settings, now)]
     return checks
 
 

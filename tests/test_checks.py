@@ -44,7 +44,7 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
     assert set(checks) == {"settings", "roster", "criteria", "templates", "database", "arXiv calendar",
                            "LLM cut"}
     for name in ("settings", "roster", "criteria", "templates", "database", "arXiv calendar", "LLM cut",
-                 "arXiv feed", "LLM", "SendGrid"):
+                 "arXiv feed", "arXiv API", "LLM", "SendGrid"):
         row = next(line for line in output.splitlines() if re.match(rf"│ {re.escape(name)} +│", line))
         assert " ok " in row, row
     assert "2 subscriber(s)" in output
@@ -54,6 +54,15 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
     assert [r.status for r in fake_sendgrid.requests] == [200]  # sandbox mode
     assert fake_sendgrid.accepted == []
     assert "all checks passed" in output
+
+
+def test_a_failing_arxiv_api_is_named(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+    fake_arxiv.script("api", Reply.error(404))
+    code, output = check()
+    assert code == 1
+    row = next(line for line in output.splitlines() if line.startswith("│ arXiv API"))
+    assert " fail " in row and "NEWSLETTER_ARXIV_API_URL" in row and "404" in row
+    assert [r.target for r in fake_arxiv.requests] == ["feed", "api"]
 
 
 def test_every_problem_is_named_and_the_exit_code_is_1(  # type: ignore[no-untyped-def]
