@@ -26,7 +26,7 @@ from newsletter.models import Subscriber, Usage
 from newsletter.pipeline import Adapters, Progress, RunSummary, no_progress
 from newsletter.roster import Roster, RosterError, load_roster
 from newsletter.settings import Settings
-from newsletter.stages import SCORE_WORKERS, digest_stage, fetch_stage, score_stage
+from newsletter.stages import SCORE_WORKERS, criteria_categories, digest_stage, fetch_stage, score_stage
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +167,11 @@ def run_daily(
             run_log.RunRecord(kind="dry-run" if dry_run else "run", started_at=now, digest_date=digest_date),
         )
         try:
+            suppressed = subscriber_store.suppressions(db)
             _cycle(
                 summary,
                 subscribers,
+                peers=[s for s in roster.subscribers if s.email.lower() not in suppressed],
                 now=now,
                 settings=settings,
                 db=db,
@@ -187,6 +189,7 @@ def _cycle(
     summary: RunSummary,
     subscribers: Sequence[Subscriber],
     *,
+    peers: Sequence[Subscriber],
     now: dt.datetime,
     settings: Settings,
     db: Database,
@@ -196,7 +199,7 @@ def _cycle(
 ) -> None:
     digest_date = summary.digest_date
     assert digest_date is not None
-    categories = sorted({c for s in subscribers for c in s.categories})
+    categories = sorted({c for cats in criteria_categories(subscribers, peers).values() for c in cats})
     try:
         day = fetch_stage(
             now=now,
@@ -220,6 +223,7 @@ def _cycle(
         subscribers,
         adapters,
         progress,
+        peers=peers,
         workers=min(settings.llm_concurrency, SCORE_WORKERS),
         audit_every=audit_every_for(settings, db, day.date),
     )

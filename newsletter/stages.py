@@ -54,24 +54,43 @@ def fetch_stage(
     return day
 
 
+def criteria_categories(
+    subscribers: Sequence[Subscriber], peers: Sequence[Subscriber] = ()
+) -> dict[str, set[str]]:
+    """Each criteria text of `subscribers` → the categories of all its readers, `peers` included.
+
+    The local ranker's scores depend on the set of papers ranked together, so a criteria text is
+    always ranked over the categories of every active reader who shares it, not only of those in
+    this run: a preview, a `--only` run and the service's per-reader ticks then give a reader the
+    same digest.
+    """
+    by_criteria: dict[str, set[str]] = defaultdict(set)
+    for subscriber in subscribers:
+        by_criteria[subscriber.criteria].update(subscriber.categories)
+    for peer in peers:
+        if peer.criteria in by_criteria:
+            by_criteria[peer.criteria].update(peer.categories)
+    return dict(by_criteria)
+
+
 def score_stage(
     day: AnnouncementDay,
     subscribers: Sequence[Subscriber],
     adapters: Adapters,
     progress: Progress,
     *,
+    peers: Sequence[Subscriber] = (),
     workers: int = 1,
     audit_every: int = 0,
 ) -> dict[str, CriteriaScores]:
-    """Score once per distinct criteria text, over the union of its readers' categories.
+    """Score once per distinct criteria text, over the union of its readers' categories (`peers`:
+    the other active readers, see `criteria_categories`).
 
     With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
     semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
     About one day in `audit_every` is an audit day for a criteria text (`newsletter.ranking.audit`).
     """
-    by_criteria: dict[str, set[str]] = defaultdict(set)
-    for subscriber in subscribers:
-        by_criteria[subscriber.criteria].update(subscriber.categories)
+    by_criteria = criteria_categories(subscribers, peers)
     advance = progress("Scoring", len(by_criteria))
 
     audited = {c for c in by_criteria if adapters.judge and is_audit_day(day.date, c, audit_every)}

@@ -147,6 +147,19 @@ def test_an_unsubscribed_reader_gets_nothing_and_a_broken_row_does_not_stop_the_
     assert delivery_store.get(db, "grace@example.org", dt.date(2025, 8, 28)) is None
 
 
+def test_a_reader_gets_the_same_digest_alone_as_with_everyone(site: Path) -> None:
+    # kate shares grace's criteria but reads cs.CV only: the criteria text is ranked over both
+    # readers' categories either way, so who else is in the run changes nothing for kate.
+    with (site / "subscribers.csv").open("a") as roster:
+        roster.write("kate@example.org,,criteria/spatial-intelligence-embodied.md,cs.CV,UTC,07:00,\n")
+    preview = site / "var" / "preview" / DAY / "kate@example.org.md"
+    assert run("--date", DAY, "--dry-run", "--only", "kate@example.org")[0] == 0
+    alone = preview.read_text()
+    assert run("--date", DAY, "--dry-run")[0] == 0
+    assert preview.read_text() == alone
+    assert _paper_links(alone)
+
+
 def test_nothing_due_says_why(site: Path) -> None:
     db = Database.open(site / "var" / "state.db")
     subscriber_store.suppress(db, "grace@example.org", "reply", dt.datetime(2025, 8, 27, tzinfo=dt.UTC))
