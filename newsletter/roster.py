@@ -24,35 +24,11 @@ from filelock import FileLock
 from newsletter.files import atomic_write_bytes
 from newsletter.models import Subscriber
 from newsletter.settings import Settings
+from newsletter.taxonomy import category_problem
 
 COLUMNS = ("email", "name", "criteria", "categories", "timezone", "send_at", "authors")
 OVERRIDES = ("min_relevance", "min_novelty", "max_papers")
 CRITERIA_MAX_BYTES = 64 * 1024
-ARCHIVES = frozenset(
-    [
-        "cs",
-        "math",
-        "stat",
-        "physics",
-        "astro-ph",
-        "cond-mat",
-        "gr-qc",
-        "hep-ex",
-        "hep-lat",
-        "hep-ph",
-        "hep-th",
-        "math-ph",
-        "nlin",
-        "nucl-ex",
-        "nucl-th",
-        "quant-ph",
-        "q-bio",
-        "q-fin",
-        "eess",
-        "econ",
-    ]
-)
-_CATEGORY = re.compile(r"^(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Za-z]{2,})?$")
 T = TypeVar("T")
 _SEND_AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -141,9 +117,9 @@ def parse_row(
 
     def categories(value: str) -> tuple[str, ...]:
         found = split_list(value)
-        bad = [c for c in found if not (m := _CATEGORY.match(c)) or m["archive"] not in ARCHIVES]
-        if bad:
-            raise ValueError(f"unknown arXiv categor{'ies' if len(bad) > 1 else 'y'} {', '.join(bad)}")
+        problems = [problem for c in found if (problem := category_problem(c))]
+        if problems:
+            raise ValueError("; ".join(problems))
         return found or settings.default_categories
 
     def timezone(value: str) -> str:

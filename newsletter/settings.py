@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsletter.taxonomy import category_problem
+
 ENV_PREFIX = "NEWSLETTER_"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
 
 class ConfigError(Exception):
@@ -102,6 +109,44 @@ class Settings(BaseSettings):
     def extra_holidays(self) -> tuple[dt.date, ...]:
         parts = self.arxiv_extra_holidays.replace(";", ",").split(",")
         return tuple(dt.date.fromisoformat(p.strip()) for p in parts if p.strip())
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: str) -> str:
+        names = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
+        problems = [problem for name in names if (problem := category_problem(name))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} is not an http(s) address such as https://digest.example.org")
+        return value
+
+    @field_validator("reply_domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not _DOMAIN.match(value):
+            raise ValueError(f"{value!r} is not a domain name such as reply.example.org")
+        return value
+
+    @field_validator("from_email", "admin_email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not value.strip():
+            return value
+        local, at, domain = value.strip().rpartition("@")
+        if domain == "localhost" and at and local and " " not in local:  # the offline default
+            return value
+        try:
+            validate_email(value.strip(), check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"{value!r} is not an email address: {exc}") from None
+        return value
 
     @field_validator("arxiv_feed_url", "arxiv_api_url", "sendgrid_host", "public_url")
     @classmethod

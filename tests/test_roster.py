@@ -59,7 +59,11 @@ BAD_ROWS = [
     ("not-an-address,,criteria/vision.md,,,,", "email", "'not-an-address' is not a valid address"),
     ("ada@example.org,,criteria/missing.md,,,,", "criteria", "criteria file not found"),
     ("ada@example.org,,,,,,", "criteria", "is required"),
-    ("ada@example.org,,criteria/vision.md,cs.XX;bogus,,,", "categories", "unknown arXiv categor"),
+    ("ada@example.org,,criteria/vision.md,cs.XX;bogus,,,", "categories",
+     "'cs.XX' is not an arXiv category (e.g. cs.CV, math.AG, hep-th); 'bogus' is not an arXiv category"),
+    ("ada@example.org,,criteria/vision.md,cs.cv,,,", "categories",
+     "'cs.cv' is not an arXiv category: did you mean cs.CV?"),
+    ("ada@example.org,,criteria/vision.md,physics.optic,,,", "categories", "did you mean physics.optics?"),
     (
         "ada@example.org,,criteria/vision.md,,Mars/Olympus,,",
         "timezone",
@@ -283,6 +287,27 @@ def test_a_folder_that_cannot_be_written_is_one_line(folder: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1
     assert "blocker" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("NEWSLETTER_CATEGORIES", "CV", "NEWSLETTER_CATEGORIES: Value error, 'CV' is not an arXiv category"),
+        ("NEWSLETTER_PUBLIC_URL", "digest.example.org",
+         "NEWSLETTER_PUBLIC_URL: Value error, 'digest.example.org' is not an http(s) address"),
+        ("NEWSLETTER_REPLY_DOMAIN", "bad domain", "NEWSLETTER_REPLY_DOMAIN: Value error, 'bad domain' is not a"),
+        ("NEWSLETTER_FROM_EMAIL", "nobody", "NEWSLETTER_FROM_EMAIL: Value error, 'nobody' is not an email"),
+        ("NEWSLETTER_ADMIN_EMAIL", "admin", "NEWSLETTER_ADMIN_EMAIL: Value error, 'admin' is not an email"),
+    ],
+)
+def test_addresses_and_categories_in_settings_are_checked(
+    folder: Path, variable: str, value: str, message: str
+) -> None:
+    write(folder, HEADER)
+    result = runner.invoke(app, ["subscribers", "list"],
+                           env={"NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"), variable: value})
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {message}"), result.output
 
 
 def test_a_bad_setting_names_the_variable(folder: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -29,11 +28,10 @@ from newsletter.fetch.errors import (
 from newsletter.fetch.feed import ANNOUNCE_TYPES, DEFAULT_TYPES, FeedPage, parse_feed
 from newsletter.fetch.http import PoliteSession, RetryPolicy
 from newsletter.models import AnnouncementDay, Paper
+from newsletter.taxonomy import category_problem
 
 log = logging.getLogger(__name__)
 
-# 'cs.CV', 'hep-th', 'math.AG', 'astro-ph.CO', 'q-bio.NC', 'eess.IV'
-_CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,})?$")
 ARXIV_API_DELAY = 3.0  # seconds between API calls, as arXiv's terms of use ask
 
 
@@ -43,8 +41,8 @@ def normalise_categories(categories: Iterable[str]) -> tuple[str, ...]:
     if not cleaned:
         raise InvalidCategoryError("no arXiv category given")
     for category in cleaned:
-        if not _CATEGORY.match(category):
-            raise InvalidCategoryError(f"{category!r} is not an arXiv category (e.g. cs.CV)")
+        if problem := category_problem(category):
+            raise InvalidCategoryError(problem)
     return tuple(cleaned)
 
 

@@ -71,12 +71,14 @@ _SCHEME = re.compile(r"^https?://[^\s\"'<>]+$", re.IGNORECASE)
 def check_url(value: str, what: str) -> str:
     """`value` if it is an absolute http(s) URL without spaces or quotes, else a ValueError."""
     if not _SCHEME.match(value):
-        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+        # The value is not shown: it carries the reader's unsubscribe token, and this message
+        # reaches the run's summary and the admin's alert.
+        raise ValueError(f"{what} must be an absolute http(s) URL (see NEWSLETTER_PUBLIC_URL)")
     return value
 
 
 def check_address(value: str, what: str) -> str:
     local, at, domain = value.partition("@")
     if not (at and local and domain) or any(c in value for c in " \t\r\n<>\"'"):
-        raise ValueError(f"{what} must be an email address, got {value!r}")
+        raise ValueError(f"{what} must be an email address (see NEWSLETTER_REPLY_DOMAIN)")  # no token
     return value
