@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -230,6 +231,21 @@ def check_llm(settings: Settings) -> Check:
     return Check("LLM", "ok", f"{settings.llm_model} answered" + (f" ({tokens} tokens)" if tokens else ""))
 
 
+def check_outbox(settings: Settings) -> Check:
+    """Without SendGrid every message is a file: the outbox folder must take one."""
+    if settings.uses_sendgrid:
+        return Check("outbox", "skip", "SENDGRID_API_KEY set: mail goes through SendGrid")
+    folder = settings.outbox_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc
+        return Check("outbox", "fail", f"cannot write in {folder} (NEWSLETTER_DATA_DIR): {reason}")
+    return Check("outbox", "ok", f"{folder} is writable")
+
+
 def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
     if not settings.uses_sendgrid:
         return Check("SendGrid", "skip", f"SENDGRID_API_KEY unset: mail goes to {settings.outbox_dir}")
@@ -246,7 +262,8 @@ def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
 def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> list[Check]:
     roster_check, roster = check_roster(settings)
     checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
-              check_database(settings), check_calendar(settings, now), check_cut(settings, roster, now)]
+              check_database(settings), check_outbox(settings), check_calendar(settings, now),
+              check_cut(settings, roster, now)]
     if network:
         checks += [*check_arxiv(settings, roster, now), check_llm(settings), check_sendgrid(settings, now)]
     return checks

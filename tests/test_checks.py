@@ -41,8 +41,8 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
                          sendgrid_api_key=fake_sendgrid.api_key, sendgrid_host=fake_sendgrid.url)
     assert code == 0, output
     checks = {c.name: c for c in collect(load_settings(), NOW, network=False)}
-    assert set(checks) == {"settings", "roster", "criteria", "templates", "database", "arXiv calendar",
-                           "LLM cut"}
+    assert set(checks) == {"settings", "roster", "criteria", "templates", "database", "outbox",
+                           "arXiv calendar", "LLM cut"}
     for name in ("settings", "roster", "criteria", "templates", "database", "arXiv calendar", "LLM cut",
                  "arXiv feed", "arXiv API", "LLM", "SendGrid"):
         row = next(line for line in output.splitlines() if re.match(rf"│ {re.escape(name)} +│", line))
@@ -54,6 +54,15 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
     assert [r.status for r in fake_sendgrid.requests] == [200]  # sandbox mode
     assert fake_sendgrid.accepted == []
     assert "all checks passed" in output
+
+
+def test_an_outbox_that_cannot_take_a_file_fails_the_check(site: Path) -> None:
+    settings = load_settings()
+    settings.outbox_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings.outbox_dir.write_text("a file where the outbox folder should be")
+    checks = {c.name: c for c in collect(settings, NOW, network=False)}
+    assert checks["outbox"].status == "fail"
+    assert "NEWSLETTER_DATA_DIR" in checks["outbox"].detail and "outbox" in checks["outbox"].detail
 
 
 def test_a_failing_arxiv_api_is_named(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,9 @@ from email import policy
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
+from newsletter.mail.base import PermanentSendError
 from newsletter.mail.outbox import OutboxTransport, safe_filename
 from newsletter.models import OutgoingEmail
 
@@ -71,3 +74,9 @@ def test_a_second_alert_of_a_kind_on_a_day_keeps_the_first_and_a_digest_is_repla
     assert "Subject: first" in Path(first).read_text()
     assert outbox.send(message("r@example.org")) == outbox.send(message("r@example.org"))
     assert len(list(tmp_path.rglob("r@example.org*.eml"))) == 1
+
+
+def test_an_unwritable_outbox_is_a_failed_send_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "2025-08-28").write_text("a file where the day's folder should be")
+    with pytest.raises(PermanentSendError, match=r"cannot write .*2025-08-28"):
+        OutboxTransport(tmp_path).send(message("ada@example.org"))

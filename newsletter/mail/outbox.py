@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from newsletter.files import atomic_write_bytes
+from newsletter.mail.base import PermanentSendError
 from newsletter.mail.compose import to_mime
 from newsletter.models import OutgoingEmail
 
@@ -53,7 +54,10 @@ class OutboxTransport:
             # both. (A digest sent again replaces its file: it is the same digest.)
             path = _free_name(path)
         data = to_mime(email).as_bytes(policy=_POLICY)
-        atomic_write_bytes(path, data)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:  # read-only mount, full disk, a file where the folder should be
+            raise PermanentSendError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from exc
         log.debug("wrote %s", path)
         return str(path)
 
