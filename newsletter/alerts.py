@@ -57,15 +57,17 @@ def _digest(parts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:12]
 
 
-def fetch_alert(want: dt.date, error: str, *, retried_for: dt.timedelta) -> Alert:
-    hours = retried_for.total_seconds() / 3600
+def fetch_alert(want: dt.date, error: str, *, waited: dt.timedelta) -> Alert:
+    """`waited`: since the feed should have shown the day (a late-started service waited less)."""
+    hours = waited.total_seconds() / 3600
     return Alert(
         kind="fetch",
         key=want.isoformat(),
         day=want,
         subject=f"arXiv Digest: the announcement of {want:%a %Y-%m-%d} could not be fetched",
         lines=(
-            f"The announcement dated {want:%A %Y-%m-%d} is still not stored after {hours:g} h of retries.",
+            f"The announcement dated {want:%A %Y-%m-%d} is still not stored {hours:.1f} h after arXiv's"
+            " feed should have shown it.",
             f"Last error: {error}",
             "No digest is sent for that day until it is fetched. If arXiv skipped the day (a closure"
             " our calendar does not know), nothing needs doing; otherwise check the feed URL and run"
@@ -208,6 +210,9 @@ def alert_email(alert: Alert, *, to: str, token: str, settings: Settings, now: d
     )
 
 
+_ROUTINE = frozenset({"cost", "feedback"})
+
+
 class Alerter:
     """Sends each alert once. Never raises: an alert that cannot be sent is logged instead."""
 
@@ -234,7 +239,10 @@ class Alerter:
         """True when the alert was sent now (False: sent before, no admin address, or failed)."""
         if self.already_sent(alert.kind, alert.key):
             return False
-        log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines))
+        if alert.kind in _ROUTINE:  # news, not trouble (and readers' words stay out of the log)
+            log.info("admin note: %s", alert.subject)
+        else:
+            log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines))
         admin = self.settings.admin_email.strip()
         if not admin:
             self._claim(alert, now, "logged")

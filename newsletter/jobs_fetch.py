@@ -15,7 +15,7 @@ from newsletter.jobs_common import ServiceBase
 from newsletter.models import Subscriber
 from newsletter.pipeline import Adapters, RunSummary, no_progress
 from newsletter.roster import RosterError
-from newsletter.schedule import FetchPlan, fetch_plan
+from newsletter.schedule import FetchPlan, feed_shows, fetch_plan
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class FetchSide(ServiceBase):
             if plan.action == "overdue":
                 last_error = self.state.fetch_error or "not fetched"
                 self.state.update(fetch_want=plan.want, fetch_status="overdue", fetch_at=now)
-                self.alerter.send(fetch_alert(plan.want, last_error, retried_for=self.options.retry_for), now)
+                self.alerter.send(fetch_alert(plan.want, last_error, waited=now - feed_shows(plan.want)), now)
                 return "overdue"
             self._tried.add(plan.want)
             status, error = self._fetch_and_prepare(plan.want, now)
@@ -43,7 +43,7 @@ class FetchSide(ServiceBase):
                 if late:  # the one try of a late start failed: that is the bound too
                     status = "overdue"
                     self.alerter.send(
-                        fetch_alert(plan.want, error or "", retried_for=self.options.retry_for), now
+                        fetch_alert(plan.want, error or "", waited=now - feed_shows(plan.want)), now
                     )
             self.state.update(fetch_want=plan.want, fetch_status=status, fetch_error=error, fetch_at=now)
             return status

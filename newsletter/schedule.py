@@ -59,6 +59,11 @@ def announced_at(digest_date: dt.date) -> dt.datetime:
     return mailing.astimezone(dt.UTC)
 
 
+def feed_shows(digest_date: dt.date) -> dt.datetime:
+    """When arXiv's feed should show the announcement dated `digest_date` (UTC)."""
+    return announced_at(digest_date) + FEED_LAG
+
+
 def _local(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime:
     """The UTC instant of a local wall time; a time inside a DST gap maps past the gap (fold=0)."""
     return dt.datetime.combine(day, at, tzinfo=zone).astimezone(dt.UTC)
@@ -191,6 +196,6 @@ def fetch_plan(
     want = latest_announcement_date(_aware(now), tuple(extra_holidays), lag=FEED_LAG)
     if want in stored:
         return FetchPlan(want, "done")
-    if not tried or now < announced_at(want) + FEED_LAG + retry_for:
+    if not tried or now < feed_shows(want) + retry_for:
         return FetchPlan(want, "try")
     return FetchPlan(want, "overdue")

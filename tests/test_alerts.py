@@ -82,7 +82,7 @@ def test_each_alert_is_sent_once_to_the_admin_through_the_transport(db: Database
         public_url="https://digest.example.org",
     )
     alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), settings)
-    alert = fetch_alert(DAY, "stale feed", retried_for=dt.timedelta(hours=8))
+    alert = fetch_alert(DAY, "stale feed", waited=dt.timedelta(hours=8))
     assert alerter.send(alert, NOW)
     assert not alerter.send(alert, NOW + dt.timedelta(minutes=5))
     assert not Alerter(db, OutboxTransport(tmp_path / "outbox"), settings).send(alert, NOW)  # a restart
@@ -98,7 +98,7 @@ def test_without_an_admin_address_alerts_are_only_logged(
     db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), load_settings(admin_email=""))
-    alert = fetch_alert(DAY, "HTTP 503", retried_for=dt.timedelta(hours=8))
+    alert = fetch_alert(DAY, "HTTP 503", waited=dt.timedelta(hours=8))
     assert not alerter.send(alert, NOW)
     assert "admin alert: arXiv Digest: the announcement of Thu 2025-08-28" in caplog.text
     assert not (tmp_path / "outbox").exists()
@@ -111,7 +111,7 @@ def test_a_suppressed_admin_gets_no_alerts(db: Database, tmp_path: Path) -> None
     settings = load_settings(admin_email="admin@example.org")
     subscriber_store.suppress(db, "admin@example.org", "one-click", NOW)
     alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), settings)
-    assert not alerter.send(fetch_alert(DAY, "x", retried_for=dt.timedelta(hours=1)), NOW)
+    assert not alerter.send(fetch_alert(DAY, "x", waited=dt.timedelta(hours=1)), NOW)
     assert not (tmp_path / "outbox").exists()
 
 

@@ -187,8 +187,9 @@ def test_a_stale_feed_is_retried_then_alerted_once(site: Path, fake_arxiv) -> No
     assert len(feed_requests) == 2  # no more tries after the bound
     alerts = [n for n in outbox(site) if n.endswith(".alert-fetch.eml")]
     assert alerts == [f"{ADMIN}.alert-fetch.eml"]
-    text = outbox(site)[alerts[0]].read_text()
-    assert "Thursday 2025-08-28 is still not stored after 8 h" in text
+    message = email.message_from_bytes(outbox(site)[alerts[0]].read_bytes(), policy=policy.default)
+    text = message.get_body(("plain",)).get_content()
+    assert "Thursday 2025-08-28 is still not stored 9.1 h after arXiv's feed should have shown it" in text
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='fetch'").fetchone()[0] == 1
     # and nothing is delivered from a day that was never fetched
     service.delivery_tick(start + dt.timedelta(hours=9))
