@@ -30,7 +30,7 @@ COLUMNS = ("email", "name", "criteria", "categories", "timezone", "send_at", "au
 OVERRIDES = ("min_relevance", "min_novelty", "max_papers")
 CRITERIA_MAX_BYTES = 64 * 1024
 T = TypeVar("T")
-_SEND_AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_SEND_AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")  # 07:00 or 7:00
 
 
 class RosterError(Exception):

@@ -38,11 +38,13 @@ def test_a_valid_roster_with_bom_crlf_blank_lines_and_extra_columns(folder: Path
         "ada@example.org,Ada,criteria/vision.md,cs.CV;cs.LG,Europe/Berlin,06:30,A. Turing;G. Hopper,x\r\n"
         "\r\n"
         "bob@example.org,,criteria/vision.md,,,,,\r\n"
+        "cy@example.org,,criteria/vision.md,,,7:05,,\r\n"
     )
     path = write(folder, "", raw=b"\xef\xbb\xbf" + text.encode())
     roster = load_roster(path, settings_for(path))
     assert roster.problems == []
-    ada, bob = roster.subscribers
+    ada, bob, cy = roster.subscribers
+    assert cy.send_at == dt.time(7, 5)  # one-digit hours are read too
     assert (ada.email, ada.categories, ada.timezone, ada.send_at) == (
         "ada@example.org",
         ("cs.CV", "cs.LG"),
