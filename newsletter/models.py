@@ -156,6 +156,7 @@ class OutgoingEmail:
     digest_id: str  # our id of this (subscriber, digest date), sent as custom_args
     category: str = "digest"
     headers: tuple[tuple[str, str], ...] = field(default=())
+    to_name: str = ""  # the reader's name from the roster, shown in the To header
 
     @property
     def list_unsubscribe(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 from email import policy
@@ -80,3 +81,13 @@ def test_an_unwritable_outbox_is_a_failed_send_naming_the_path(tmp_path: Path) -
     (tmp_path / "2025-08-28").write_text("a file where the day's folder should be")
     with pytest.raises(PermanentSendError, match=r"cannot write .*2025-08-28"):
         OutboxTransport(tmp_path).send(message("ada@example.org"))
+
+
+def test_the_readers_name_goes_in_the_to_header_when_it_can(tmp_path: Path) -> None:
+    outbox = OutboxTransport(tmp_path)
+    named = dataclasses.replace(message("ada@example.org"), to_name="Lovelace, Ada")
+    parsed = email.message_from_bytes(Path(outbox.send(named)).read_bytes(), policy=policy.default)
+    assert parsed["To"] == '"Lovelace, Ada" <ada@example.org>'
+    unicode_local = dataclasses.replace(message("müller@example.org"), to_name="Jürgen")
+    parsed = email.message_from_bytes(Path(outbox.send(unicode_local)).read_bytes(), policy=policy.default)
+    assert parsed["To"] == "müller@example.org"  # Address refuses such a local part: the bare address

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -73,6 +74,13 @@ def test_send_carries_every_part_and_header(fake_sendgrid: FakeSendGrid) -> None
     assert tracking["subscription_tracking"]["enable"] is False
     assert "mail_settings" not in body
     assert fake_sendgrid.sent_to("READER@example.org") == 1
+
+
+def test_the_readers_name_goes_with_the_address(fake_sendgrid: FakeSendGrid) -> None:
+    transport(fake_sendgrid).send(dataclasses.replace(make_email(), to_name="Ada Lovelace"))
+    body = fake_sendgrid.requests[0].body
+    assert body is not None
+    assert body["personalizations"][0]["to"] == [{"email": "reader@example.org", "name": "Ada Lovelace"}]
 
 
 def test_rate_limit_reports_the_wait_until_reset(fake_sendgrid: FakeSendGrid) -> None:

@@ -37,6 +37,7 @@ def compose(
     digest_id: str,
     category: str = "digest",
     leave_footer: bool = False,
+    to_name: str = "",
 ) -> OutgoingEmail:
     """`leave_footer`: end the plain-text part with how to unsubscribe, as the HTML's footer does."""
     sender_domain = settings.from_email.rpartition("@")[2] or "localhost"
@@ -56,6 +57,7 @@ def compose(
         date=now,
         digest_id=digest_id,
         category=category,
+        to_name=to_name,
     )
 
 
@@ -74,7 +76,7 @@ def to_mime(email: OutgoingEmail) -> EmailMessage:
     """multipart/alternative: the Markdown digest as text/plain, then the HTML version."""
     message = EmailMessage()
     message["From"] = Address(display_name=email.from_name, addr_spec=email.from_email)
-    message["To"] = email.to
+    message["To"] = _recipient(email)
     message["Subject"] = email.subject
     message["Date"] = format_datetime(email.date if email.date.tzinfo else email.date.replace(tzinfo=dt.UTC))
     for name, value in headers(email).items():
@@ -82,3 +84,13 @@ def to_mime(email: OutgoingEmail) -> EmailMessage:
     message.set_content(email.text, subtype="plain", charset="utf-8")
     message.add_alternative(email.html, subtype="html", charset="utf-8")
     return message
+
+
+def _recipient(email: OutgoingEmail) -> Address | str:
+    """`Name <address>` when the roster names the reader (the name encoded as the RFC needs)."""
+    if not email.to_name:
+        return email.to
+    try:
+        return Address(display_name=email.to_name, addr_spec=email.to)
+    except ValueError:  # e.g. a non-ASCII local part, which Address refuses: the bare address
+        return email.to

@@ -70,7 +70,7 @@ def build_mail(email: OutgoingEmail, *, sandbox: bool = False) -> dict[str, Any]
 
     mail = Mail(
         from_email=From(email.from_email, email.from_name or None),
-        to_emails=To(email.to),
+        to_emails=To(email.to, email.to_name or None),
         subject=Subject(email.subject),
         plain_text_content=PlainTextContent(email.text),
         html_content=HtmlContent(email.html),
