@@ -186,6 +186,6 @@ def digest_stage(
         return None
     email = compose(
         rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id,
-        leave_footer=True, to_name=subscriber.name,
+        to_name=subscriber.name,
     )
     return DeliveryJob(email=email, digest_date=day.date, paper_ids=tuple(e.paper.arxiv_id for e in entries))

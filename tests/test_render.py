@@ -313,7 +313,7 @@ def test_render_empty_note() -> None:
         "# Personalized Daily ArXiv Papers 08/28/2025\nTotal relevant papers: 0\n"
     )
     assert rendered.markdown.endswith("## Paper selection prompt\n" + sub.criteria)
-    assert UNSUBSCRIBE_URL not in rendered.markdown  # the plain-text part gets it (compose)
+    assert UNSUBSCRIBE_URL in rendered.markdown
     doc = lxml.html.fromstring(rendered.html)
     text = " ".join(doc.text_content().split())
     assert "Nothing in today's arXiv announcement matched" in text

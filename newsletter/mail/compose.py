@@ -19,14 +19,6 @@ def unsubscribe_url(token: str, settings: Settings) -> str:
     return f"{settings.public_url}/unsubscribe/{token}"
 
 
-def plain_footer(to: str, token: str, settings: Settings) -> str:
-    """After the usual signature separator ("-- "), which mail clients leave out of replies."""
-    return (
-        f"-- \nYou get this email because {to} subscribed to {settings.from_name}.\n"
-        f'To stop these emails, reply "unsubscribe" or open {unsubscribe_url(token, settings)}\n'
-    )
-
-
 def compose(
     rendered: RenderedDigest,
     *,
@@ -36,20 +28,15 @@ def compose(
     now: dt.datetime,
     digest_id: str,
     category: str = "digest",
-    leave_footer: bool = False,
     to_name: str = "",
 ) -> OutgoingEmail:
-    """`leave_footer`: end the plain-text part with how to unsubscribe, as the HTML's footer does."""
     sender_domain = settings.from_email.rpartition("@")[2] or "localhost"
-    text = rendered.markdown
-    if leave_footer:
-        text = text.rstrip("\n") + "\n\n" + plain_footer(to, token, settings)
     return OutgoingEmail(
         to=to,
         from_email=settings.from_email,
         from_name=settings.from_name,
         subject=rendered.subject,
-        text=text,
+        text=rendered.markdown,
         html=rendered.html,
         reply_to=reply_address(token, settings),
         unsubscribe_url=unsubscribe_url(token, settings),
