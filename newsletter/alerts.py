@@ -210,9 +210,6 @@ def alert_email(alert: Alert, *, to: str, token: str, settings: Settings, now: d
     )
 
 
-_ROUTINE = frozenset({"cost", "feedback"})
-
-
 class Alerter:
     """Sends each alert once. Never raises: an alert that cannot be sent is logged instead."""
 
@@ -239,8 +236,10 @@ class Alerter:
         """True when the alert was sent now (False: sent before, no admin address, or failed)."""
         if self.already_sent(alert.kind, alert.key):
             return False
-        if alert.kind in _ROUTINE:  # news, not trouble (and readers' words stay out of the log)
+        if alert.kind == "feedback":  # readers' words stay out of the log
             log.info("admin note: %s", alert.subject)
+        elif alert.kind == "cost":  # news, not trouble
+            log.info("admin note: %s | %s", alert.subject, " | ".join(alert.lines))
         else:
             log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines))
         admin = self.settings.admin_email.strip()
@@ -260,8 +259,11 @@ class Alerter:
         except SendError as exc:
             log.error("could not send the admin alert %r: %s", alert.subject, exc)
             with self.db.tx() as conn:
-                conn.execute("UPDATE alerts SET outcome='failed' WHERE kind=? AND key=?",
-                             (alert.kind, alert.key))
+                if alert.kind == "feedback":  # the replies are in no log: try again next time
+                    conn.execute("DELETE FROM alerts WHERE kind=? AND key=?", (alert.kind, alert.key))
+                else:
+                    conn.execute("UPDATE alerts SET outcome='failed' WHERE kind=? AND key=?",
+                                 (alert.kind, alert.key))
             return False
         return True
 

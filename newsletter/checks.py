@@ -236,14 +236,17 @@ def check_outbox(settings: Settings) -> Check:
     if settings.uses_sendgrid:
         return Check("outbox", "skip", "SENDGRID_API_KEY set: mail goes through SendGrid")
     folder = settings.outbox_dir
+    # Nothing is created: the nearest folder that exists must let the outbox be made in it.
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".check-"):
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "not a folder", str(existing))
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".newsletter-check-"):
             pass
     except OSError as exc:
         reason = exc.strerror or exc
-        return Check("outbox", "fail", f"cannot write in {folder} (NEWSLETTER_DATA_DIR): {reason}")
-    return Check("outbox", "ok", f"{folder} is writable")
+        return Check("outbox", "fail", f"cannot write in {existing} (NEWSLETTER_DATA_DIR): {reason}")
+    return Check("outbox", "ok", f"{folder} can be written")
 
 
 def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:

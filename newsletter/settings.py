@@ -18,6 +18,7 @@ from newsletter.taxonomy import category_problem
 ENV_PREFIX = "NEWSLETTER_"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
 
 class ConfigError(Exception):
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
         parts = self.arxiv_extra_holidays.replace(";", ",").split(",")
         return tuple(dt.date.fromisoformat(p.strip()) for p in parts if p.strip())
 
+    @field_validator("public_url", "reply_domain", "from_email", "admin_email", "categories", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        """A quoted value in .env keeps its spaces; a link or an address must not."""
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, value: str) -> str:
@@ -130,21 +137,27 @@ class Settings(BaseSettings):
     @field_validator("reply_domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        if not _DOMAIN.match(value):
+        try:  # an internationalised name in its ASCII form, as mail headers need it
+            ascii_name = value.rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            ascii_name = ""
+        if not _DOMAIN.match(ascii_name):
             raise ValueError(f"{value!r} is not a domain name such as reply.example.org")
-        return value
+        return ascii_name
 
     @field_validator("from_email", "admin_email")
     @classmethod
     def _address(cls, value: str) -> str:
         if not value.strip():
             return value
-        local, at, domain = value.strip().rpartition("@")
-        if domain == "localhost" and at and local and " " not in local:  # the offline default
-            return value
-        try:
-            validate_email(value.strip(), check_deliverability=False)
+        try:  # a private mail host (lab.local, mailhost) is a fine sender or admin address
+            validate_email(value, check_deliverability=False, globally_deliverable=False)
         except EmailNotValidError as exc:
+            # The validator refuses reserved names (localhost, the offline default; *.local);
+            # plain syntax is enough for those.
+            local, _, domain = value.rpartition("@")
+            if _LOCAL_PART.match(local) and _DOMAIN.match(domain):
+                return value
             raise ValueError(f"{value!r} is not an email address: {exc}") from None
         return value
 

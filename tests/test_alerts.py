@@ -128,6 +128,22 @@ def test_an_alert_that_cannot_be_sent_is_recorded_as_failed(db: Database) -> Non
     assert row[0] == "failed"
 
 
+def test_readers_replies_that_could_not_be_forwarded_are_tried_again(db: Database, tmp_path: Path) -> None:
+    from newsletter.alerts import feedback_alert
+    from newsletter.feedback import record_feedback
+
+    settings = load_settings(admin_email="admin@example.org")
+    record_feedback(db, email="ada@example.org", subject="Re: digest", body="please add me back", now=NOW)
+    alert = feedback_alert(db, DAY, settings.admin_email)
+    assert alert is not None
+    assert not Alerter(db, Down(), settings).send(alert, NOW)
+    again = feedback_alert(db, DAY, settings.admin_email)
+    assert again == alert  # still pending
+    outbox = OutboxTransport(tmp_path / "outbox")
+    assert Alerter(db, outbox, settings).send(again, NOW)
+    assert feedback_alert(db, DAY, settings.admin_email) is None
+
+
 def test_roster_alert_names_the_rows_and_repeats_once_per_day() -> None:
     assert roster_alert(DAY, []) is None
     problems = ["subscribers.csv line 3, column criteria: 'missing.md' not found"]

@@ -58,6 +58,8 @@ def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid
 
 def test_an_outbox_that_cannot_take_a_file_fails_the_check(site: Path) -> None:
     settings = load_settings()
+    fresh = {c.name: c for c in collect(settings, NOW, network=False)}["outbox"]
+    assert fresh.status == "ok" and not settings.outbox_dir.exists()  # checked, not created
     settings.outbox_dir.parent.mkdir(parents=True, exist_ok=True)
     settings.outbox_dir.write_text("a file where the outbox folder should be")
     checks = {c.name: c for c in collect(settings, NOW, network=False)}

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from newsletter.cli import app
@@ -311,6 +312,19 @@ def test_addresses_and_categories_in_settings_are_checked(
                            env={"NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"), variable: value})
     assert result.exit_code == 1
     assert result.output.startswith(f"error: {message}"), result.output
+
+
+def test_settings_take_private_hosts_idn_and_padded_values() -> None:
+    settings = Settings(admin_email=" admin@lab.local ", from_email="digest@mailhost",
+                        reply_domain="bücher.example.", public_url="https://example.org/digest/ ",
+                        categories=" cs.CV; math.AG ")
+    assert settings.admin_email == "admin@lab.local"
+    assert settings.from_email == "digest@mailhost"
+    assert settings.reply_domain == "xn--bcher-kva.example"  # the form mail headers need
+    assert settings.public_url == "https://example.org/digest"
+    assert settings.default_categories == ("cs.CV", "math.AG")
+    with pytest.raises(ValidationError):
+        Settings(admin_email="a@b@localhost")
 
 
 def test_a_bad_setting_names_the_variable(folder: Path) -> None:

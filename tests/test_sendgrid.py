@@ -81,6 +81,11 @@ def test_the_readers_name_goes_with_the_address(fake_sendgrid: FakeSendGrid) -> 
     body = fake_sendgrid.requests[0].body
     assert body is not None
     assert body["personalizations"][0]["to"] == [{"email": "reader@example.org", "name": "Ada Lovelace"}]
+    transport(fake_sendgrid).send(dataclasses.replace(make_email(), to_name='Lovelace, "Ada";\nBcc: x'))
+    body = fake_sendgrid.requests[1].body
+    assert body is not None  # a comma or semicolon would make SendGrid drop the mail after a 202
+    (to,) = body["personalizations"][0]["to"]
+    assert to == {"email": "reader@example.org", "name": "Lovelace Ada Bcc: x"}
 
 
 def test_rate_limit_reports_the_wait_until_reset(fake_sendgrid: FakeSendGrid) -> None:

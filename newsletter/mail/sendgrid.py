@@ -20,6 +20,7 @@ import datetime as dt
 import http.client
 import json
 import logging
+import re
 import threading
 import time
 import urllib.error
@@ -70,7 +71,7 @@ def build_mail(email: OutgoingEmail, *, sandbox: bool = False) -> dict[str, Any]
 
     mail = Mail(
         from_email=From(email.from_email, email.from_name or None),
-        to_emails=To(email.to, email.to_name or None),
+        to_emails=To(email.to, _display_name(email.to_name)),
         subject=Subject(email.subject),
         plain_text_content=PlainTextContent(email.text),
         html_content=HtmlContent(email.html),
@@ -266,3 +267,13 @@ def sandbox_check(settings: Settings, *, now: dt.datetime | None = None) -> None
         transport.send(probe)
     except SendError as exc:
         raise type(exc)(f"SendGrid sandbox check failed: {exc}") from None
+
+
+# SendGrid takes a recipient name as it is: a comma or semicolon in it splits the address and the
+# mail is dropped after a 202; quotes, angle brackets and control characters are no better.
+_NAME_UNSAFE = re.compile(r'[,;"<>\x00-\x1f\x7f]+')
+
+
+def _display_name(name: str) -> str | None:
+    cleaned = " ".join(_NAME_UNSAFE.sub(" ", name).split())
+    return cleaned or None
