@@ -238,14 +238,14 @@ def check_outbox(settings: Settings) -> Check:
     folder = settings.outbox_dir
     # Nothing is created: the nearest folder that exists must let the outbox be made in it.
     existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    problem = f"cannot write in {existing} (NEWSLETTER_DATA_DIR)"
+    if not existing.is_dir():
+        return Check("outbox", "fail", f"{problem}: not a folder")
     try:
-        if not existing.is_dir():
-            raise NotADirectoryError(20, "not a folder", str(existing))
         with tempfile.NamedTemporaryFile(dir=existing, prefix=".newsletter-check-"):
             pass
     except OSError as exc:
-        reason = exc.strerror or exc
-        return Check("outbox", "fail", f"cannot write in {existing} (NEWSLETTER_DATA_DIR): {reason}")
+        return Check("outbox", "fail", f"{problem}: {exc.strerror or exc}")
     return Check("outbox", "ok", f"{folder} can be written")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 from filelock import FileLock, Timeout
 
@@ -65,11 +65,11 @@ def _due_subscribers(
     now: dt.datetime,
     *,
     only: Sequence[str],
+    suppressed: Collection[str],
     is_due: IsDue | None,
     dry_run: bool,
 ) -> list[Subscriber]:
     wanted = {address.lower() for address in only}
-    suppressed = subscriber_store.suppressions(db)
     handled = {
         email
         for email, d in delivery_store.for_date(db, digest_date).items()
@@ -90,10 +90,9 @@ def _due_subscribers(
     return due
 
 
-def _why_nobody_is_due(roster: Roster, db: Database, only: Sequence[str]) -> str:
+def _why_nobody_is_due(roster: Roster, only: Sequence[str], suppressed: Collection[str]) -> str:
     wanted = {address.lower() for address in only}
     named = [s.email for s in roster.subscribers if not wanted or s.email.lower() in wanted]
-    suppressed = subscriber_store.suppressions(db)
     if not named:
         return f"{roster.path} lists no subscriber that can be served"
     left = [address for address in named if address.lower() in suppressed]
@@ -154,20 +153,20 @@ def run_daily(
             )
             if summary.fatal:
                 return summary
+        suppressed = subscriber_store.suppressions(db)  # lower-cased addresses
         subscribers = _due_subscribers(
-            roster, db, digest_date, now, only=only, is_due=is_due, dry_run=dry_run
+            roster, db, digest_date, now, only=only, suppressed=suppressed, is_due=is_due, dry_run=dry_run
         )
         summary.due = len(subscribers)
         summary.unknown = [d.email for d in delivery_store.with_status(db, "unknown")]
         if not subscribers:
-            summary.nothing_due = _why_nobody_is_due(roster, db, only)
+            summary.nothing_due = _why_nobody_is_due(roster, only, suppressed)
             return summary
         record = run_log.start_run(
             db,
             run_log.RunRecord(kind="dry-run" if dry_run else "run", started_at=now, digest_date=digest_date),
         )
         try:
-            suppressed = subscriber_store.suppressions(db)
             _cycle(
                 summary,
                 subscribers,
