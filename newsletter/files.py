@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -24,11 +26,36 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     The file keeps its permissions (a new one gets the usual ones); the temporary file alone
     would make it owner-only.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = _NEW_FILE_MODE
+    with _complete_temporary(path, data, mode) as tmp:
+        os.replace(tmp, path)
+
+
+def write_new_file(names: Iterable[Path], data: bytes) -> Path:
+    """Write `data` whole under the first of `names` that is free, and return that path.
+
+    Never replaces a file, even one another process creates at the same moment: the complete
+    temporary file is hard-linked to the name, which fails if the name is taken.
+    """
+    names = iter(names)
+    first = next(names)
+    with _complete_temporary(first, data, _NEW_FILE_MODE) as tmp:
+        for name in itertools.chain([first], names):
+            try:
+                os.link(tmp, name)
+            except FileExistsError:
+                continue
+            return name
+    raise FileExistsError(f"every name like {first} is taken")
+
+
+@contextlib.contextmanager
+def _complete_temporary(path: Path, data: bytes, mode: int) -> Iterator[str]:
+    """A flushed temporary file with `data` beside `path`; removed afterwards unless renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -36,11 +63,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        yield tmp
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
 
 
 def atomic_write_text(path: Path, text: str, *, newline: str = "\n") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email
+import os
 from email import policy
 from pathlib import Path
 from urllib.parse import unquote
@@ -91,3 +92,22 @@ def test_the_readers_name_goes_in_the_to_header_when_it_can(tmp_path: Path) -> N
     unicode_local = dataclasses.replace(message("müller@example.org"), to_name="Jürgen")
     parsed = email.message_from_bytes(Path(outbox.send(unicode_local)).read_bytes(), policy=policy.default)
     assert parsed["To"] == "müller@example.org"  # Address refuses such a local part: the bare address
+
+
+def test_an_alert_never_replaces_a_file_another_process_writes_at_the_same_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link, raced = os.link, []
+
+    def another_process_first(source: str, target: Path) -> None:
+        if not raced:  # the other writer takes the free name just before this one links to it
+            raced.append(target)
+            Path(target).write_text("the other alert")
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", another_process_first)
+    written = Path(OutboxTransport(tmp_path).send(message("admin@example.org", category="alert-run")))
+    assert written.name == "admin@example.org.alert-run-2.eml"
+    assert raced[0].read_text() == "the other alert"
+    left = sorted(p.name for p in written.parent.iterdir())  # no temporary file behind
+    assert left == ["admin@example.org.alert-run-2.eml", "admin@example.org.alert-run.eml"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 from urllib.parse import quote
 
-from newsletter.files import atomic_write_bytes
+from newsletter.files import atomic_write_bytes, write_new_file
 from newsletter.mail.base import PermanentSendError
 from newsletter.mail.compose import to_mime
 from newsletter.models import OutgoingEmail
@@ -49,23 +51,20 @@ class OutboxTransport:
 
     def send(self, email: OutgoingEmail) -> str:
         path = self.path_for(email)
-        if email.category != "digest":
-            # Each alert is sent once, so a second one of the same kind and day is news: keep
-            # both. (A digest sent again replaces its file: it is the same digest.)
-            path = _free_name(path)
         data = to_mime(email).as_bytes(policy=_POLICY)
         try:
-            atomic_write_bytes(path, data)
+            if email.category == "digest":  # a digest sent again is the same digest: replace it
+                atomic_write_bytes(path, data)
+            else:  # each alert is sent once, so a second of the same kind and day is news: keep both
+                path = write_new_file(_numbered(path), data)
         except OSError as exc:  # read-only mount, full disk, a file where the folder should be
             raise PermanentSendError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from exc
         log.debug("wrote %s", path)
         return str(path)
 
 
-def _free_name(path: Path) -> Path:
-    """`path`, or the first of `<stem>-2.eml`, `<stem>-3.eml`, … that does not exist yet."""
-    candidate, number = path, 1
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
-    return candidate
+def _numbered(path: Path) -> Iterator[Path]:
+    """`path`, then `<stem>-2.eml`, `<stem>-3.eml`, …"""
+    yield path
+    for number in itertools.count(2):
+        yield path.with_name(f"{path.stem}-{number}{path.suffix}")
