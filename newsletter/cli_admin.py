@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,13 +19,13 @@ from newsletter.settings import Settings
 
 
 def _criteria_value(path: Path, roster: Path) -> str:
-    """The criteria path as the roster stores it: relative to the roster's folder when it can be."""
+    """The criteria path as the roster stores it: relative to the roster's folder when the file
+    is inside it (so the deploy folder can move), absolute otherwise (`../../x.md` would break
+    when it does)."""
     if not path.is_file():
         raise UserError(f"criteria file not found: {path}")
-    try:
-        return os.path.relpath(path.resolve(), roster.resolve().parent)
-    except ValueError:  # another drive on Windows
-        return str(path.resolve())
+    resolved, folder = path.resolve(), roster.resolve().parent
+    return str(resolved.relative_to(folder)) if resolved.is_relative_to(folder) else str(resolved)
 
 
 def _rows(settings: Settings) -> list[dict[str, Any]]:

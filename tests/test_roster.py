@@ -270,6 +270,16 @@ def test_add_list_remove_through_the_cli(folder: Path) -> None:
     assert (folder / "subscribers.csv").read_text() == HEADER
 
 
+def test_a_criteria_file_outside_the_roster_folder_is_stored_absolute(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "taste.md"
+    elsewhere.write_text((folder / "criteria" / "vision.md").read_text())
+    code, _ = cli(folder, "subscribers", "add", "ada@example.org", "--criteria", str(elsewhere))
+    assert code == 0
+    assert f",{elsewhere}," in (folder / "subscribers.csv").read_text()  # not ../elsewhere/taste.md
+
+
 def test_the_list_keeps_long_values_whole_when_piped(folder: Path) -> None:
     write(folder, HEADER + "a.very.long.address.for.a.reader@subdomain.example.org,Ada,criteria/vision.md,"
           "cs.CV;cs.LG;cs.AI;cs.RO,America/Argentina/Buenos_Aires,06:45,\n")
