@@ -23,14 +23,13 @@ from filelock import FileLock
 
 from newsletter.files import atomic_write_bytes
 from newsletter.models import Subscriber
-from newsletter.settings import Settings
+from newsletter.settings import Settings, parse_local_time
 from newsletter.taxonomy import category_problem
 
 COLUMNS = ("email", "name", "criteria", "categories", "timezone", "send_at", "authors")
 OVERRIDES = ("min_relevance", "min_novelty", "max_papers")
 CRITERIA_MAX_BYTES = 64 * 1024
 T = TypeVar("T")
-_SEND_AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")  # 07:00 or 7:00
 
 
 class RosterError(Exception):
@@ -134,10 +133,10 @@ def parse_row(
     def send_at(value: str) -> dt.time:
         if not value:
             return settings.send_at
-        match = _SEND_AT.match(value)
-        if not match:
-            raise ValueError("must be a local time as HH:MM (e.g. 07:00)")
-        return dt.time(int(match[1]), int(match[2]))
+        try:
+            return parse_local_time(value)
+        except ValueError:
+            raise ValueError("must be a local time as HH:MM (e.g. 07:00)") from None
 
     address = check("email", email)
     criteria = check("criteria", lambda v: _read_criteria(folder, v))

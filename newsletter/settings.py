@@ -25,6 +25,17 @@ class ConfigError(Exception):
     """A setting is missing or bad; the message names the environment variable."""
 
 
+_LOCAL_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")  # 07:00 or 7:00
+
+
+def parse_local_time(value: str) -> dt.time:
+    """A wall-clock time as H:MM or HH:MM, as SPEC gives `send_at`; ValueError says the form."""
+    match = _LOCAL_TIME.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} must be a local time as HH:MM (e.g. 07:00)")
+    return dt.time(int(match[1]), int(match[2]))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -94,6 +105,12 @@ class Settings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _hours_and_minutes(cls, value: object) -> object:
+        """The roster's form; seconds would be silently dropped by the minute-wise schedule."""
+        return parse_local_time(value) if isinstance(value, str) else value
 
     @field_validator("arxiv_extra_holidays")
     @classmethod

@@ -312,6 +312,8 @@ def test_a_folder_that_cannot_be_written_is_one_line(folder: Path) -> None:
          "NEWSLETTER_REPLY_DOMAIN: Value error, 'bad domain' is not a"),
         ("NEWSLETTER_FROM_EMAIL", "nobody", "NEWSLETTER_FROM_EMAIL: Value error, 'nobody' is not an email"),
         ("NEWSLETTER_ADMIN_EMAIL", "admin", "NEWSLETTER_ADMIN_EMAIL: Value error, 'admin' is not an email"),
+        ("NEWSLETTER_SEND_AT", "07:00:30",
+         "NEWSLETTER_SEND_AT: Value error, '07:00:30' must be a local time as HH:MM (e.g. 07:00)"),
     ],
 )
 def test_addresses_and_categories_in_settings_are_checked(
@@ -327,7 +329,8 @@ def test_addresses_and_categories_in_settings_are_checked(
 def test_settings_take_private_hosts_idn_and_padded_values() -> None:
     settings = Settings(admin_email=" admin@lab.local ", from_email="digest@mailhost",
                         reply_domain="bücher.example.", public_url="https://example.org/digest/ ",
-                        categories=" cs.CV; math.AG ")
+                        categories=" cs.CV; math.AG ", send_at="6:45")
+    assert settings.send_at == dt.time(6, 45)
     assert settings.admin_email == "admin@lab.local"
     assert settings.from_email == "digest@mailhost"
     assert settings.reply_domain == "xn--bcher-kva.example"  # the form mail headers need
