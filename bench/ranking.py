@@ -10,6 +10,9 @@ History: for "local+history" each day is ranked with the other reference days' l
 (newsletter/ranking/audit.py: some days the LLM scores every candidate). "local+cut history" is
 the history without audit days: only the papers the cut sent to the LLM on those days have labels.
 
+Why the broad readers' figures stay low (the reference labels hide papers of young teams):
+bench/ranking_label_bias.py.
+
 Run: .venv/bin/python bench/ranking.py [--reference ../shared/reference] [--seeds 50]
 """
 
@@ -21,7 +24,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
@@ -202,8 +205,6 @@ def main() -> None:
     _merge_random(rows, args.seeds)
     _print(rows, cases)
     _print_targets(rows, sorted({c.criteria_name for c in cases}))
-    _print_label_bias(cases)
-    _print_large_teams(cases, ranker)
     print(
         f"\nrank() time per day × criteria: median {statistics.median(timings) * 1000:.0f} ms,"
         f" max {max(timings) * 1000:.0f} ms"
@@ -318,59 +319,6 @@ def _print_targets(rows: dict[tuple[str, str, int], list[dict[str, float]]], nam
                     f" {'MET' if sent <= best_keep - 0.10 else 'NOT MET'}  [3] no-LLM digest holds"
                     f" {hits:.0f} > {best_top30:.0f}: {'MET' if hits > best_top30 else 'NOT MET'}"
                 )
-
-
-AUTHOR_BANDS = ((1, 3), (4, 5), (6, 8), (9, 10_000))
-
-
-def _print_label_bias(cases: Sequence[Case]) -> None:
-    """How the reference labels depend on team size, which no content ranker can see.
-
-    The reference selector only asked its LLM about papers with an author of h-index ≥ 15
-    (Semantic Scholar; its config has `hcutoff = 15`), after a title-only pass, so a relevant paper
-    by a young team counts as irrelevant here. Team size is a visible stand-in for that filter.
-    """
-    print("\n=== reference labels by number of authors (share of candidates selected, any relevance)")
-    for name in sorted({c.criteria_name for c in cases}):
-        mine = [c for c in cases if c.criteria_name == name]
-        cells = []
-        for low, high in AUTHOR_BANDS:
-            band = [(c, p) for c in mine for p in c.papers if low <= len(p.authors) <= high]
-            picked = sum(1 for c, p in band if p.arxiv_id in c.labels)
-            label = f"{low}-{high}" if high < 10_000 else f"{low}+"
-            cells.append(f"{label} authors {picked / max(1, len(band)):.2f} (n={len(band)})")
-        print(f"-- {name}: " + ", ".join(cells))
-
-
-LARGE_TEAM = 6  # authors; from here on about half the candidates are labelled (see above)
-
-
-def _print_large_teams(cases: Sequence[Case], ranker: LocalRanker) -> None:
-    """The same measures on the papers of large teams only, where the h-index filter hides least.
-
-    If the filter were the whole story, the rankers would separate here. On the reference days they
-    do not: r33 stays at 0.41–0.51 for the broad readers (random: 0.33), much as on all papers, so
-    their labels are hard for any lexical ranker, filter or not.
-    """
-    print(f"\n=== relevance ≥ 7 among papers with ≥ {LARGE_TEAM} authors: r33, keep95 (mean over days)")
-    rankers: dict[str, Callable[[Case], list[str]]] = {
-        "bm25 whole text": bm25_whole,
-        "tfidf whole text": tfidf_whole,
-        "local": lambda case: [s.arxiv_id for s in ranker.rank(case.criteria, case.papers)],
-    }
-    for name in sorted({c.criteria_name for c in cases}):
-        cells = []
-        for method, rank in rankers.items():
-            runs = []
-            for case in (c for c in cases if c.criteria_name == name):
-                large = replace(case, papers=tuple(p for p in case.papers if len(p.authors) >= LARGE_TEAM))
-                found = metrics(rank(large), large.labels, 7)
-                if found is not None:
-                    runs.append(found)
-            if runs:
-                r33, keep95 = (np.mean([r[key] for r in runs]) for key in ("r33", "keep95"))
-                cells.append(f"{method} {r33:.2f} / {keep95:.2f}")
-        print(f"-- {name}: " + ("; ".join(cells) or "no relevant paper"))
 
 
 if __name__ == "__main__":
