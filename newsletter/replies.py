@@ -76,6 +76,7 @@ _REPLY_PREFIX = re.compile(
 # Our own subjects start like this; a paper title after it must not count as the reader's words.
 _OUR_SUBJECT = re.compile(r"arxiv digest", re.IGNORECASE)
 
+_LONG_LINE = 1000
 # Where the quoted digest (or a signature) starts in a reply.
 _QUOTE_START = re.compile(
     r"^\s*>"
@@ -136,7 +137,9 @@ def above_quote(text: str) -> str:
     """The reader's own words: the reply text above the quoted digest or the signature."""
     kept = []
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        if _QUOTE_START.search(line):
+        # A quote's first line is short; the pattern backtracks badly on a long one, so a long
+        # line is probed by its start (the " …" keeps a cut-off "wrote:" from ending it).
+        if _QUOTE_START.search(line if len(line) <= _LONG_LINE else f"{line[:_LONG_LINE]} …"):
             break
         kept.append(line)
     return "\n".join(kept).strip()

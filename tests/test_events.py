@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -245,3 +246,26 @@ def test_events_that_arrived_while_the_row_was_sending_settle_it_later(hook: Hoo
     row = deliveries.get(hook.db, READER, DAY)
     assert row is not None
     assert row.status == "sent"
+
+
+def test_a_long_chunked_body_is_refused_before_it_fills_the_memory(hook: Hook) -> None:
+    """At the ASGI level, so we see how much the app pulled (no Content-Length, no signature)."""
+    pulled = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": b"[" * 1024 * 1024, "more_body": pulled < 20}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/events", "raw_path": b"/events", "query_string": b"",
+             "root_path": "", "headers": [(b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    asyncio.run(hook.client.app(scope, receive, send))  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 413
+    assert pulled <= 6  # the 5 MiB cap in 1 MiB chunks, not all 20 (an endless body never ends)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from email import policy
 from email.message import EmailMessage
 
@@ -105,6 +106,41 @@ def test_html_only_raw_reply_with_gmail_quote(both: LeaveApp) -> None:
     message.set_content('<div dir="ltr">Unsubscribe&nbsp;please</div><div class="gmail_quote">'
                         "<blockquote>STOP-gradient remove</blockquote></div>", subtype="html")
     assert both.post(raw_post(message)).text.strip() == "ok: unsubscribed"
+
+
+def html_reply(env: LeaveApp, markup: str, number: int = 0) -> EmailMessage:
+    message = EmailMessage(policy=policy.default)
+    message["From"] = ADA
+    message["To"] = env.reply_address(ADA)
+    message["Subject"] = "Re: arXiv digest"
+    message["Message-ID"] = f"<html-{number}@mail.example.org>"
+    message.set_content(markup, subtype="html")
+    return message
+
+
+def test_an_html_only_reply_keeps_the_readers_words_and_drops_styles_quotes_and_comments(
+    both: LeaveApp,
+) -> None:
+    markup = ("<html><head><title>t</title><style>p {color: red}</style></head><body>"
+              "<p>More <b>3D</b> papers&amp;fewer surveys</p>please<br>thanks<!-- hidden -->!"
+              "<blockquote>quoted digest</blockquote>Ada<div class='gmail_quote'>On Thu wrote:</div>"
+              "after the quote</body></html>")
+    assert both.post(default_post(html_reply(both, markup))).text.strip() == "ok: feedback"
+    [kept] = list_feedback(both.db)
+    assert kept.body.split() == ["More", "3D", "papers&fewer", "surveys", "please", "thanks!", "Ada"]
+
+
+def test_a_crafted_html_mail_is_answered_at_once(both: LeaveApp) -> None:
+    """Unclosed tags made the old regexes backtrack for minutes, stalling every route; any sender
+    can post one (no token needed). The thread bound is a hang guard, not a speed test."""
+    results: list[str] = []
+    for number, markup in enumerate(('<div class="' * 8000, "<" * 100_000, "<blockquote" * 40_000)):
+        worker = threading.Thread(daemon=True, target=lambda m=markup, n=number: results.append(
+            both.post(default_post(html_reply(both, m, n))).text.strip()))
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), f"still parsing {markup[:12]!r}…"
+    assert results == ["ok: feedback", "ok: feedback", "ok: feedback"]
 
 
 def test_other_reply_is_kept_as_feedback_once(both: LeaveApp) -> None:

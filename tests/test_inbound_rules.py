@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from email import policy
 from email.parser import HeaderParser
 
@@ -77,6 +78,16 @@ def test_reader_subject_drops_prefixes_and_our_subject() -> None:
 ])
 def test_above_quote_keeps_only_the_readers_words(text: str) -> None:
     assert above_quote(text) == "Thanks!"
+
+
+def test_a_long_line_is_read_at_once_and_a_long_quote_header_still_cuts() -> None:
+    """The quote pattern backtracked for 19 s on one long line (hang guard, not a speed test)."""
+    done: list[str] = []
+    worker = threading.Thread(daemon=True, target=lambda: done.append(above_quote("schrieb " * 40_000)))
+    worker.start()
+    worker.join(timeout=60)
+    assert done == [("schrieb " * 40_000).strip()]
+    assert above_quote("Thanks!\n" + "x" * 2000 + " wrote:\n> quoted") == "Thanks!\n" + "x" * 2000 + " wrote:"
 
 
 def _reply(headers: str = "", envelope_from: str | None = "ada@example.org",

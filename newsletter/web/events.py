@@ -28,6 +28,7 @@ from starlette.routing import Route
 from newsletter.db import Database, DatabaseError
 from newsletter.db.events import EventError, apply_events, parse_batch
 from newsletter.settings import Settings
+from newsletter.web.body import BodyTooLarge, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,9 @@ def _now(request: Request) -> dt.datetime:
 async def events_endpoint(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_EVENTS_BYTES:
-        return PlainTextResponse("event batch too large", status_code=413)
-    body = await request.body()
-    if len(body) > MAX_EVENTS_BYTES:
+    try:  # before the signature check, so read with a cap: a chunked body has no length
+        body = await read_capped(request, MAX_EVENTS_BYTES)
+    except BodyTooLarge:
         return PlainTextResponse("event batch too large", status_code=413)
     now = _now(request)
     refused = check_signature(settings.sendgrid_webhook_public_key, body,
