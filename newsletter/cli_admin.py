@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,13 +20,15 @@ from newsletter.settings import Settings
 
 
 def _criteria_value(path: Path, roster: Path) -> str:
-    """The criteria path as the roster stores it: relative to the roster's folder when the file
-    is inside it (so the deploy folder can move), absolute otherwise (`../../x.md` would break
-    when it does)."""
+    """The criteria path as the roster stores it: relative to the roster's folder, where it must be."""
     if not path.is_file():
         raise UserError(f"criteria file not found: {path}")
-    resolved, folder = path.resolve(), roster.resolve().parent
-    return str(resolved.relative_to(folder)) if resolved.is_relative_to(folder) else str(resolved)
+    folder = roster.resolve().parent
+    lexical = Path(os.path.normpath(path.absolute()))  # a link inside the folder is the admin's choice
+    inside = [p for p in (lexical, path.resolve()) if p.is_relative_to(folder)]
+    if not inside:
+        raise UserError(f"criteria file {path} is outside the roster's folder {folder}: copy it there")
+    return str(inside[0].relative_to(folder))
 
 
 def _rows(settings: Settings) -> list[dict[str, Any]]:

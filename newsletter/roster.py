@@ -68,7 +68,12 @@ def _read_criteria(folder: Path, value: str) -> tuple[Path, str]:
     """Read one criteria file (a path relative to the roster's folder); ValueError says why not."""
     if not value:
         raise ValueError("is required (a criteria file, relative to the roster's folder)")
-    path = (folder / value).resolve() if not Path(value).is_absolute() else Path(value)
+    given = Path(value)
+    if given.is_absolute() or ".." in given.parts:
+        # SPEC: relative to the roster's folder. Anything else could feed any file the service can
+        # read (its own environment with the API keys, say) to the LLM and into digests.
+        raise ValueError(f"must be a path inside the roster's folder ({folder}), without '..'")
+    path = (folder / given).resolve()
     if not path.is_file():
         raise ValueError(f"criteria file not found: {path}")
     size = path.stat().st_size

@@ -62,6 +62,12 @@ BAD_ROWS = [
     ("not-an-address,,criteria/vision.md,,,,", "email", "'not-an-address' is not a valid address"),
     ("ada@example.org,,criteria/missing.md,,,,", "criteria", "criteria file not found"),
     ("ada@example.org,,,,,,", "criteria", "is required"),
+    # Outside the folder: the service's own environment or /etc/passwd must never reach the LLM.
+    ("ada@example.org,,../../../../proc/self/environ,,,,", "criteria",
+     "'../../../../proc/self/environ' must be a path inside the roster's folder"),
+    ("ada@example.org,,/etc/passwd,,,,", "criteria",
+     "'/etc/passwd' must be a path inside the roster's folder"),
+    ("ada@example.org,,criteria/../../x.md,,,,", "criteria", "without '..'"),
     ("ada@example.org,,criteria/vision.md,cs.XX;bogus,,,", "categories",
      "'cs.XX' is not an arXiv category (e.g. cs.CV, math.AG, hep-th); 'bogus' is not an arXiv category"),
     ("ada@example.org,,criteria/vision.md,cs.cv,,,", "categories",
@@ -270,14 +276,15 @@ def test_add_list_remove_through_the_cli(folder: Path) -> None:
     assert (folder / "subscribers.csv").read_text() == HEADER
 
 
-def test_a_criteria_file_outside_the_roster_folder_is_stored_absolute(
+def test_a_criteria_file_outside_the_roster_folder_is_refused(
     folder: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "taste.md"
     elsewhere.write_text((folder / "criteria" / "vision.md").read_text())
-    code, _ = cli(folder, "subscribers", "add", "ada@example.org", "--criteria", str(elsewhere))
-    assert code == 0
-    assert f",{elsewhere}," in (folder / "subscribers.csv").read_text()  # not ../elsewhere/taste.md
+    code, output = cli(folder, "subscribers", "add", "ada@example.org", "--criteria", str(elsewhere))
+    reason = f"criteria file {elsewhere} is outside the roster's folder {folder.resolve()}: copy it there"
+    assert (code, output.strip()) == (1, f"error: {reason}")
+    assert not (folder / "subscribers.csv").exists() or "ada@" not in (folder / "subscribers.csv").read_text()
 
 
 def test_the_list_keeps_long_values_whole_when_piped(folder: Path) -> None:
