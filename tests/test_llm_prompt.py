@@ -47,7 +47,7 @@ def test_system_message_depends_only_on_the_criteria() -> None:
 
 def test_parse_accepts_fences_and_decorated_ids() -> None:
     content = "```json\n" + json.dumps({"papers": [
-        {"id": "arXiv:2501.00001v2", "relevance": "7", "novelty": 4, "comment": " fits\n topic 2 "},
+        {"id": "arXiv:2501.00001v2", "relevance": "7", "novelty": 4, "comment": " fits\n topic\x1b 2 \x00"},
         {"id": "2501.00002", "relevance": 3, "novelty": 3},
     ]}) + "\n```"
     answer = prompt.parse_answer(content, ["2501.00001", "2501.00002"])

@@ -216,6 +216,20 @@ def test_html_hard_input_comes_out_as_text_and_injects_nothing() -> None:
     assert "😀👍" in html
 
 
+def test_control_characters_from_a_feed_or_an_llm_cannot_break_the_digest() -> None:
+    """MJML refused a whole digest for one ESC in a cached LLM comment, day after day."""
+    digest = _hard_digest()
+    first = digest.entries[0]
+    paper = dataclasses.replace(first.paper, title="Bad\x00 title\x1b[5m", abstract="Ab\x07stract\ufffe.")
+    score = dataclasses.replace(first.score, comment="Great fit \x1b[0m\x85")
+    digest = dataclasses.replace(digest, entries=(DigestEntry(paper, score), *digest.entries[1:]))
+    _, markdown, html = _render(digest)
+    for text in (markdown, html):
+        assert not re.search("[\x00-\x08\x1b\x7f-\x9f\ufffe]", text)
+    assert _papers(html)[0].find_class("dg-title")[0].text_content() == "Bad title[5m"
+    assert "Great fit [0m" in html and "Abstract." in markdown
+
+
 def test_author_match_is_marked_in_html() -> None:
     digest = _hard_digest(source="author")
     _, _, html = _render(digest)

@@ -14,13 +14,24 @@ _MONTHS = (
 )  # fmt: skip
 
 
+# Control characters (C0 but tab/newline, DEL, C1), lone surrogates and non-characters: not
+# allowed in XML, so one of them (an LLM comment ending in an ANSI colour code, say) made MJML
+# refuse the whole digest. They carry no meaning in a title, an abstract or a comment.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """`text` without the characters no digest may carry (see `_UNPRINTABLE`)."""
+    return _UNPRINTABLE.sub("", text)
+
+
 def one_line(text: str) -> str:
-    """Collapse every run of whitespace (newlines included) into one space.
+    """Collapse every run of whitespace (newlines included) into one space; drop unprintables.
 
     Paper fields arrive hard-wrapped from arXiv; joining them also means nothing inside a title or
     abstract can start a new Markdown line (a forged heading, separator or anchor).
     """
-    return " ".join(text.split())
+    return " ".join(printable(text).split())
 
 
 def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
@@ -58,7 +69,7 @@ def plural(count: int, word: str) -> str:
 def criteria_lines(criteria: str) -> tuple[str, ...]:
     """The criteria text as lines for HTML (one `<br>` each), runs of blank lines cut to one."""
     lines: list[str] = []
-    for line in criteria.strip().splitlines():
+    for line in printable(criteria).strip().splitlines():
         line = line.rstrip()
         if line or (lines and lines[-1]):
             lines.append(line)
