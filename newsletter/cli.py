@@ -68,6 +68,8 @@ def _print_summary(summary: RunSummary, settings: Settings, dry_run: bool) -> No
         out.print(f"Note: {note}")
     for address, reason in summary.failed.items():
         out.print(f"  failed: {address}: {reason}")
+    if summary.released:
+        out.print(f"Released for resending: {', '.join(summary.released)}")
     waiting = [a for a in summary.unknown if a not in summary.interrupted]
     if waiting:
         out.print(

@@ -132,8 +132,10 @@ def run_daily(
         if not dry_run:
             summary.interrupted = [d.email for d in delivery_store.recover_interrupted(db, now)]
             if resend_unknown:
-                released = delivery_store.release_unknown(db, now, digest_date if date else None)
-                log.info("%d unknown deliveries released for resending", released)
+                summary.released = delivery_store.release_unknown(
+                    db, now, digest_date if date else None, emails=only or None
+                )
+                log.info("%d unknown deliveries released for resending", len(summary.released))
         try:
             roster = roster or load_roster(settings.subscribers, settings)
         except RosterError as exc:

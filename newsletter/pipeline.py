@@ -55,7 +55,8 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     interrupted: list[str] = field(default_factory=list)  # found in `sending`, now `unknown`
-    unknown: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # `unknown` from earlier runs, before this one
+    released: list[str] = field(default_factory=list)  # --resend-unknown: back to `pending`
     problems: list[str] = field(default_factory=list)  # what is wrong with roster rows
     problem_rows: int = 0  # roster rows that were not served because of them
     previews: dict[str, list[Path]] = field(default_factory=dict)
@@ -126,7 +127,8 @@ class RunSummary:
         self.sent.extend(report.sent)
         self.failed.update(report.failed)
         self.skipped.extend(report.skipped)
-        self.unknown.extend(a for a in report.unknown if a not in self.unknown)
+        # This run's own `unknown` sends are in `failed` ("status unknown: …"); `unknown` stays
+        # what earlier runs left, so the summary does not call this run's "of earlier runs".
         self.aborted = report.aborted
 
     def fill_record(self, record: RunRecord) -> None:

@@ -144,10 +144,9 @@ def digest_stage(
 ) -> DeliveryJob | None:
     """One reader's digest: select, render, compose. None when there is nothing to send: an empty
     day (recorded as `empty` unless a dry run) or a dry run (its preview written instead)."""
-    # A preview shows what a send would carry: without the papers earlier digests carried (but
-    # with those of this day's own digest, should it be sent already).
-    own_day = day.date if dry_run else None
-    already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=own_day)
+    # Without the papers other days' digests carried; a day's own papers stay (a preview of a day
+    # already sent, or a digest the admin released with --resend-unknown, shows them again).
+    already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
     entries = select(
         subscriber,
         day.papers,

@@ -62,7 +62,7 @@ def test_delivery_moves_once_and_a_crash_becomes_unknown(db: Database) -> None:
     assert [r.email for r in d.recover_interrupted(db, NOW)] == ["a@x.org"]
     assert d.get(db, "a@x.org", DAY).status == "unknown"  # type: ignore[union-attr]
     assert not d.begin(db, "a@x.org", DAY, **args)  # unknown is never resent blindly
-    assert d.release_unknown(db, NOW) == 1
+    assert d.release_unknown(db, NOW) == ["a@x.org"]
     assert d.begin(db, "a@x.org", DAY, **args)
     d.mark_sent(db, "a@x.org", DAY, provider_id="sg-1", now=NOW)
     assert d.delivered_paper_ids(db, "A@x.org") == {"2508.00001"}

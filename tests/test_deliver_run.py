@@ -82,6 +82,22 @@ def test_a_hung_send_is_unknown_and_only_the_admin_resends_it(
     assert sum(counts(fake_sendgrid).values()) == 4
 
 
+def test_resend_unknown_with_only_releases_only_the_named_reader(
+    site: Path, fake_sendgrid: FakeSendGrid
+) -> None:
+    run()
+    db = Database.open(site / "var" / "state.db")
+    with db.tx() as conn:  # as a run killed mid-send leaves them (each was in fact sent)
+        conn.execute("UPDATE deliveries SET status='unknown'")
+    db.close()
+    _, output = run("--only", "ADA@example.org", "--resend-unknown")
+    assert "Released for resending: ada@example.org" in output
+    assert "2 digest(s) of earlier runs are 'unknown'" in output
+    assert counts(fake_sendgrid) == {"ada@example.org": 2, "grace@example.org": 1, "alan@example.org": 1}
+    run()  # the next plain run (cron) must not send the other two again
+    assert counts(fake_sendgrid) == {"ada@example.org": 2, "grace@example.org": 1, "alan@example.org": 1}
+
+
 def test_a_rejected_key_stops_the_run_with_a_clear_reason(
     site: Path, fake_sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch
 ) -> None:

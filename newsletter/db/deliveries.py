@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -222,15 +223,30 @@ def settle_from_events(db: Database, now: dt.datetime) -> list[str]:
     return [str(row["digest_id"]) for row in rows if resolve_unknown_as_sent(db, row["digest_id"], now)]
 
 
-def release_unknown(db: Database, now: dt.datetime, digest_date: dt.date | None = None) -> int:
-    """On the admin's word (--resend-unknown): `unknown` rows go back to `pending`."""
-    sql = "UPDATE deliveries SET status='pending', updated_at=? WHERE status='unknown'"
-    params: list[str] = [now.isoformat()]
-    if digest_date is not None:
-        sql += " AND digest_date=?"
-        params.append(digest_date.isoformat())
+def release_unknown(
+    db: Database,
+    now: dt.datetime,
+    digest_date: dt.date | None = None,
+    emails: Sequence[str] | None = None,
+) -> list[str]:
+    """On the admin's word (--resend-unknown): `unknown` rows go back to `pending`; only those of
+    `emails` (any case) when given, so `--only` never releases other readers' digests too.
+    Returns the released addresses."""
+    wanted = {e.lower() for e in emails} if emails is not None else None
+    day = digest_date.isoformat() if digest_date is not None else None
     with db.tx() as conn:
-        return conn.execute(sql, params).rowcount
+        rows = conn.execute("SELECT email, digest_date FROM deliveries WHERE status='unknown'").fetchall()
+        chosen = [
+            r
+            for r in rows
+            if day in (None, r["digest_date"]) and (wanted is None or str(r["email"]).lower() in wanted)
+        ]
+        conn.executemany(
+            "UPDATE deliveries SET status='pending', updated_at=? WHERE email=? AND digest_date=?"
+            " AND status='unknown'",
+            [(now.isoformat(), r["email"], r["digest_date"]) for r in chosen],
+        )
+    return [str(r["email"]) for r in chosen]
 
 
 def resolve_unknown_as_sent(db: Database, digest_id: str, now: dt.datetime) -> bool:
