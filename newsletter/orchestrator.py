@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from filelock import FileLock, Timeout
 
 from newsletter.adapters import audit_every_for
-from newsletter.db import Database
+from newsletter.db import Database, DatabaseError
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
@@ -180,9 +180,16 @@ def run_daily(
                 dry_run=dry_run,
                 progress=progress,
             )
+        except BaseException as exc:  # the runs log must not call a run that crashed "ok"
+            summary.fatal = summary.fatal or f"the run stopped: {exc or type(exc).__name__}"
+            raise
         finally:
             summary.fill_record(record)
-            run_log.finish_run(db, record, adapters.clock())
+            try:
+                run_log.finish_run(db, record, adapters.clock())
+            except DatabaseError as exc:  # the summary of who got what is still worth showing
+                log.error("could not record the run: %s", exc)
+                summary.aborted = summary.aborted or f"the run's record could not be stored: {exc}"
         return summary
 
 

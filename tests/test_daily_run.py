@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import sqlite3
 from email import policy
 from pathlib import Path
 
@@ -246,3 +247,49 @@ def test_only_takes_several_addresses_in_every_documented_form(site: Path) -> No
     code, output = run("--date", DAY, "ada@example.org")
     assert code == 1
     assert output.strip() == "error: unexpected argument 'ada@example.org': name addresses after --only"
+
+
+def test_a_locked_state_database_is_one_line_naming_it(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("--date", DAY)  # creates the database
+    monkeypatch.setattr(Database, "busy_timeout", 0.2)
+    holder = sqlite3.connect(site / "var" / "state.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    try:
+        code, output = run("--date", DAY)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 1
+    assert output.strip() == (
+        f"error: cannot write the state database {site / 'var' / 'state.db'}: database is locked"
+    )
+
+
+def test_a_run_that_crashes_is_logged_as_failed_not_ok(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter import orchestrator
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(orchestrator, "_cycle", crash)
+    assert run("--date", DAY)[0] != 0
+    db = Database.open(site / "var" / "state.db")
+    [status] = [row["status"] for row in db.read().execute("SELECT status FROM runs")]
+    assert status == "failed"
+
+
+def test_a_run_record_that_cannot_be_stored_still_shows_who_got_what(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter.db import DatabaseError
+    from newsletter.db import runs as run_log
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise DatabaseError("state database x: disk is full")
+
+    monkeypatch.setattr(run_log, "finish_run", disk_full)
+    code, output = run("--date", DAY)
+    assert code == 1
+    assert "Digest 2025-08-28: 3 due, 3 sent" in output
+    reason = "the run's record could not be stored: state database x: disk is full"
+    assert output.rstrip().endswith(f"error: {reason}")

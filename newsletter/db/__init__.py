@@ -6,6 +6,7 @@ queries; they all go through `Database.tx()`, so every write is all-or-nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class DatabaseError(Exception):
-    """The state database cannot be opened or migrated; the message names the file."""
+    """The state database cannot be opened, migrated or written (locked, disk full, read-only);
+    the message names the file."""
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -33,6 +35,8 @@ def _migrations() -> list[tuple[int, str, str]]:
 
 class Database:
     """A SQLite database with one connection per thread (the sender pool writes concurrently)."""
+
+    busy_timeout = 30.0  # seconds a write waits for another process's transaction to end
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -58,7 +62,9 @@ class Database:
                     f" (NEWSLETTER_DATA_DIR): {exc.strerror or exc}"
                 ) from exc
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn = sqlite3.connect(
+                    self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+                )
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA foreign_keys=ON")
@@ -77,13 +83,18 @@ class Database:
         if conn.in_transaction:  # nested use joins the outer transaction
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:  # locked past the timeout, disk full, read-only
+            raise DatabaseError(f"cannot write the state database {self.path}: {exc}") from exc
 
     def read(self) -> sqlite3.Connection:
         """A connection for reads outside a transaction."""
