@@ -29,6 +29,7 @@ from newsletter.db import deliveries as store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import (
     AuthSendError,
+    KeepsCopies,
     PermanentSendError,
     TransientSendError,
     Transport,
@@ -39,6 +40,26 @@ from newsletter.models import OutgoingEmail
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+
+
+def recover_interrupted(db: Database, transport: Transport, now: dt.datetime) -> list[store.Delivery]:
+    """Sends a crash left in `sending`: `unknown` (maybe sent, never resent blindly), returned.
+
+    Where the transport keeps copies (the outbox), each is settled for certain instead: its file
+    is there (sent) or not (back to pending, so this run sends it).
+    """
+    interrupted = store.recover_interrupted(db, now)
+    if not isinstance(transport, KeepsCopies):
+        return interrupted
+    for delivery in interrupted:
+        day = delivery.digest_date.isoformat()
+        if transport.written(delivery.digest_id, delivery.email, day):
+            store.resolve_unknown_as_sent(db, delivery.digest_id, now)
+        else:
+            transport.discard_partial(delivery.email, day)
+            store.release_unknown(db, now, delivery.digest_date, emails=[delivery.email])
+        log.info("interrupted send to %s settled from the outbox", delivery.email)
+    return []
 
 
 @dataclass(frozen=True, slots=True)

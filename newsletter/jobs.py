@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 from newsletter.alerts import run_alert
-from newsletter.db import deliveries as delivery_store
+from newsletter.deliver import recover_interrupted
 from newsletter.jobs_delivery import DeliverySide
 from newsletter.jobs_fetch import FetchSide
 
@@ -30,7 +30,7 @@ class Service(FetchSide, DeliverySide):
 
     def startup(self, now: dt.datetime) -> None:
         """Deliveries a crash left in `sending` become `unknown` (never resent blindly) and alerted."""
-        interrupted = delivery_store.recover_interrupted(self.db, now)
+        interrupted = recover_interrupted(self.db, self.gate.inner, now)
         for digest_date in sorted({d.digest_date for d in interrupted}):
             emails = [d.email for d in interrupted if d.digest_date == digest_date]
             alert = run_alert(digest_date, {}, emails)

@@ -19,7 +19,7 @@ from newsletter.db import Database, DatabaseError
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
-from newsletter.deliver import DeliveryJob, deliver_all
+from newsletter.deliver import DeliveryJob, deliver_all, recover_interrupted
 from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
 from newsletter.models import Subscriber, Usage
@@ -130,7 +130,7 @@ def run_daily(
         digest_date = summary.digest_date
         assert digest_date is not None
         if not dry_run:
-            summary.interrupted = [d.email for d in delivery_store.recover_interrupted(db, now)]
+            summary.interrupted = [d.email for d in recover_interrupted(db, adapters.transport, now)]
             if resend_unknown:
                 summary.released = delivery_store.release_unknown(
                     db, now, digest_date if date else None, emails=only or None

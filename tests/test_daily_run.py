@@ -293,3 +293,26 @@ def test_a_run_record_that_cannot_be_stored_still_shows_who_got_what(
     assert "Digest 2025-08-28: 3 due, 3 sent" in output
     reason = "the run's record could not be stored: state database x: disk is full"
     assert output.rstrip().endswith(f"error: {reason}")
+
+
+def test_an_outbox_send_a_crash_interrupted_is_settled_from_the_files(site: Path) -> None:
+    """The outbox writes whole files (atomic rename): a file means sent, none means not sent."""
+    assert run("--date", DAY)[0] == 0
+    files = outbox(site)
+    db = Database.open(site / "var" / "state.db")
+    with db.tx() as conn:  # killed after ada's rename, and during grace's write, before the records
+        conn.execute("UPDATE deliveries SET status='sending' WHERE email IN (?, ?)",
+                     ("ada@example.org", "grace@example.org"))
+    files["grace@example.org"].unlink()
+    partial = files["grace@example.org"].with_name(".grace@example.org.eml.x1y2z3.tmp")
+    partial.write_text("half a messa")
+    ada_written = files["ada@example.org"].stat().st_mtime_ns
+
+    code, output = run("--date", DAY)
+
+    assert code == 0, output
+    assert "unknown" not in output
+    assert files["ada@example.org"].stat().st_mtime_ns == ada_written  # not written twice
+    assert files["grace@example.org"].exists() and not partial.exists()
+    for address in ("ada@example.org", "grace@example.org"):
+        assert delivery_store.get(db, address, dt.date(2025, 8, 28)).status == "sent"  # type: ignore[union-attr]

@@ -15,7 +15,7 @@ import pytest
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
-from newsletter.mail.base import PermanentSendError
+from newsletter.mail.base import PermanentSendError, Transport
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
 from newsletter.service import Service, ServiceOptions, TransportGate, clock_from_env, utc_now
@@ -50,11 +50,23 @@ def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  
                      ADMIN_EMAIL=ADMIN)
 
 
-def make_service(site: Path, now: dt.datetime) -> tuple[Service, Clock, Database]:
+def make_service(
+    site: Path, now: dt.datetime, transport: Transport | None = None
+) -> tuple[Service, Clock, Database]:
     settings = load_settings()
     db = Database.open(settings.db_path)
     clock = Clock(now)
-    return Service(settings, db, clock=clock, options=ServiceOptions()), clock, db
+    return Service(settings, db, clock=clock, options=ServiceOptions(), transport=transport), clock, db
+
+
+class WithoutCopies:
+    """The outbox as a transport that cannot look a send up afterwards, as SendGrid."""
+
+    def __init__(self, folder: Path) -> None:
+        self.outbox = OutboxTransport(folder)
+
+    def send(self, email: OutgoingEmail) -> str:
+        return self.outbox.send(email)
 
 
 def step(service: Service, clock: Clock, now: dt.datetime) -> None:
@@ -256,7 +268,7 @@ def test_an_unsubscribed_reader_is_skipped(site: Path) -> None:
 
 def test_interrupted_sends_become_unknown_at_startup_and_are_alerted(site: Path) -> None:
     now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
-    service, clock, db = make_service(site, now)
+    service, clock, db = make_service(site, now, WithoutCopies(site / "var" / "outbox"))
     delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
     service.startup(now)
     row = delivery_store.get(db, "ada@example.org", DAY)
@@ -268,6 +280,18 @@ def test_interrupted_sends_become_unknown_at_startup_and_are_alerted(site: Path)
     assert row is not None
     assert (row.status, row.attempts) == ("unknown", 1)
     assert service.state.unknown == ["ada@example.org"]
+
+
+def test_an_interrupted_outbox_send_without_its_file_is_sent_after_a_restart(site: Path) -> None:
+    now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
+    service, clock, db = make_service(site, now)
+    delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
+    service.startup(now)
+    assert delivery_store.get(db, "ada@example.org", DAY).status == "pending"  # type: ignore[union-attr]
+    assert f"{ADMIN}.alert-run.eml" not in outbox(site)  # settled for certain: nothing to alert
+    step(service, clock, now)
+    assert delivery_store.get(db, "ada@example.org", DAY).status == "sent"  # type: ignore[union-attr]
+    assert "ada@example.org.eml" in outbox(site)
 
 
 def test_the_gate_refuses_new_sends_once_closed(tmp_path: Path) -> None:

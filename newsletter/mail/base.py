@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from newsletter.models import OutgoingEmail
 
@@ -38,4 +38,18 @@ class AuthSendError(SendError):
 class Transport(Protocol):
     def send(self, email: OutgoingEmail) -> str:
         """Send one message; returns the provider's message id (or where it was written)."""
+        ...
+
+
+@runtime_checkable
+class KeepsCopies(Protocol):
+    """A transport whose result can be looked up afterwards (the outbox: a file or none), so a
+    send a crash interrupted is settled for certain instead of left `unknown`."""
+
+    def written(self, digest_id: str, address: str, digest_date: str) -> bool:
+        """Whether this digest reached its destination whole."""
+        ...
+
+    def discard_partial(self, address: str, digest_date: str) -> None:
+        """Remove what an interrupted write of this reader's digest left behind."""
         ...

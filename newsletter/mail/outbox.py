@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import itertools
 import logging
 from collections.abc import Iterator
 from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from urllib.parse import quote
 
@@ -48,6 +50,21 @@ class OutboxTransport:
         if email.category != "digest":
             name = f"{name}.{email.category}"
         return self.folder / day / f"{name}.eml"
+
+    def written(self, digest_id: str, address: str, digest_date: str) -> bool:
+        """The digest's file is there, and is this digest (files appear whole: atomic rename)."""
+        path = self.folder / digest_date / f"{safe_filename(address)}.eml"
+        try:
+            with path.open("rb") as handle:
+                headers = BytesHeaderParser(policy=policy.default).parse(handle)
+        except OSError:
+            return False
+        return str(headers.get("Message-ID", "")).startswith(f"<{digest_id}.digest@")
+
+    def discard_partial(self, address: str, digest_date: str) -> None:
+        """A write killed before its rename leaves `.<name>.eml.<random>.tmp` behind."""
+        for stale in (self.folder / digest_date).glob(f".{glob.escape(safe_filename(address))}.eml.*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def send(self, email: OutgoingEmail) -> str:
         path = self.path_for(email)
