@@ -15,6 +15,7 @@ from rich.table import Table
 from newsletter.cli_common import UserError, err, fail, now_utc, open_db, out, settings_for_cli, user_errors
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
+from newsletter.render.text import printable
 from newsletter.roster import add_row, load_roster, remove_rows
 from newsletter.settings import Settings
 
@@ -196,9 +197,8 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:
             items = list_feedback(open_db(settings_for_cli()), limit=limit)
         if not items:
             err.print("No feedback yet.")
-        for item in items:
-            out.print(
-                f"[bold]{item.received_at:%Y-%m-%d %H:%M}[/bold] {escape(item.email)}: {escape(item.subject)}"
-            )
-            out.print(item.body.strip()[:2000], markup=False)
+        for item in items:  # a reader's text without control characters: no escape codes reach the terminal
+            email, subject = escape(printable(item.email)), escape(printable(item.subject))
+            out.print(f"[bold]{item.received_at:%Y-%m-%d %H:%M}[/bold] {email}: {subject}")
+            out.print(printable(item.body).strip()[:2000], markup=False)
             out.print()

@@ -354,3 +354,21 @@ def test_a_bad_setting_names_the_variable(folder: Path) -> None:
     assert result.exit_code == 1
     assert result.output.startswith("error: NEWSLETTER_PORT: Input should be a valid integer")
     assert "NEWSLETTER_TIMEZONE: Value error, unknown IANA time zone 'Mars/Base'" in result.output
+
+
+def test_feedback_prints_what_readers_wrote_without_terminal_escape_codes(folder: Path) -> None:
+    from newsletter.db import Database
+    from newsletter.feedback import record_feedback
+
+    write(folder, HEADER)
+    db = Database.open(folder / "var" / "state.db")
+    record_feedback(db, email="dave@example.org", subject="thoughts \x1b[5mblink",
+                    body="More robotics\x1b[2J\x1b]8;;https://evil.example\x07 please",
+                    now=dt.datetime(2025, 8, 28, tzinfo=dt.UTC))
+    db.close()
+    result = runner.invoke(app, ["feedback"], env={"NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"),
+                                                   "NEWSLETTER_DATA_DIR": str(folder / "var")})
+    assert result.exit_code == 0
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "dave@example.org: thoughts [5mblink" in result.output
+    assert "More robotics[2J]8;;https://evil.example please" in result.output

@@ -129,6 +129,18 @@ def test_client_errors_are_permanent_with_sendgrids_message(
     assert f"HTTP {step}" in str(caught.value)
 
 
+@pytest.mark.parametrize("step", ["400", "403"])
+def test_an_error_text_that_quotes_the_key_never_shows_it(fake_sendgrid: FakeSendGrid, step: str) -> None:
+    """A proxy or gateway may echo the request's Authorization header in its error text; that
+    text reaches the run summary, the database and the admin's alert."""
+    fake_sendgrid.error_messages[int(step)] = f"bad request (Authorization: Bearer {fake_sendgrid.api_key})"
+    fake_sendgrid.script(step)
+    with pytest.raises(PermanentSendError) as caught:
+        transport(fake_sendgrid).send(make_email())
+    assert fake_sendgrid.api_key not in str(caught.value)
+    assert "Authorization: Bearer ***" in str(caught.value)
+
+
 def test_wrong_key_is_an_auth_error_that_never_shows_the_key(
     fake_sendgrid: FakeSendGrid, caplog: pytest.LogCaptureFixture
 ) -> None:

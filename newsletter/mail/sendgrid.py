@@ -27,6 +27,7 @@ import urllib.error
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from newsletter.logs import mask_secrets
 from newsletter.mail.base import (
     AuthSendError,
     PermanentSendError,
@@ -226,6 +227,9 @@ class SendGridTransport:
             response = self._client().send(body)
         except Exception as exc:
             error = classify(exc, now=self._clock())
+            # SendGrid's error text can quote the request (a proxy echoing the Authorization
+            # header, say); this message reaches the summary, the database and alerts.
+            error.args = (mask_secrets(str(error), [self._api_key]),)
             log.debug("send of %s to %s failed: %s", email.digest_id, email.to, error)
             raise error from None
         status = int(response.status_code)
