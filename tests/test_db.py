@@ -92,3 +92,13 @@ def test_a_data_folder_that_cannot_exist_is_named(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(DatabaseError, match=r"NEWSLETTER_DATA_DIR\): Not a directory"):
         Database.open(tmp_path / "file" / "var" / "state.db")
+
+
+def test_a_new_state_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds every reader's unsubscribe token and their replies."""
+    db = Database.open(tmp_path / "var" / "state.db")
+    db.close()
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        path = tmp_path / "var" / name
+        if path.exists():
+            assert path.stat().st_mode & 0o777 == 0o600, name

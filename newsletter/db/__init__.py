@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -62,6 +63,11 @@ class Database:
                     f" (NEWSLETTER_DATA_DIR): {exc.strerror or exc}"
                 ) from exc
             try:
+                if str(self.path) != ":memory:":
+                    # Owner-only, as SQLite's -wal/-shm files will be too: it holds every reader's
+                    # unsubscribe token (enough to unsubscribe anyone) and their replies.
+                    with contextlib.suppress(OSError):  # exists already, or sqlite says why not
+                        os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
                 conn = sqlite3.connect(
                     self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
                 )
