@@ -230,6 +230,19 @@ def test_control_characters_from_a_feed_or_an_llm_cannot_break_the_digest() -> N
     assert "Great fit [0m" in html and "Abstract." in markdown
 
 
+def test_the_inbox_preview_and_the_criteria_are_escaped_too() -> None:
+    """The preview line carries the titles after the first; the footer carries the criteria."""
+    hard = _hard_digest()
+    base = seed_digest("2025-08-28")
+    reader = dataclasses.replace(base.subscriber, criteria="1. Models <1B params\n2. <b>x<y</b>")
+    digest = dataclasses.replace(base, subscriber=reader, entries=(base.entries[0], hard.entries[0]))
+    _, _, html = _render(digest)  # a raw `<` would make MJML refuse the whole digest
+    doc = lxml.html.fromstring(html)
+    assert "Models <1B params" in doc.find_class("dg-criteria")[0].text_content()
+    assert "<b>x<y</b>" in doc.find_class("dg-criteria")[0].text_content()
+    assert doc.xpath("//script") == [] and doc.xpath("//b[.='bold']") == []
+
+
 def test_author_match_is_marked_in_html() -> None:
     digest = _hard_digest(source="author")
     _, _, html = _render(digest)
