@@ -54,8 +54,9 @@ class Database:
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
+            on_disk = str(self.path) != ":memory:"
             try:
-                if str(self.path) != ":memory:":
+                if on_disk:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # the data folder is a file, read-only, or out of reach
                 raise DatabaseError(
@@ -63,7 +64,7 @@ class Database:
                     f" (NEWSLETTER_DATA_DIR): {exc.strerror or exc}"
                 ) from exc
             try:
-                if str(self.path) != ":memory:":
+                if on_disk:
                     # Owner-only, as SQLite's -wal/-shm files will be too: it holds every reader's
                     # unsubscribe token (enough to unsubscribe anyone) and their replies.
                     with contextlib.suppress(OSError):  # exists already, or sqlite says why not
