@@ -29,11 +29,11 @@ from newsletter.db import deliveries as store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import (
     AuthSendError,
-    KeepsCopies,
     PermanentSendError,
     TransientSendError,
     Transport,
     UncertainSendError,
+    copies_of,
 )
 from newsletter.models import OutgoingEmail
 
@@ -49,14 +49,15 @@ def recover_interrupted(db: Database, transport: Transport, now: dt.datetime) ->
     is there (sent) or not (back to pending, so this run sends it).
     """
     interrupted = store.recover_interrupted(db, now)
-    if not isinstance(transport, KeepsCopies):
+    copies = copies_of(transport)
+    if copies is None:
         return interrupted
     for delivery in interrupted:
         day = delivery.digest_date.isoformat()
-        if transport.written(delivery.digest_id, delivery.email, day):
+        if copies.written(delivery.digest_id, delivery.email, day):
             store.resolve_unknown_as_sent(db, delivery.digest_id, now)
         else:
-            transport.discard_partial(delivery.email, day)
+            copies.discard_partial(delivery.email, day)
             store.release_unknown(db, now, delivery.digest_date, emails=[delivery.email])
         log.info("interrupted send to %s settled from the outbox", delivery.email)
     return []

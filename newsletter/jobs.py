@@ -30,7 +30,7 @@ class Service(FetchSide, DeliverySide):
 
     def startup(self, now: dt.datetime) -> None:
         """Deliveries a crash left in `sending` become `unknown` (never resent blindly) and alerted."""
-        interrupted = recover_interrupted(self.db, self.gate.inner, now)
+        interrupted = recover_interrupted(self.db, self.gate, now)
         for digest_date in sorted({d.digest_date for d in interrupted}):
             emails = [d.email for d in interrupted if d.digest_date == digest_date]
             alert = run_alert(digest_date, {}, emails)

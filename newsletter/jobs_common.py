@@ -51,7 +51,8 @@ class ServiceOptions:
 
 class TransportGate:
     """Passes sends through until `close()`; then refuses new ones, so a stopping service does
-    not start sends it could not finish. A refused digest is `failed` and retried after restart."""
+    not start sends it could not finish. A refused digest is `failed` and retried after restart.
+    `inner` is what `newsletter.mail.base.copies_of` looks through for the outbox's copies."""
 
     STOPPING = "the service was stopping; retried on the next start"
 

@@ -294,6 +294,21 @@ def test_an_interrupted_outbox_send_without_its_file_is_sent_after_a_restart(sit
     assert "ada@example.org.eml" in outbox(site)
 
 
+def test_an_outbox_send_interrupted_while_the_service_runs_is_settled_by_its_next_tick(site: Path) -> None:
+    now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)  # Ada's morning
+    service, clock, db = make_service(site, now)
+    service.startup(now)
+    # A `newsletter run` beside the service was killed mid-send to Ada. The service's next run
+    # (Grace's, at 07:00 in Los Angeles) looks through its gate at the outbox: no file, so Ada's
+    # digest is sent on the next tick instead of waiting as `unknown` for --resend-unknown.
+    delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
+    for later in (dt.datetime(2025, 8, 28, 14, 0, tzinfo=UTC), dt.datetime(2025, 8, 28, 14, 5, tzinfo=UTC)):
+        step(service, clock, later)
+    assert delivery_store.get(db, "ada@example.org", DAY).status == "sent"  # type: ignore[union-attr]
+    assert {"ada@example.org.eml", "grace@example.org.eml"} <= set(outbox(site))
+    assert service.state.unknown == []
+
+
 def test_the_gate_refuses_new_sends_once_closed(tmp_path: Path) -> None:
     gate = TransportGate(OutboxTransport(tmp_path))
     message = OutgoingEmail(to="a@example.org", from_email="d@example.org", from_name="D", subject="s",

@@ -53,3 +53,14 @@ class KeepsCopies(Protocol):
     def discard_partial(self, address: str, digest_date: str) -> None:
         """Remove what an interrupted write of this reader's digest left behind."""
         ...
+
+
+def copies_of(transport: Transport) -> KeepsCopies | None:
+    """The copies `transport` keeps, looking through wrappers that pass its sends on (`inner`,
+    like the service's gate); None when it keeps none (SendGrid)."""
+    seen: Transport | None = transport
+    while seen is not None:
+        if isinstance(seen, KeepsCopies):
+            return seen
+        seen = getattr(seen, "inner", None)
+    return None
