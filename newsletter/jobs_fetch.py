@@ -109,6 +109,7 @@ class FetchSide(ServiceBase):
                 no_progress,
                 workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
                 audit_every=audit_every_for(self.settings, self.db, digest_date),
+                on_usage=run_log.usage_meter(self.db, record),
             )
             summary.add_scoring(scored, subscribers)
         except Exception as exc:  # the delivery run scores again; this was only a head start

@@ -24,6 +24,7 @@ from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
 from newsletter.models import Subscriber, Usage
 from newsletter.pipeline import Adapters, Progress, RunSummary, no_progress
+from newsletter.ranking.scoring import UsageMeter
 from newsletter.roster import Roster, RosterError, load_roster
 from newsletter.settings import Settings
 from newsletter.stages import SCORE_WORKERS, criteria_categories, digest_stage, fetch_stage, score_stage
@@ -179,6 +180,7 @@ def run_daily(
                 adapters=adapters,
                 dry_run=dry_run,
                 progress=progress,
+                on_usage=run_log.usage_meter(db, record),
             )
         except BaseException as exc:  # the runs log must not call a run that crashed "ok"
             summary.fatal = summary.fatal or f"the run stopped: {exc or type(exc).__name__}"
@@ -204,6 +206,7 @@ def _cycle(
     adapters: Adapters,
     dry_run: bool,
     progress: Progress,
+    on_usage: UsageMeter,
 ) -> None:
     digest_date = summary.digest_date
     assert digest_date is not None
@@ -234,6 +237,7 @@ def _cycle(
         peers=peers,
         workers=min(settings.llm_concurrency, SCORE_WORKERS),
         audit_every=audit_every_for(settings, db, day.date),
+        on_usage=on_usage,
     )
     summary.add_scoring(scored, subscribers)
 

@@ -24,7 +24,7 @@ from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, Subscriber
 from newsletter.pipeline import Adapters, Progress, RunSummary
 from newsletter.ranking.audit import is_audit_day
-from newsletter.ranking.scoring import CriteriaScores, score_criteria
+from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
 from newsletter.render import render_digest, render_empty
 from newsletter.select import in_categories, near_misses, select
 from newsletter.settings import Settings
@@ -82,6 +82,7 @@ def score_stage(
     peers: Sequence[Subscriber] = (),
     workers: int = 1,
     audit_every: int = 0,
+    on_usage: UsageMeter | None = None,
 ) -> dict[str, CriteriaScores]:
     """Score once per distinct criteria text, over the union of its readers' categories (`peers`:
     the other active readers, see `criteria_categories`).
@@ -89,6 +90,7 @@ def score_stage(
     With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
     semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
     About one day in `audit_every` is an audit day for a criteria text (`newsletter.ranking.audit`).
+    `on_usage` hears of every LLM call's cost as it is made (from several threads).
     """
     by_criteria = criteria_categories(subscribers, peers)
     advance = progress("Scoring", len(by_criteria))
@@ -106,6 +108,7 @@ def score_stage(
             cache=adapters.cache,
             cut=adapters.cut,
             audit_on=day.date if criteria in audited else None,
+            on_usage=on_usage,
         )
         advance()
         return criteria, result

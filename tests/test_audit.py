@@ -54,7 +54,7 @@ class ScriptedJudge:
         self.relevance = relevance
         self.asked: list[str] = []
 
-    def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+    def judge(self, criteria: str, papers: Sequence[Paper], on_batch: object = None) -> Judgement:
         self.asked += [p.arxiv_id for p in papers]
         return Judgement(scores={p.arxiv_id: Score(p.arxiv_id, self.relevance[p.arxiv_id], 5, "c", "llm")
                                  for p in papers})
@@ -129,7 +129,7 @@ class BudgetJudge:
     def __init__(self, allowance: int) -> None:
         self.allowance = allowance
 
-    def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+    def judge(self, criteria: str, papers: Sequence[Paper], on_batch: object = None) -> Judgement:
         paid, self.allowance = list(papers[: self.allowance]), max(0, self.allowance - len(papers))
         return Judgement(scores={p.arxiv_id: Score(p.arxiv_id, 5, 5, "c", "llm") for p in paid},
                          unscored=frozenset(p.arxiv_id for p in papers[len(paid):]),

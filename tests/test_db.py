@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.db import Database, DatabaseError
+from newsletter.db import Database, DatabaseError, runs
 from newsletter.db import deliveries as d
 from newsletter.db import subscribers as s
 from newsletter.db.papers import load_day, save_day
-from newsletter.models import AnnouncementDay, Paper
+from newsletter.models import AnnouncementDay, Paper, Usage
 
 NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=dt.UTC)
 DAY = dt.date(2025, 8, 28)
@@ -102,3 +102,28 @@ def test_a_new_state_database_is_readable_by_its_owner_only(tmp_path: Path) -> N
         path = tmp_path / "var" / name
         if path.exists():
             assert path.stat().st_mode & 0o777 == 0o600, name
+
+
+def test_llm_spend_is_metered_as_it_comes_and_never_lowered_when_the_run_ends(db: Database) -> None:
+    day, started = dt.date(2025, 8, 28), dt.datetime(2025, 8, 28, 11, tzinfo=dt.UTC)
+    killed = runs.start_run(db, runs.RunRecord(kind="run", started_at=started, digest_date=day))
+    meter = runs.usage_meter(db, killed)
+    meter(Usage(1, 1000, 100, 0.25))
+    meter(Usage(1, 500, 50, 0.5))
+    assert runs.spend_on(db, day) == 0.75  # before the run ends: the daily budget sees it
+
+    # A run whose summary knows less than was metered (its judge failed half-way) keeps the meter;
+    # one that knows more (a judge that does not report as it goes) keeps its own total.
+    less = runs.start_run(db, runs.RunRecord(kind="run", started_at=started, digest_date=day))
+    runs.usage_meter(db, less)(Usage(2, 700, 70, 1.0))
+    less.llm_calls, less.cost_usd, less.status = 1, 0.5, "ok"
+    runs.finish_run(db, less, started)
+    more = runs.start_run(db, runs.RunRecord(kind="run", started_at=started, digest_date=day))
+    more.llm_calls, more.cost_usd, more.status = 3, 2.0, "ok"
+    runs.finish_run(db, more, started)
+
+    rows = db.read().execute("SELECT status, llm_calls, prompt_tokens, cost_usd FROM runs ORDER BY id")
+    assert [tuple(r) for r in rows] == [("running", 2, 1500, 0.75), ("ok", 2, 700, 1.0), ("ok", 3, 0, 2.0)]
+    assert runs.spend_on(db, day) == 3.75
+    with pytest.raises(ValueError, match="not been started"):
+        runs.usage_meter(db, runs.RunRecord(kind="run", started_at=started))

@@ -171,6 +171,68 @@ def test_sigkill_mid_delivery_never_sends_twice_and_reports_the_interrupted(
     assert set(statuses(db).values()) == {"sent"}
 
 
+@pytest.mark.timeout(120)
+def test_sigkill_mid_scoring_keeps_what_the_llm_was_paid_for_and_the_rerun_asks_only_the_rest(
+    site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_roster(site, 3)
+    use_fake_llm(monkeypatch, fake_llm, LLM_MODEL="openai/gpt-4o-mini")  # a model litellm prices
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENDGRID_", "OPENAI_"))}
+    env.update(PYTHONPATH=str(ROOT))
+    release, lock = threading.Event(), threading.Lock()
+    paid_for: set[tuple[str, str]] = set()  # the papers of the five calls that are answered
+    served = [0]
+
+    def asked(*requests: dict[str, Any]) -> set[tuple[str, str]]:
+        """(criteria, paper id) of every paper in these requests."""
+        return {(str(body["messages"][0]["content"]), paper_id) for body in requests
+                for paper_id in re.findall(r'<paper id="([^"]*)">', str(body["messages"][1]["content"]))}
+
+    def five_then_hang(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        with lock:
+            hang = served[0] >= 5
+            if not hang:
+                served[0] += 1
+                paid_for.update(asked(body))
+        if hang:  # the process is killed while these wait
+            release.wait(60)
+        return 200, {}, fake_llm._completion(body, json.dumps(fake_llm.oracle_answer(body)))
+
+    fake_llm.script(*[five_then_hang] * 500)
+    process = subprocess.Popen([sys.executable, "-m", "newsletter", "run", "--date", DAY.isoformat()],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db, deadline = None, time.monotonic() + 60
+    try:
+        # Wait until the five answers are stored and metered while the others hang, then kill.
+        while True:
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "the five answers were never stored"
+            if len(fake_llm.answers) == 5:  # the run made its database long before
+                db = db or Database.open(site / "var" / "state.db")
+                metered = db.read().execute("SELECT SUM(llm_calls), SUM(cost_usd) FROM runs").fetchone()
+                cached = db.read().execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+                if metered[0] == 5 and cached == len(paid_for):
+                    break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+    first, spent = list(fake_llm.requests), float(metered[1])
+    assert spent > 0  # the daily budget's meter (`spend_on`) counts the killed run's spend
+
+    second = newsletter_run(env)
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    again = asked(*fake_llm.requests[len(first):])
+    assert again and not (again & paid_for), "the re-run asked the LLM again about papers it had paid for"
+    runs = db.read().execute("SELECT status, llm_calls, cost_usd FROM runs ORDER BY id").fetchall()
+    assert (runs[0]["status"], runs[0]["llm_calls"], runs[0]["cost_usd"]) == ("running", 5, spent)
+    assert runs[1]["status"] == "ok" and runs[1]["llm_calls"] == len(fake_llm.requests) - len(first)
+
+
 # --- (2) arXiv answers 503 three times, then 200 -----------------------------------------------
 
 

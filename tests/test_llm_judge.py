@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.models import Paper
+from newsletter.models import Paper, Score, Usage
 from newsletter.ranking import prompt
 from newsletter.ranking.background_loop import run_coroutine
 from newsletter.ranking.budget import Budget
@@ -352,3 +352,34 @@ def test_an_unexpected_status_5xx_is_retried(fake_llm: FakeLLM) -> None:
 
     assert len(result.scores) == 3
     assert len(sleeps.delays) == 2
+
+
+def test_each_answer_is_handed_over_as_it_comes_with_its_cost(fake_llm: FakeLLM) -> None:
+    judge, _ = make_judge(fake_llm, batch_size=4, model="openai/gpt-4o-mini")
+    fake_llm.script("oracle", "garbage", "missing")  # the second batch is asked again, the third in part
+    heard: list[tuple[dict[str, Score], Usage]] = []
+
+    judgement = judge.judge(CRITERIA, load_papers(12), on_batch=lambda s, u: heard.append((dict(s), u)))
+
+    assert len(heard) == len(fake_llm.answers) == judgement.usage.calls  # one report per answer
+    assert all(u.calls == 1 and u.prompt_tokens > 0 and u.cost_usd > 0 for _, u in heard)
+    assert sum((u for _, u in heard), Usage()) == judgement.usage
+    assert [len(s) for s, _ in heard].count(0) == 1  # the garbage answer: paid for, no scores
+    together: dict[str, Score] = {}
+    for scores, _ in heard:
+        assert not scores.keys() & together.keys()  # each score handed over once
+        together.update(scores)
+    assert together == dict(judgement.scores) and len(together) == 12
+
+
+def test_a_listener_that_fails_loses_no_score(fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture) -> None:
+    judge, _ = make_judge(fake_llm, batch_size=5)
+
+    def broken(scores: object, usage: Usage) -> None:
+        raise OSError("disk full")
+
+    with caplog.at_level(logging.WARNING):
+        judgement = judge.judge(CRITERIA, load_papers(10), on_batch=broken)
+
+    assert len(judgement.scores) == 10 and not judgement.unscored and not judgement.errors
+    assert "could not save an LLM answer as it came: disk full" in caplog.text

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
 
-from newsletter.models import Paper, Score
+from newsletter.models import Paper, Score, Usage
 from newsletter.ranking.audit import CutAudit
 from newsletter.ranking.base import Judgement
 from newsletter.ranking.budget import Budget
@@ -175,7 +175,7 @@ def test_a_judge_that_raises_does_not_stop_the_run() -> None:
     class Broken:
         cache_key = "broken|p1"
 
-        def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+        def judge(self, criteria: str, papers: Sequence[Paper], on_batch: object = None) -> Judgement:
             raise RuntimeError("boom")
 
     papers = load_papers(6)
@@ -191,7 +191,7 @@ def test_a_judge_answer_for_a_paper_never_asked_is_ignored() -> None:
     class Chatty:
         cache_key = "chatty|p1"
 
-        def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+        def judge(self, criteria: str, papers: Sequence[Paper], on_batch: object = None) -> Judgement:
             scores = {p.arxiv_id: Score(p.arxiv_id, 9, 9, "yes", "llm") for p in papers}
             scores["not-asked"] = Score("not-asked", 10, 10, "?", "llm")
             return Judgement(scores=scores)
@@ -276,3 +276,38 @@ def test_a_provider_that_keeps_failing_ends_with_every_paper_scored_or_marked(
     assert len(llm) + len(result.marked) == 6
     assert result.marked  # the failure did reach these papers
     assert result.errors
+
+
+def test_scores_are_cached_and_spend_metered_answer_by_answer(fake_llm: FakeLLM) -> None:
+    papers, cache = load_papers(20), DictCache()
+    seen: list[tuple[int, Usage]] = []  # (scores cached when the call's cost is metered, its cost)
+
+    result = score_criteria(CRITERIA, papers, ranker=WordRanker(), judge=judge_for(fake_llm, batch_size=2),
+                            cache=cache, cut=top_half, on_usage=lambda u: seen.append((len(cache.rows), u)))
+
+    assert result.usage.calls == 5 and len(seen) == 5
+    # Each call's scores are in the cache by the time its cost is metered, before the judge returns:
+    # a run killed half-way keeps what it paid for. (Calls overlap, so the k-th meter reading sees
+    # at least k answers cached.)
+    assert all(cached >= 2 * k for k, (cached, _) in enumerate(seen, start=1))
+    assert sum((u for _, u in seen), Usage()) == result.usage
+
+
+def test_a_judge_that_reports_as_it_goes_is_not_cached_twice(fake_llm: FakeLLM) -> None:
+    class CountingCache(DictCache):
+        def __init__(self) -> None:
+            super().__init__()
+            self.written: list[str] = []
+
+        def put_many(self, cache_key: str, criteria: str, papers: Iterable[Paper],
+                     scores: Mapping[str, Score]) -> None:
+            papers = list(papers)
+            self.written += [p.arxiv_id for p in papers]
+            super().put_many(cache_key, criteria, papers, scores)
+
+    cache = CountingCache()
+
+    result = score_criteria(CRITERIA, load_papers(20), ranker=WordRanker(), judge=judge_for(fake_llm),
+                            cache=cache, cut=top_half)
+
+    assert sorted(cache.written) == sorted(i for i, s in result.scores.items() if s.source == "llm")

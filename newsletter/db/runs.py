@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from newsletter.db import Database
+from newsletter.models import Usage
 
 
 @dataclass
@@ -43,13 +45,35 @@ def start_run(db: Database, record: RunRecord) -> RunRecord:
     return record
 
 
+def add_usage(db: Database, run_id: int, usage: Usage) -> None:
+    """Count one LLM call's spend to a run at once: the daily budget (`spend_on`) then holds it
+    even if the run is killed before `finish_run`."""
+    with db.tx() as conn:
+        conn.execute(
+            "UPDATE runs SET llm_calls=llm_calls+?, prompt_tokens=prompt_tokens+?,"
+            " completion_tokens=completion_tokens+?, cost_usd=cost_usd+? WHERE id=?",
+            (usage.calls, usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, run_id),
+        )
+
+
+def usage_meter(db: Database, record: RunRecord) -> Callable[[Usage], None]:
+    """`add_usage` for this run, as the scoring stage's `on_usage`."""
+    run_id = record.id
+    if run_id is None:
+        raise ValueError("the run has not been started (start_run)")
+    return lambda usage: add_usage(db, run_id, usage)
+
+
 def finish_run(db: Database, record: RunRecord, now: dt.datetime) -> None:
     values = asdict(record)
+    # MAX: the spend metered call by call (`add_usage`) can only be more than the summary knows
+    # of (a judge that failed half-way still paid for the answers it had).
     with db.tx() as conn:
         conn.execute(
             "UPDATE runs SET finished_at=?, status=?, digest_date=?, subscribers_due=?,"
-            " subscribers_served=?, papers=?, failures=?, llm_calls=?, prompt_tokens=?,"
-            " completion_tokens=?, cost_usd=?, errors=?, summary=? WHERE id=?",
+            " subscribers_served=?, papers=?, failures=?, llm_calls=MAX(llm_calls, ?),"
+            " prompt_tokens=MAX(prompt_tokens, ?), completion_tokens=MAX(completion_tokens, ?),"
+            " cost_usd=MAX(cost_usd, ?), errors=?, summary=? WHERE id=?",
             (
                 now.isoformat(),
                 record.status,

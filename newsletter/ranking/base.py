@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,15 +40,26 @@ class Judgement:
     budget_exhausted: bool = False  # some papers were not sent: the daily budget was spent
 
 
+BatchListener = Callable[[Mapping[str, Score], Usage], None]
+"""Told of each LLM answer as it comes: the scores it gave (maybe none) and what the call cost.
+The caller saves them at once, so a run killed half-way does not pay for the same answers again."""
+
+
 class Judge(Protocol):
-    """Scores papers with an LLM; never raises on a bad answer, reports the unscored instead."""
+    """Scores papers with an LLM; never raises on a bad answer, reports the unscored instead.
+
+    `on_batch`, when given, hears of every answered call before `judge` returns (from any thread);
+    the `Judgement` still holds everything, so a judge may also never call it.
+    """
 
     @property
     def cache_key(self) -> str:
         """Model and prompt version: which cached scores this judge may reuse."""
         ...
 
-    def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement: ...
+    def judge(
+        self, criteria: str, papers: Sequence[Paper], on_batch: BatchListener | None = None
+    ) -> Judgement: ...
 
 
 class ScoreCache(Protocol):

@@ -5,7 +5,8 @@ retries with exponential backoff and jitter (litellm's `num_retries` needs tenac
 SDK's own retries are switched off with `max_retries=0` so attempts stay countable). Answers: every
 asked paper must come back exactly once with valid scores; a malformed answer is asked again, the
 papers missing from a usable answer are asked again one by one, all within `max_answer_rounds`.
-Whatever still has no score is reported as unscored, with the reason, and never raised.
+Whatever still has no score is reported as unscored, with the reason, and never raised. Each
+answered call is handed to the caller's `on_batch` as it comes (see `newsletter.ranking.base`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from newsletter.models import Paper, Score, Usage
 from newsletter.ranking import prompt
 from newsletter.ranking.background_loop import run_coroutine
-from newsletter.ranking.base import Judgement
+from newsletter.ranking.base import BatchListener, Judgement
 from newsletter.ranking.budget import Budget
 from newsletter.ranking.llm_errors import CallFailed, is_retryable, retry_after_seconds
 
@@ -40,6 +41,7 @@ class _Run:
     errors: list[str] = field(default_factory=list)
     auth_failed: bool = False
     budget_exhausted: bool = False
+    on_batch: BatchListener | None = None
 
 
 def judge_cache_key(model: str) -> str:
@@ -101,13 +103,17 @@ class LiteLLMJudge:
         return f"LiteLLMJudge({self.model!r}, api_base={self.api_base!r})"
 
     # -- public ----------------------------------------------------------------------------
-    def judge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+    def judge(
+        self, criteria: str, papers: Sequence[Paper], on_batch: BatchListener | None = None
+    ) -> Judgement:
         """Score `papers` (sync facade; safe to call from any thread, also inside an event loop)."""
-        return run_coroutine(self.ajudge(criteria, papers))
+        return run_coroutine(self.ajudge(criteria, papers, on_batch))
 
-    async def ajudge(self, criteria: str, papers: Sequence[Paper]) -> Judgement:
+    async def ajudge(
+        self, criteria: str, papers: Sequence[Paper], on_batch: BatchListener | None = None
+    ) -> Judgement:
         unique = list({p.arxiv_id: p for p in papers}.values())
-        run = _Run()
+        run = _Run(on_batch=on_batch)
         if unique:
             semaphore = self._semaphore()
             system = prompt.system_message(criteria)
@@ -161,17 +167,19 @@ class LiteLLMJudge:
             async with sem:
                 if run.auth_failed:  # the key is wrong for every batch: do not hammer the provider
                     return
-                content = await self._complete(run, system, user)
+                content, cost = await self._complete(run, system, user)
         except CallFailed as exc:
             run.errors.append(str(exc))
             run.auth_failed |= exc.auth
             run.budget_exhausted |= exc.budget
             return
         answer = prompt.parse_answer(content, [p.arxiv_id for p in papers])
-        for paper_id, verdict in answer.verdicts.items():
-            run.scores[paper_id] = Score(
-                paper_id, verdict.relevance, verdict.novelty, verdict.comment, source="llm"
-            )
+        fresh = {
+            paper_id: Score(paper_id, verdict.relevance, verdict.novelty, verdict.comment, source="llm")
+            for paper_id, verdict in answer.verdicts.items()
+        }
+        run.scores.update(fresh)
+        await self._report(run, fresh, cost)
         left = [p for p in papers if p.arxiv_id not in answer.verdicts]
         if not left:
             return
@@ -187,8 +195,20 @@ class LiteLLMJudge:
         else:  # asked on their own, so one confusing paper cannot spoil the others again
             await asyncio.gather(*(self._score(run, sem, system, [p], round_ + 1) for p in left))
 
+    @staticmethod
+    async def _report(run: _Run, scores: dict[str, Score], cost: Usage) -> None:
+        """Hand one answer to `on_batch`, off the event loop: it writes to the database, which
+        may wait for a lock, and the other calls in flight must not wait with it."""
+        if run.on_batch is None:
+            return
+        try:
+            await asyncio.to_thread(run.on_batch, scores, cost)
+        except Exception as exc:  # the scores are still in the Judgement; the caller saves them then
+            log.warning("could not save an LLM answer as it came: %s", exc)
+
     # -- transport -------------------------------------------------------------------------
-    async def _complete(self, run: _Run, system: str, user: str) -> str:
+    async def _complete(self, run: _Run, system: str, user: str) -> tuple[str, Usage]:
+        """The answer's text and what the call cost (only a call that was answered costs)."""
         import litellm
         from litellm.exceptions import AuthenticationError
 
@@ -230,11 +250,11 @@ class LiteLLMJudge:
                 log.info("LLM call failed (%s); retry %d in %.2fs", name, attempt + 1, delay)
                 await self._sleep(delay)
                 continue
-            self._account(run, response)
+            cost = self._account(run, response)
             try:
-                return str(response.choices[0].message.content or "")
+                return str(response.choices[0].message.content or ""), cost
             except (AttributeError, IndexError, TypeError):  # no choices: treated as malformed
-                return ""
+                return "", cost
         raise CallFailed(f"LLM call failed: {last}")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -243,7 +263,7 @@ class LiteLLMJudge:
         ceiling = min(self.backoff_max, self.backoff_base * 2.0**attempt)
         return ceiling * (0.5 + random.random() / 2)
 
-    def _account(self, run: _Run, response: Any) -> None:
+    def _account(self, run: _Run, response: Any) -> Usage:
         import litellm
 
         usage = getattr(response, "usage", None)
@@ -256,9 +276,11 @@ class LiteLLMJudge:
             if not self._cost_unknown_logged:
                 self._cost_unknown_logged = True
                 log.warning("no price known for LLM model %s: counting tokens only", self.model)
-        run.usage = run.usage + Usage(1, prompt_tokens, completion_tokens, cost)
+        call = Usage(1, prompt_tokens, completion_tokens, cost)
+        run.usage = run.usage + call
         if self.budget is not None:
             self.budget.charge(cost)
+        return call
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text

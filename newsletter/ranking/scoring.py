@@ -4,18 +4,22 @@ Every paper comes out with a score. The LLM's where it gave one (now or in an ea
 cache); the local ranker's otherwise. A paper the LLM was asked about but gave no score for keeps
 its local score with a note at the end of its comment (`LLM_MISSING_NOTE`), so the digest can say
 it was ranked locally. Nothing the LLM answers, and no exception from the judge, stops the run.
+
+LLM scores are cached, and their cost metered (`on_usage`), answer by answer as they come: a run
+killed half-way through the LLM stage leaves what it paid for, and its re-run asks only the rest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from newsletter.models import Paper, Score, Usage
 from newsletter.ranking.audit import CutAudit
-from newsletter.ranking.base import Judge, Judgement, Ranker, ScoreCache
+from newsletter.ranking.base import BatchListener, Judge, Judgement, Ranker, ScoreCache
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +27,7 @@ LLM_MISSING_NOTE = "(ranked locally: the LLM gave no score)"
 BUDGET_NOTE = "(ranked locally: the day's LLM budget was spent)"
 
 Cut = Callable[[Sequence[Score]], list[str]]
+UsageMeter = Callable[[Usage], None]  # records LLM spend as it happens (the run's row, see db.runs)
 HISTORY = 2000  # earlier LLM judgements handed to the ranker, newest first (LocalRanker uses as many)
 
 
@@ -62,15 +67,53 @@ def _local_scores(
     return ranked
 
 
-def _safe_judge(judge: Judge, criteria: str, papers: Sequence[Paper]) -> Judgement:
+def _safe_judge(
+    judge: Judge, criteria: str, papers: Sequence[Paper], on_batch: BatchListener
+) -> Judgement:
     if not papers:
         return Judgement(scores={})
     try:
-        return judge.judge(criteria, papers)
+        return judge.judge(criteria, papers, on_batch)
     except Exception as exc:  # the contract says a judge never raises; a run survives if it does
         log.exception("LLM judge failed on %d papers", len(papers))
         ids = frozenset(p.arxiv_id for p in papers)
         return Judgement(scores={}, unscored=ids, errors=(f"{type(exc).__name__}: {exc}",))
+
+
+class _Saver:
+    """Caches each LLM answer's scores and meters its cost as the judge hands them over."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        criteria: str,
+        asked: Mapping[str, Paper],
+        cache: ScoreCache | None,
+        on_usage: UsageMeter | None,
+    ) -> None:
+        self.key, self.criteria, self.asked = judge.cache_key, criteria, asked
+        self.cache, self.on_usage = cache, on_usage
+        self.saved: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, scores: Mapping[str, Score], usage: Usage) -> None:
+        try:
+            self.save(scores)
+        finally:
+            if self.on_usage is not None and usage.calls:
+                self.on_usage(usage)
+
+    def save(self, scores: Mapping[str, Score]) -> None:
+        """Cache the LLM scores of asked papers not saved yet (the judge's own answer may not be
+        trusted to hold only those)."""
+        with self._lock:
+            fresh = {
+                i: s for i, s in scores.items()
+                if i in self.asked and i not in self.saved and s.source == "llm"
+            }
+            if self.cache is not None and fresh:
+                self.cache.put_many(self.key, self.criteria, [self.asked[i] for i in fresh], fresh)
+            self.saved.update(fresh)
 
 
 def _mark(score: Score, note: str) -> Score:
@@ -87,11 +130,13 @@ def score_criteria(
     cache: ScoreCache | None,
     cut: Cut,
     audit_on: dt.date | None = None,
+    on_usage: UsageMeter | None = None,
 ) -> CriteriaScores:
     """Score every paper of `papers` against `criteria` (see the module docstring).
 
     `audit_on`: the day is an audit day (`newsletter.ranking.audit`): every paper goes to the
-    judge, and what the usual cut would have caught is measured and stored.
+    judge, and what the usual cut would have caught is measured and stored. `on_usage` hears of
+    each LLM call's cost as it is made.
     """
     papers = list({p.arxiv_id: p for p in papers}.values())
     # Today's own judgements stay out: a rerun of the day then ranks and cuts exactly as the
@@ -114,18 +159,18 @@ def score_criteria(
     cached = cache.get_many(judge.cache_key, criteria, candidates) if cache else {}
     cached = {i: replace(s, source="llm") for i, s in cached.items() if i in by_id}
     to_judge = [p for p in candidates if p.arxiv_id not in cached]
+    asked = {p.arxiv_id for p in to_judge}
+    saver = _Saver(judge, criteria, {i: by_id[i] for i in asked}, cache, on_usage)
     # An audit day judges the usual candidates first, then the rest: the audit's extra spend can
     # never take the budget of the papers a normal day would have sent.
-    judgement = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id in usual])
-    extra = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id not in usual])
-    asked = {p.arxiv_id for p in to_judge}
+    judgement = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id in usual], saver)
+    extra = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id not in usual], saver)
     fresh = {
         i: s
         for i, s in {**extra.scores, **judgement.scores}.items()
         if i in asked and s.source == "llm"
     }
-    if cache and fresh:
-        cache.put_many(judge.cache_key, criteria, [by_id[i] for i in fresh], fresh)
+    saver.save(fresh)  # what no answer handed over (a judge that does not report as it goes)
 
     note = BUDGET_NOTE if judgement.budget_exhausted else LLM_MISSING_NOTE
     # Only a usual candidate is marked: past the cut, an audit's failure leaves a normal day's score.
