@@ -117,6 +117,57 @@ def test_the_pool_sends_in_parallel_but_never_more_than_its_size(send: Sender, f
     assert fake.max_in_flight == 4
 
 
+class HoldingTransport:
+    """Answers the first send at once and holds every later one until `release` is set."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.in_flight: set[threading.Thread] = set()
+        self.release = threading.Event()
+        self.answered = 0
+
+    def send(self, email: OutgoingEmail) -> str:
+        with self.changed:
+            self.answered += 1
+            if self.answered == 1:
+                return "first"
+            self.in_flight.add(threading.current_thread())
+            self.changed.notify_all()
+        self.release.wait(timeout=30)
+        with self.changed:
+            self.in_flight.discard(threading.current_thread())
+        return "held"
+
+
+def test_the_pool_has_exactly_its_size_of_senders(db: Database) -> None:
+    """Every send is held, so each sender holds one job: the senders in flight are all there are."""
+    transport = HoldingTransport()
+    jobs = [make_job(f"p{n}@example.org") for n in range(20)]
+    reports: list[DeliveryReport] = []
+    before = set(threading.enumerate())
+    caller = threading.Thread(target=lambda: reports.append(
+        deliver_all(jobs, db=db, transport=transport, clock=lambda: NOW, concurrency=4)))
+    caller.start()
+    try:
+        with transport.changed:
+            # the calling thread starts its helpers before it sends: once it is held, all exist
+            assert transport.changed.wait_for(lambda: caller in transport.in_flight, timeout=30)
+            senders = set(threading.enumerate()) - before
+            assert transport.changed.wait_for(lambda: transport.in_flight >= senders, timeout=30)
+            assert len(transport.in_flight) == 4
+    finally:
+        transport.release.set()
+        caller.join(timeout=30)
+    assert len(reports[0].sent) == 20
+
+
+def test_backoff_never_exceeds_its_cap() -> None:
+    policy = RetryPolicy(backoff_base=1.0, backoff_cap=4.0, rng=random.Random(7))
+    for attempt in range(1, 12):
+        ceiling = min(2 ** (attempt - 1), 4.0)
+        assert ceiling / 2 <= policy.wait(attempt, None) <= ceiling
+
+
 def test_rate_limit_waits_until_the_reset_then_sends(send: Sender, fake: FakeSendGrid) -> None:
     fake.reset_in = 7
     fake.script("429")

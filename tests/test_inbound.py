@@ -7,17 +7,22 @@ import logging
 import threading
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from newsletter.db.subscribers import is_suppressed, suppressions, token_for
+from newsletter.db.subscribers import email_for_token, is_suppressed, suppressions, token_for
 from newsletter.feedback import list_feedback
+from newsletter.mail.base import TransientSendError
+from newsletter.models import OutgoingEmail
 from newsletter.web.inbound import _recode
 from tests.fakes.inbound import (
     NOW,
     REPLY_DOMAIN,
     LeaveApp,
     default_post,
+    make_leave_app,
     raw_post,
     reply,
     sample_post,
@@ -71,6 +76,30 @@ def test_repeated_unsubscribe_reply_confirms_once(both: LeaveApp) -> None:
     assert both.post(default_post(again)).text.strip() == "ok: already-unsubscribed"
     assert len(both.outbox_files()) == 1
     assert suppressions(both.db)[ADA].message_id == str(message["Message-ID"])
+
+
+def test_a_second_unsubscribe_reply_retries_a_failed_confirmation(tmp_path: Path) -> None:
+    class FailsOnce:
+        def __init__(self) -> None:
+            self.tries: list[str] = []
+
+        def send(self, email: OutgoingEmail) -> str:
+            self.tries.append(email.to)
+            if len(self.tries) == 1:
+                raise TransientSendError("HTTP 503 from SendGrid")
+            return "id"
+
+    transport = FailsOnce()
+    env = make_leave_app(tmp_path, transport=transport)
+    with env.client:
+        first = reply(to=env.reply_address(ADA), subject="unsubscribe", text="", quote=None)
+        assert env.post(default_post(first)).text.strip() == "ok: unsubscribed"
+        assert suppressions(env.db)[ADA].confirmation_sent_at is None  # given back for a retry
+        again = reply(to=env.reply_address(ADA), subject="unsubscribe", text="", quote=None)
+        assert env.post(default_post(again)).text.strip() == "ok: already-unsubscribed"
+    assert transport.tries == [ADA, ADA]
+    assert suppressions(env.db)[ADA].confirmation_sent_at == NOW.isoformat()
+    env.db.close()
 
 
 def test_token_in_envelope_is_case_insensitive(both: LeaveApp) -> None:
@@ -239,8 +268,6 @@ def test_bad_credentials_get_401_and_change_nothing(both: LeaveApp, auth: tuple[
 
 
 def test_unset_webhook_credentials_refuse_everything(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.fakes.inbound import make_leave_app
-
     env = make_leave_app(tmp_path, webhook_username="", webhook_password="")
     env.token(ADA)
     with env.client:
@@ -251,41 +278,65 @@ def test_unset_webhook_credentials_refuse_everything(tmp_path) -> None:  # type:
     env.db.close()
 
 
-def test_oversized_body_is_refused_by_content_length(both: LeaveApp) -> None:
+def test_a_body_over_the_default_cap_gets_413(both: LeaveApp) -> None:
     big = reply(to=both.reply_address(ADA), text="unsubscribe\n" + "x" * (5 * 1024 * 1024))
     response = both.post(default_post(big))
     assert response.status_code == 413
     assert_nothing_changed(both)
 
 
-def test_oversized_streamed_body_is_refused_without_reading_it_whole(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """At the ASGI level, so we see how much the app pulled from the client (no Content-Length)."""
-    from tests.fakes.inbound import make_leave_app
+def _asgi_post(env: LeaveApp, receive: Any, *headers: tuple[bytes, bytes]) -> list[dict[str, Any]]:
+    """POST /inbound straight into the ASGI app, so a test sees how much of the body it pulled."""
+    post = default_post(reply(to=env.reply_address(ADA), text="unsubscribe"))
+    sent: list[dict[str, Any]] = []
 
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/inbound", "raw_path": b"/inbound", "query_string": b"",
+             "root_path": "", "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
+             "headers": [(b"content-type", post.content_type.encode()),
+                         *((k.lower().encode(), v.encode()) for k, v in _auth().items()), *headers]}
+    asyncio.run(env.client.app(scope, receive, send))
+    return sent
+
+
+def test_oversized_body_is_refused_by_content_length(tmp_path: Path) -> None:
+    """A declared length over the cap is answered before a byte of the body is read."""
+    env = make_leave_app(tmp_path)
+    env.client.app.state.inbound_max_bytes = 64 * 1024
+    body = default_post(reply(to=env.reply_address(ADA), text="unsubscribe")).body
+    pulled = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": body if pulled == 1 else b"y" * 16 * 1024, "more_body": True}
+
+    sent = _asgi_post(env, receive, (b"content-length", str(64 * 1024 + 1).encode()))
+    assert sent[0]["status"] == 413
+    assert pulled == 0
+    assert_nothing_changed(env)
+    env.db.close()
+
+
+def test_oversized_streamed_body_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    """No Content-Length: the cap is applied while reading."""
     env = make_leave_app(tmp_path)
     env.client.app.state.inbound_max_bytes = 64 * 1024
     post = default_post(reply(to=env.reply_address(ADA), text="unsubscribe"))
     pulled = 0
-    sent: list[dict] = []  # type: ignore[type-arg]
 
-    async def receive() -> dict:  # type: ignore[type-arg]
+    async def receive() -> dict[str, Any]:
         nonlocal pulled
         pulled += 1
         if pulled == 1:
             return {"type": "http.request", "body": post.body[:-20], "more_body": True}
-        return {"type": "http.request", "body": b"y" * 16 * 1024, "more_body": True}  # never ends
+        # 1 MiB in all, far over the cap (bounded, so a broken cap fails instead of hanging)
+        return {"type": "http.request", "body": b"y" * 16 * 1024, "more_body": pulled < 64}
 
-    async def send(message: dict) -> None:  # type: ignore[type-arg]
-        sent.append(message)
-
-    headers = [(b"content-type", post.content_type.encode()),
-               *((k.lower().encode(), v.encode()) for k, v in _auth().items())]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/inbound", "raw_path": b"/inbound", "query_string": b"",
-             "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
-             "server": ("testserver", 80)}
-    asyncio.run(env.client.app(scope, receive, send))
-
+    sent = _asgi_post(env, receive)
     assert sent[0]["status"] == 413
     assert pulled <= 6  # 64 KiB cap / 16 KiB chunks, plus the first part: not the endless rest
     assert_nothing_changed(env)
@@ -351,8 +402,18 @@ def test_field_in_another_charset_is_decoded() -> None:
     assert _recode("café", "no-such-charset") == "café"
 
 
-def test_tokens_are_created_lazily_and_stable(both: LeaveApp) -> None:
-    assert token_for(both.db, ADA, NOW) == both.token(ADA)
+def test_tokens_are_created_lazily_and_stable(leave_app: LeaveApp) -> None:
+    def stored() -> list[str]:
+        return [row["email"] for row in leave_app.db.read().execute(
+            "SELECT email FROM subscriber_tokens ORDER BY email")]
+
+    assert stored() == []  # none until a digest (here: the test) asks for one
+    ada = token_for(leave_app.db, ADA, NOW)
+    assert stored() == [ADA]
+    assert token_for(leave_app.db, ADA, NOW.replace(hour=12)) == ada
+    assert email_for_token(leave_app.db, ada) == ADA
+    assert token_for(leave_app.db, BOB, NOW) != ada
+    assert stored() == [ADA, BOB]
 
 
 def test_list_feedback_newest_first_per_address_and_limited(both: LeaveApp) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.models import Paper, Score, Subscriber
-from newsletter.select import AUTHOR_MATCH, same_author, select
+from newsletter.select import AUTHOR_MATCH, near_misses, same_author, select
 
 
 def paper(n: int, *authors: str, cats: tuple[str, ...] = ("cs.CV",)) -> Paper:
@@ -38,6 +38,14 @@ def test_threshold_order_and_cap() -> None:
     assert pick(reader(min_relevance=8, max_papers=1), papers, sc) == ["03"]
 
 
+def test_reader_thresholds_override_the_defaults() -> None:
+    papers = [paper(n) for n in range(1, 7)]
+    sc = scores((1, 4, 9), (2, 7, 3), (3, 9, 2), (4, 7, 8), (5, 5, 1), (6, 8, 0 + 1))
+    assert pick(reader(min_relevance=8), papers, sc) == ["03", "06"]
+    assert pick(reader(min_novelty=3), papers, sc) == ["04", "02"]
+    assert pick(reader(min_relevance=4), papers, sc, min_relevance=8) == ["03", "06", "04", "02", "05", "01"]
+
+
 def test_other_categories_and_already_sent_papers_are_left_out() -> None:
     papers = [paper(1), paper(2, cats=("cs.LG",)), paper(3, cats=("cs.LG", "cs.CV"))]
     sc = scores((1, 9, 5), (2, 9, 5), (3, 9, 5))
@@ -54,12 +62,36 @@ def test_followed_authors_come_first_whatever_their_score() -> None:
     assert entries[0].score.comment == AUTHOR_MATCH and entries[0].author_match
 
 
+def test_a_followed_authors_paper_keeps_its_own_score() -> None:
+    """Only an unscored paper gets the stand-in score; a scored one shows what the judge said."""
+    papers = [paper(1, "Anna Müller"), paper(2, "Anna Müller")]
+    sub = reader(authors=("A. Muller",))
+    entries = select(sub, papers, scores((1, 2, 3)), min_relevance=5, min_novelty=1, max_papers=5)
+    assert [(e.score.relevance, e.score.novelty) for e in entries] == [(2, 3), (10, 5)]
+    assert all(e.author_match for e in entries)
+
+
+def test_followed_authors_over_the_cap_leave_no_room_for_others() -> None:
+    papers = [paper(1, "Anna Müller"), paper(2, "Anna Müller"), paper(3), paper(4), paper(5)]
+    sc = scores((3, 9, 5), (4, 8, 5), (5, 7, 5))
+    assert pick(reader(authors=("A. Muller",)), papers, sc, max_papers=1) == ["01", "02"]
+    assert pick(reader(authors=("A. Muller",)), papers, sc, max_papers=3) == ["01", "02", "03"]
+
+
+def test_near_misses_are_the_best_scored_of_the_readers_categories() -> None:
+    papers = [paper(1), paper(2, cats=("cs.LG",)), paper(3), paper(4), paper(5, cats=("cs.LG", "cs.CV"))]
+    sc = scores((1, 2, 2), (2, 4, 4), (3, 3, 1), (4, 1, 1), (5, 1, 9))
+    assert [e.paper.arxiv_id[-2:] for e in near_misses(reader(), papers, sc)] == ["03", "01", "05"]
+
+
 @pytest.mark.parametrize(
     ("followed", "author", "same"),
     [
         ("A. Müller", "Anna Muller", True),
         ("anna müller", "Anna Müller", True),
         ("Anna Muller", "Bea Muller", False),
+        ("A. Muller", "Bea Muller", False),
+        ("Bea Muller", "A. Muller", False),
         ("Anna Muller", "Anne Muller", False),
         ("J.-P. Sartre", "Jean-Paul Sartre", True),
         ("Müller", "Zoe Müller", True),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from newsletter import leave
+from newsletter.db import DatabaseError
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subs
 from newsletter.mail.sendgrid import SendGridTransport
@@ -58,6 +60,30 @@ def test_post_unsubscribes_and_is_safe_to_repeat(leave_app: LeaveApp) -> None:
     assert "<form" not in page.text
 
 
+def test_every_page_keeps_the_token_out_of_indexes_referrers_and_scripts(leave_app: LeaveApp) -> None:
+    token = leave_app.token(ADA)
+    for response in (leave_app.client.get(f"/unsubscribe/{token}"),
+                     leave_app.client.post(f"/unsubscribe/{token}"),
+                     leave_app.client.get(f"/unsubscribe/{token}"),
+                     leave_app.client.post(f"/unsubscribe/{'b' * 32}")):
+        assert response.headers["x-robots-tag"] == "noindex, nofollow"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["content-security-policy"] == (
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+
+
+def test_a_database_error_asks_to_try_again_later(leave_app: LeaveApp) -> None:
+    token = leave_app.token(ADA)
+    with leave_app.db.tx() as conn:
+        conn.execute("DROP TABLE suppressions")
+    for response in (leave_app.client.get(f"/unsubscribe/{token}"),
+                     leave_app.client.post(f"/unsubscribe/{token}")):
+        assert response.status_code == 503
+        assert "Try again later" in response.text
+        assert response.headers["cache-control"] == "no-store"
+    assert leave_app.outbox_files() == []
+
+
 def test_post_without_a_body_works_too(leave_app: LeaveApp) -> None:
     token = leave_app.token(ADA)
     assert leave_app.client.post(f"/unsubscribe/{token.upper()}").status_code == 200
@@ -87,6 +113,22 @@ def test_resubscribe_rotates_the_token(leave_app: LeaveApp) -> None:
     assert leave_app.client.post(f"/unsubscribe/{new}").status_code == 200
     assert subs.is_suppressed(leave_app.db, ADA)
     assert leave.resubscribe(leave_app.db, BOB, NOW) is False
+
+
+def test_resubscribe_is_one_transaction(leave_app: LeaveApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while rotating the token must leave the address suppressed, not back on the
+    list with its old (leaked) unsubscribe link still working."""
+    old = leave_app.token(ADA)
+    leave_app.client.post(f"/unsubscribe/{old}")
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(subs, "rotate_token", broken)
+    with pytest.raises((DatabaseError, sqlite3.OperationalError), match="disk I/O error"):
+        leave.resubscribe(leave_app.db, ADA, NOW)
+    assert subs.is_suppressed(leave_app.db, ADA)
+    assert subs.email_for_token(leave_app.db, old) == ADA
 
 
 @pytest.fixture
@@ -123,6 +165,26 @@ def test_a_failed_confirmation_is_retried_later_not_lost(sendgrid_app) -> None: 
     assert leave.send_pending_confirmations(env.db, NOW, settings=env.settings,
                                             transport=env.client.app.state.transport) == 0
     assert fake.sent_to(ADA) == 1
+
+
+def test_an_unexpected_transport_error_gives_the_confirmation_back_for_a_retry(leave_app: LeaveApp) -> None:
+    class Broken:
+        def send(self, email: object) -> str:
+            raise RuntimeError("library bug")
+
+    leave.unsubscribe(leave_app.db, ADA, "one-click", NOW)
+    with pytest.raises(RuntimeError, match="library bug"):
+        leave.send_confirmation(leave_app.db, ADA, NOW, settings=leave_app.settings, transport=Broken())
+    assert subs.suppressions(leave_app.db)[ADA].confirmation_sent_at is None
+    assert subs.awaiting_confirmation(leave_app.db, leave.CONFIRMED_SOURCES) == [ADA]
+
+
+def test_the_confirmation_escapes_the_address_in_its_html(leave_app: LeaveApp) -> None:
+    address = "a<b>&c@example.org"
+    message = leave.confirmation_email(address, "reply", token="t" * 32, settings=leave_app.settings, now=NOW)
+    assert "a&lt;b&gt;&amp;c@example.org will get no more digests" in message.html
+    assert address not in message.html
+    assert f"{address} will get no more digests" in message.text
 
 
 def test_bounces_and_complaints_get_no_confirmation(sendgrid_app) -> None:  # type: ignore[no-untyped-def]
