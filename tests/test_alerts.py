@@ -27,6 +27,7 @@ from tests.test_faults import write_roster
 UTC = dt.UTC
 NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=UTC)
 DAY = dt.date(2025, 8, 28)
+ADMIN = "admin@example.org"
 
 
 @pytest.fixture
@@ -266,3 +267,64 @@ def test_a_days_unknown_digest_is_alerted_and_holds_back_the_cost_line(
         f"unknown (interrupted mid-send, maybe delivered): {readers[0]}"
         in mail["admin@example.org.alert-run.eml"]
     )
+
+
+def test_a_replies_alert_quotes_the_newest_replies_cut_short(db: Database) -> None:
+    from newsletter.alerts import feedback_alert
+    from newsletter.feedback import record_feedback
+
+    for n in range(22):
+        record_feedback(db, email=f"reader{n:02d}@example.org", subject="Re: digest",
+                        body=f"reply {n:02d} " + "word " * 100, now=NOW + dt.timedelta(minutes=n))
+    record_feedback(db, email="Admin@Example.org", subject="Re: alert", body="my own note", now=NOW)
+    alert = feedback_alert(db, DAY, "admin@example.org")
+    assert alert is not None
+    assert alert.subject == "arXiv Digest: 22 new reply(ies) from readers"
+    quoted = alert.lines[1:-1]
+    assert [line.split(" at ")[0] for line in quoted] == [f"reader{n:02d}@example.org" for n in range(2, 22)]
+    for line in quoted:  # the Re: line and the first 300 characters of the reply
+        excerpt = line.split(": ", 1)[1]
+        assert len(excerpt) == 300 and excerpt.endswith("…") and excerpt.startswith("Re: digest | reply")
+    assert alert.lines[-1] == "… and 2 earlier one(s)"
+
+
+def test_replies_are_forwarded_even_after_other_alerts_were_sent(db: Database, tmp_path: Path) -> None:
+    from newsletter.alerts import feedback_alert
+    from newsletter.feedback import record_feedback
+
+    alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), load_settings(admin_email=ADMIN))
+    run = run_alert(DAY, {"b@example.org": "HTTP 400"}, [])
+    assert run is not None
+    assert alerter.send(run, NOW)  # its key starts with the date: "2025-08-28:…"
+    assert alerter.send(cost_alert(day_cost(db, DAY)), NOW)  # key "2025-08-28"
+    record_feedback(db, email="ada@example.org", subject="Re: digest", body="please add me back", now=NOW)
+    replies = feedback_alert(db, DAY, "admin@example.org")
+    assert replies is not None and "please add me back" in replies.text
+    assert alerter.send(replies, NOW)
+    assert feedback_alert(db, DAY, "admin@example.org") is None
+
+
+def test_each_days_cost_line_is_sent_even_within_one_month(db: Database, tmp_path: Path) -> None:
+    alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), load_settings(admin_email=ADMIN))
+    friday = DAY + dt.timedelta(days=1)
+    for day in (DAY, friday):
+        record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=day))
+        record.subscribers_served = 2
+        run_log.finish_run(db, record, NOW)
+        assert alerter.send(cost_alert(day_cost(db, day)), NOW)
+    assert not alerter.send(cost_alert(day_cost(db, friday)), NOW)  # once per day
+    assert (tmp_path / "outbox" / "2025-08-29" / "admin@example.org.alert-cost.eml").exists()
+
+
+def test_a_cron_run_for_some_readers_only_sends_no_cost_line(db: Database, tmp_path: Path) -> None:
+    from newsletter.alerts import report_run
+    from newsletter.pipeline import RunSummary
+
+    alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), load_settings(admin_email=ADMIN))
+    record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=DAY))
+    run_log.finish_run(db, record, NOW)
+    summary = RunSummary(digest_date=DAY, sent=["ada@example.org"])
+    report_run(alerter, summary, NOW, whole_day=False)  # `newsletter run --only ada@example.org`
+    assert not alerter.already_sent("cost", DAY.isoformat())
+    report_run(alerter, summary, NOW, whole_day=True)
+    assert alerter.already_sent("cost", DAY.isoformat())

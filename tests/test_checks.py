@@ -143,3 +143,13 @@ def test_an_llm_error_that_echoes_the_key_does_not_show_it(site: Path, fake_llm)
     assert code == 1
     assert "invalid key: Bearer ***" in " ".join(output.split())
     assert key not in output
+
+
+def test_a_feed_still_showing_an_older_day_is_a_warning(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+    from newsletter.checks import check_arxiv
+
+    fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # 06:00 UTC on the 28th: the feed should show the 28th
+    feed = check_arxiv(load_settings(), None, NOW)[0]
+    assert feed.status == "warn"
+    assert "dated 2025-08-27" in feed.detail
+    assert "the announcement of 2025-08-28 is not there yet" in feed.detail

@@ -108,3 +108,25 @@ def test_an_unreadable_database_answers_503(db: Database) -> None:
 def test_unknown_state_fields_are_refused() -> None:
     with pytest.raises(AttributeError):
         healthy_state().update(nonsense=1)
+
+
+def test_a_service_that_never_ticked_answers_503_once_three_intervals_have_passed(db: Database) -> None:
+    state = ServiceState(started_at=NOW - dt.timedelta(minutes=17))
+    state.update(running=True, fetch_status="done")  # the scheduler runs, the delivery job never did
+    code, body = health_status(db, state, NOW)
+    assert code == 503
+    assert body["problems"] == [f"the delivery job has not run since {state.started_at.isoformat()}"]
+    assert health_status(db, state, NOW - dt.timedelta(minutes=2))[0] == 200  # 15 minutes: still fine
+
+
+def test_the_last_runs_errors_are_counted_not_quoted(db: Database) -> None:
+    record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW - dt.timedelta(minutes=9),
+                                                     digest_date=dt.date(2025, 8, 28)))
+    record.status, record.failures = "failed", 2
+    record.errors = ["ada@example.org: HTTP 400", "grace@example.org: HTTP 400"]
+    run_log.finish_run(db, record, NOW - dt.timedelta(minutes=8))
+    code, body = health_status(db, healthy_state(), NOW)
+    assert code == 200
+    assert body["last_delivery_run"]["errors"] == 2
+    assert body["last_delivery_run"]["failures"] == 2
+    assert "example.org" not in json.dumps(body)

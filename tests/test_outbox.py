@@ -111,3 +111,23 @@ def test_an_alert_never_replaces_a_file_another_process_writes_at_the_same_momen
     assert raced[0].read_text() == "the other alert"
     left = sorted(p.name for p in written.parent.iterdir())  # no temporary file behind
     assert left == ["admin@example.org.alert-run-2.eml", "admin@example.org.alert-run.eml"]
+
+
+def test_only_this_digests_file_counts_as_written(tmp_path: Path) -> None:
+    outbox = OutboxTransport(tmp_path)
+    sent = dataclasses.replace(message("ada@example.org"), message_id="<20250828-abc.digest@example.org>")
+    outbox.send(sent)
+    assert outbox.written("20250828-abc", "ada@example.org", "2025-08-28")
+    assert not outbox.written("20250828-def", "ada@example.org", "2025-08-28")  # another digest's file
+    assert not outbox.written("20250828-abc", "grace@example.org", "2025-08-28")  # no file at all
+
+
+def test_discarding_a_partial_write_leaves_other_readers_files_alone(tmp_path: Path) -> None:
+    day = tmp_path / "2025-08-28"
+    day.mkdir()
+    mine, theirs = day / ".ada@example.org.eml.k2j4.tmp", day / ".grace@example.org.eml.p9q8.tmp"
+    for path in (mine, theirs):
+        path.write_text("half a message")
+    OutboxTransport(tmp_path).discard_partial("ada@example.org", "2025-08-28")
+    assert not mine.exists()
+    assert theirs.exists()  # maybe another run's send in progress

@@ -390,3 +390,9 @@ def test_subscriber_without_trailing_newline_in_criteria() -> None:
     )
     _, markdown, _ = _render(dataclasses.replace(base, subscriber=sub))
     assert markdown.endswith("\n---\n\n## Paper selection prompt\nOnly matting.\n")
+
+
+@pytest.mark.parametrize("reply_to", ['u-x"@reply.example.org', "u-x@reply.example.org><b>", "u-x'@r.org"])
+def test_a_reply_address_with_markup_characters_is_refused(reply_to: str) -> None:
+    with pytest.raises(ValueError, match="reply_to must be an email address"):
+        render_digest(seed_digest("2025-08-28"), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=reply_to)
