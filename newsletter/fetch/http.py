@@ -28,7 +28,8 @@ USER_AGENT = "arxiv-digest/0.1 (self-hosted newsletter; +https://github.com/)"
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Bounded attempts with exponential backoff and jitter; a server's Retry-After wins."""
+    """Bounded attempts with exponential backoff and jitter; a server's Retry-After can lengthen a
+    wait, never shorten it (the longer of the two)."""
 
     attempts: int = 4
     backoff: float = 2.0  # seconds before the first retry; doubles each time
