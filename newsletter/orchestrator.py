@@ -131,6 +131,8 @@ def run_daily(
         digest_date = summary.digest_date
         assert digest_date is not None
         if not dry_run:
+            if killed := run_log.close_killed_runs(db):
+                log.warning("%d earlier run(s) had been killed before they finished", killed)
             summary.interrupted = [d.email for d in recover_interrupted(db, adapters.transport, now)]
             if resend_unknown:
                 summary.released = delivery_store.release_unknown(

@@ -316,3 +316,26 @@ def test_an_outbox_send_a_crash_interrupted_is_settled_from_the_files(site: Path
     assert files["grace@example.org"].exists() and not partial.exists()
     for address in ("ada@example.org", "grace@example.org"):
         assert delivery_store.get(db, address, dt.date(2025, 8, 28)).status == "sent"  # type: ignore[union-attr]
+
+
+def test_a_run_killed_before_it_finished_is_marked_killed_by_the_next_one(site: Path) -> None:
+    """Only the run lock's holder may judge a `running` row dead; the service's `prepare` is not locked."""
+    from newsletter.db import runs as run_log
+
+    db = Database.open(site / "var" / "state.db")
+    started = dt.datetime(2025, 8, 28, 5, 0, tzinfo=dt.UTC)
+    for kind in ("run", "prepare"):
+        record = run_log.RunRecord(kind=kind, started_at=started, digest_date=dt.date(2025, 8, 28))
+        run_log.start_run(db, record)
+    assert run("--date", DAY, "--dry-run")[0] == 0  # a dry run holds no lock and judges nothing
+    query = "SELECT kind, status FROM runs ORDER BY id"
+    assert [(r["kind"], r["status"]) for r in db.read().execute(query)][:2] == [
+        ("run", "running"), ("prepare", "running")
+    ]
+
+    assert run("--date", DAY)[0] == 0
+    rows = db.read().execute("SELECT kind, status, errors FROM runs ORDER BY id").fetchall()
+    assert [(r["kind"], r["status"]) for r in rows] == [
+        ("run", "killed"), ("prepare", "running"), ("dry-run", "ok"), ("run", "ok")
+    ]
+    assert "stopped before the run finished" in rows[0]["errors"]

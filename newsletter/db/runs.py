@@ -93,6 +93,22 @@ def finish_run(db: Database, record: RunRecord, now: dt.datetime) -> None:
         )
 
 
+def close_killed_runs(db: Database) -> int:
+    """Mark `killed` the delivery runs a dead process left `running`; returns how many.
+
+    Only a caller holding the data folder's run lock may call this: every `run` row still
+    `running` then belongs to a process that died (SIGKILL, power loss) before `finish_run`.
+    `prepare` rows are left alone, as the service scores outside that lock.
+    """
+    with db.tx() as conn:
+        cursor = conn.execute(
+            "UPDATE runs SET status='killed', errors=?"
+            " WHERE status='running' AND kind='run'",
+            (json.dumps(["the process stopped before the run finished"]),),
+        )
+    return cursor.rowcount
+
+
 def recent_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
     rows = db.read().execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [dict(row) for row in rows]
