@@ -74,15 +74,23 @@ def select(
 
 
 def near_misses(
-    subscriber: Subscriber, papers: Sequence[Paper], scores: Mapping[str, Score], count: int = 3
+    subscriber: Subscriber,
+    papers: Sequence[Paper],
+    scores: Mapping[str, Score],
+    count: int = 3,
+    *,
+    already_sent: Collection[str] = (),
 ) -> tuple[DigestEntry, ...]:
     """The reader's best-scored papers of the day, whatever the threshold: what a preview shows
     when nothing was selected, so the admin can tell a quiet day from criteria or a threshold
-    that nothing can meet."""
+    that nothing can meet. Papers the reader already had are not near misses: no digest would
+    carry them."""
     ranked = [
         DigestEntry(paper, scores[paper.arxiv_id])
         for paper in papers
-        if paper.arxiv_id in scores and in_categories(paper, subscriber.categories)
+        if paper.arxiv_id in scores
+        and paper.arxiv_id not in already_sent
+        and in_categories(paper, subscriber.categories)
     ]
     ranked.sort(key=lambda e: (-e.score.relevance, -e.score.novelty))
     return tuple(ranked[:count])

@@ -171,7 +171,9 @@ def digest_stage(
         rendered = None
     if dry_run:
         if not entries:
-            summary.near_misses[subscriber.email] = near_misses(subscriber, day.papers, scored.scores)
+            summary.near_misses[subscriber.email] = near_misses(
+                subscriber, day.papers, scored.scores, already_sent=already
+            )
         if rendered is not None:
             summary.previews[subscriber.email] = _write_preview(
                 settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html

@@ -229,6 +229,22 @@ def test_a_preview_with_nothing_selected_shows_the_closest_papers(
     assert result.stderr.splitlines() == lines
 
 
+def test_the_closest_papers_leave_out_one_the_reader_already_had(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database.open(site / "var" / "state.db")
+    earlier = dt.datetime(2025, 8, 27, 5, 0, tzinfo=dt.UTC)
+    delivery_store.begin(db, "ada@example.org", dt.date(2025, 8, 27), paper_ids=("2508.20020",),
+                         message_id="<m@x>", now=earlier)
+    delivery_store.mark_sent(db, "ada@example.org", dt.date(2025, 8, 27), provider_id=None, now=earlier)
+    monkeypatch.setenv("NEWSLETTER_MIN_RELEVANCE", "10")
+    result = runner.invoke(app, ["preview", "ada@example.org", "--date", DAY], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    closest = result.stderr.splitlines()[2:]
+    assert len(closest) == 3 and not any("2508.20020" in line for line in closest)
+    assert closest[0].startswith("  5/5  ")  # the paper that came second when GS was there
+
+
 def test_a_failed_fetch_is_one_line_that_names_the_feed(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # the feed is behind the day asked for
     code, output = run("--date", DAY)

@@ -84,6 +84,13 @@ def test_near_misses_are_the_best_scored_of_the_readers_categories() -> None:
     assert [e.paper.arxiv_id[-2:] for e in near_misses(reader(), papers, sc)] == ["03", "01", "05"]
 
 
+def test_near_misses_leave_out_papers_the_reader_already_had() -> None:
+    papers = [paper(n) for n in range(1, 5)]
+    sc = scores((1, 4, 2), (2, 3, 2), (3, 2, 2), (4, 1, 2))
+    misses = near_misses(reader(), papers, sc, already_sent={"2508.00001", "2508.00003"})
+    assert [e.paper.arxiv_id[-2:] for e in misses] == ["02", "04"]
+
+
 @pytest.mark.parametrize(
     ("followed", "author", "same"),
     [
