@@ -118,6 +118,35 @@ def test_every_transient_failure_ends_with_every_paper_scored(
         assert len(fake_llm.requests) >= 2  # the failure was seen and recovered from
 
 
+def test_an_answer_that_never_stops_arriving_is_cut_off_whole_and_asked_again(
+    fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    """litellm's timeout bounds each read; a body trickling in byte by byte passes every read and
+    only the judge's bound on the whole call (timeout * 2 + 1) stops it."""
+    papers = load_papers(3)
+    fake_llm.slow_seconds = 3.0  # past the whole-call bound of 0.3 * 2 + 1 = 1.6 s
+    judge, sleeps = make_judge(fake_llm, timeout=0.3)
+    fake_llm.script("trickle")
+
+    with caplog.at_level(logging.INFO, logger="newsletter.ranking.llm"):
+        result = judge.judge(CRITERIA, papers)
+
+    assert result.unscored == frozenset(), result.errors
+    assert len(fake_llm.requests) == 2 and len(sleeps.delays) == 1
+    assert "LLM call failed (TimeoutError); retry 1" in caplog.text
+    assert result.usage.calls == 1  # the call cut off was never answered, so it cost nothing
+
+
+def test_a_trickled_answer_within_the_bound_is_read_whole(fake_llm: FakeLLM) -> None:
+    fake_llm.slow_seconds = 0.5  # each read waits 0.05 s, the whole call 0.5 s: both within 1.0 s
+    judge, sleeps = make_judge(fake_llm, timeout=1.0)
+    fake_llm.script("trickle")
+
+    result = judge.judge(CRITERIA, load_papers(2))
+
+    assert result.unscored == frozenset() and len(fake_llm.requests) == 1 and sleeps.delays == []
+
+
 def test_missing_paper_is_asked_again_on_its_own(fake_llm: FakeLLM) -> None:
     papers = load_papers(5)
     judge, _ = make_judge(fake_llm)

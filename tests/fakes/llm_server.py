@@ -35,6 +35,8 @@ is empty the oracle answers. A step is one of:
   "429"           HTTP 429 with `Retry-After: {fake_llm.retry_after}` (default "0")
   "500" / "503"   server errors;   "401" bad key;   "400" bad request
   "slow"          sleeps `fake_llm.slow_seconds` (default 5) then answers like the oracle
+  "trickle"       the oracle's answer, its body led by one byte of JSON whitespace every 0.05 s
+                  for `slow_seconds`: no single read waits long, only the whole call is slow
   "disconnect"    closes the connection without an answer
   Reply(content)  HTTP 200 with this exact message content
   a callable      `fn(body: dict) -> tuple[int, dict[str, str], dict | bytes]` (status, headers, body)
@@ -64,6 +66,8 @@ import pytest
 StepResult = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
 Step = "str | Reply | Callable[[dict[str, Any]], StepResult]"
 
+_TRICKLE = "X-Fake-Trickle-Seconds"  # internal: tells _send to pace the body (never sent)
+_TRICKLE_GAP = 0.05
 _CRITERIA = re.compile(r"<criteria>(.*?)</criteria>", re.S)
 _PAPER = re.compile(r'<paper id="([^"]*)">(.*?)</paper>', re.S)
 _WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
@@ -207,9 +211,12 @@ class FakeLLM:
             papers[0]["relevance"] = 11
         elif step == "duplicate" and papers:
             papers.append({**papers[0], "relevance": 1, "comment": "second opinion"})
-        elif step not in ("oracle", "slow", "missing", "out_of_range", "duplicate"):
+        elif step not in ("oracle", "slow", "trickle", "missing", "out_of_range", "duplicate"):
             raise ValueError(f"unknown fake LLM step {step!r}")
-        return 200, {}, self._completion(body, json.dumps(answer))
+        completion = self._completion(body, json.dumps(answer))
+        if step == "trickle":
+            return 200, {_TRICKLE: str(self.slow_seconds)}, completion
+        return 200, {}, completion
 
     def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
         with self._lock:
@@ -264,14 +271,20 @@ class FakeLLM:
 
             def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                trickle = float(headers.pop(_TRICKLE, 0))
+                pad = int(trickle / _TRICKLE_GAP)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(pad + len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
                 # the client may have given up (a timeout test): nothing to answer then
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    for _ in range(pad):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(_TRICKLE_GAP)
                     self.wfile.write(data)
 
         return Handler
