@@ -21,10 +21,17 @@ from newsletter.settings import Settings
 
 
 def _criteria_value(path: Path, roster: Path) -> str:
-    """The criteria path as the roster stores it: relative to the roster's folder, where it must be."""
-    if not path.is_file():
-        raise UserError(f"criteria file not found: {path}")
+    """The criteria path as the roster stores it: relative to the roster's folder, where it must be.
+
+    A relative path is read from the working folder or, failing that, from the roster's folder (as
+    the roster itself names it): in the container the working folder is /app, the roster's /config.
+    """
     folder = roster.resolve().parent
+    if not path.is_file() and not path.is_absolute() and (folder / path).is_file():
+        path = folder / path
+    if not path.is_file():
+        beside = "" if path.is_absolute() else f" (nor in the roster's folder {folder})"
+        raise UserError(f"criteria file not found: {path}{beside}")
     lexical = Path(os.path.normpath(path.absolute()))  # a link inside the folder is the admin's choice
     inside = [p for p in (lexical, path.resolve()) if p.is_relative_to(folder)]
     if not inside:
@@ -102,6 +109,19 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:
             suppressed = subscriber_store.is_suppressed(db, email.strip())
             if suppressed and not resubscribe:
                 raise UserError(f"{email} unsubscribed earlier; add --resubscribe if they asked to come back")
+            from newsletter.leave import resubscribe as come_back
+
+            # Leaving never touches the CSV, so whoever comes back is usually still on it: keep that row.
+            kept = None
+            if suppressed and settings.subscribers.is_file():
+                kept = load_roster(settings.subscribers, settings).find(email.strip())
+            if kept is not None:
+                come_back(db, kept.email, now_utc())
+                out.print(
+                    f"Resubscribed {kept.email}: their row on line {kept.row} of {settings.subscribers}"
+                    " is kept as it is (edit it to change their criteria or schedule)."
+                )
+                return
             values = {
                 "email": email.strip(),
                 "name": name,
@@ -113,8 +133,6 @@ def register(app: typer.Typer, subscribers: typer.Typer) -> None:
             }
             subscriber = add_row(settings.subscribers, values, settings)
             if suppressed:
-                from newsletter.leave import resubscribe as come_back
-
                 come_back(db, subscriber.email, now_utc())
         out.print(f"Added {subscriber.email} to {settings.subscribers} (line {subscriber.row}).")
 

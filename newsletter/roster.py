@@ -46,7 +46,8 @@ class RosterProblem:
 
     def __str__(self) -> str:
         where = f"{self.path.name} line {self.line}" if self.path else f"line {self.line}"
-        shown = f" {self.value!r}" if self.value else ""
+        # a message that starts with the value already shows it ("'cs.XX' is not an arXiv category")
+        shown = f" {self.value!r}" if self.value and not self.message.startswith(repr(self.value)) else ""
         return f"{where}, column {self.column}:{shown} {self.message}"
 
 

@@ -270,10 +270,55 @@ def test_add_list_remove_through_the_cli(folder: Path) -> None:
         "error: subscribers.csv line 3, column email: 'ada@example.org' duplicates line 2"
     )
     code, output = cli(folder, "subscribers", "add", "bob@example.org", "--criteria", "nope.md")
-    assert (code, output.strip()) == (1, "error: criteria file not found: nope.md")
+    assert code == 1
+    assert output.strip() == f"error: criteria file not found: nope.md (nor in the roster's folder {folder})"
     code, output = cli(folder, "subscribers", "remove", "ada@example.org")
     assert code == 0
     assert (folder / "subscribers.csv").read_text() == HEADER
+
+
+def test_a_criteria_path_as_the_roster_names_it_is_found_from_any_working_folder(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the container the working folder is /app and the roster is /config/subscribers.csv: the
+    documented `subscribers add EMAIL --criteria criteria/me.md` means the file beside the roster."""
+    write(folder, HEADER)
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    code, output = cli(folder, "subscribers", "add", "ada@example.org", "--criteria", "criteria/vision.md")
+    assert (code, output.strip()) == (0, f"Added ada@example.org to {folder / 'subscribers.csv'} (line 2).")
+    assert (folder / "subscribers.csv").read_text() == HEADER + "ada@example.org,,criteria/vision.md,,,,\n"
+
+
+def test_resubscribing_someone_still_on_the_roster_keeps_their_row(folder: Path) -> None:
+    """Leaving never changes the CSV, so the advice `add --resubscribe` must work with the row there."""
+    from newsletter.cli_common import open_db
+    from newsletter.db import subscribers as subscriber_store
+
+    original = HEADER + "ada@example.org,Ada,criteria/vision.md,cs.CV,Europe/Berlin,06:30,\n"
+    path = write(folder, original)
+    db = open_db(settings_for(path))
+    subscriber_store.suppress(db, "ada@example.org", "reply", dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
+    args = ("subscribers", "add", "Ada@example.org", "--criteria", "criteria/vision.md")
+    code, output = cli(folder, *args)
+    assert (code, output.strip()) == (
+        1, "error: Ada@example.org unsubscribed earlier; add --resubscribe if they asked to come back"
+    )
+    code, output = cli(folder, *args, "--resubscribe")
+    assert code == 0, output
+    assert output.strip().startswith(f"Resubscribed ada@example.org: their row on line 2 of {path} is kept")
+    assert path.read_text() == original
+    assert not subscriber_store.is_suppressed(db, "ada@example.org")
+
+
+def test_a_bad_category_shows_its_value_once(folder: Path) -> None:
+    path = write(folder, HEADER + "ada@example.org,,criteria/vision.md,cs.XX,,,\n"
+                 "bob@example.org,,criteria/vision.md,cs.CV;cs.XX,,,\n")
+    first, second = (str(p) for p in load_roster(path, settings_for(path)).problems)
+    assert first == (
+        "subscribers.csv line 2, column categories: 'cs.XX' is not an arXiv category"
+        " (e.g. cs.CV, math.AG, hep-th)"
+    )
+    assert second.startswith("subscribers.csv line 3, column categories: 'cs.CV;cs.XX' 'cs.XX' is not")
 
 
 def test_a_criteria_file_outside_the_roster_folder_is_refused(
