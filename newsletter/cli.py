@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -120,12 +121,17 @@ def run(
     resend_unknown: Annotated[
         bool, typer.Option("--resend-unknown", help="Resend digests whose earlier send was interrupted.")
     ] = False,
-    more: Annotated[list[str] | None, typer.Argument(hidden=True, metavar="EMAIL")] = None,
+    more: Annotated[
+        list[str] | None, typer.Argument(metavar="EMAIL", help="Only these addresses, as with --only.")
+    ] = None,
 ) -> None:
     """One daily cycle: fetch, score, render and deliver to everyone due."""
-    # `--only a b` (the documented form) leaves `b` as an argument: it belongs to --only.
-    if more and not only:
-        raise fail(f"unexpected argument {more[0]!r}: name addresses after --only")
+    # `--only a b` (the documented form) leaves `b` as an argument; bare addresses mean the same.
+    # Anything else is a slip (`run 2025-08-28` for `run --date 2025-08-28`): say so, run nothing.
+    if stray := next((m for m in more or [] if "@" not in m), None):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stray.strip()):
+            raise fail(f"unexpected argument {stray!r}: did you mean --date {stray}?")
+        raise fail(f"unexpected argument {stray!r}: arguments are subscribers' addresses")
     addresses = [a.strip() for item in [*(only or []), *(more or [])] for a in item.split(",") if a.strip()]
     with user_errors(), _progress(err.is_terminal) as progress:
         settings = settings_for_cli()

@@ -260,9 +260,13 @@ def test_only_takes_several_addresses_in_every_documented_form(site: Path) -> No
         code, output = run("--date", DAY, "--dry-run", *args)
         assert code == 0, output
         assert "Digest 2025-08-28: 2 due, " in output
-    code, output = run("--date", DAY, "ada@example.org")
-    assert code == 1
-    assert output.strip() == "error: unexpected argument 'ada@example.org': name addresses after --only"
+    code, output = run("--date", DAY, "--dry-run", "alan@example.org", "ada@example.org")
+    assert code == 0, output
+    assert "Digest 2025-08-28: 2 due, " in output  # bare addresses, as the usage line shows them
+    code, output = run(DAY, "--dry-run")
+    assert (code, output.strip()) == (1, f"error: unexpected argument '{DAY}': did you mean --date {DAY}?")
+    code, output = run("--date", DAY, "--dry-run", "ada")
+    assert output.strip() == "error: unexpected argument 'ada': arguments are subscribers' addresses"
 
 
 def test_a_locked_state_database_is_one_line_naming_it(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
