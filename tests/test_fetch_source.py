@@ -81,7 +81,11 @@ def test_a_stale_feed_is_a_failure(fake_arxiv: FakeArxiv) -> None:
     assert isinstance(caught.value, FetchError)
     assert caught.value.feed_date == dt.date(2025, 7, 15)
     assert caught.value.want == DAY
-    assert fake_arxiv.feed_url in str(caught.value)
+    assert str(caught.value) == (
+        f"{fake_arxiv.feed_url}/cs.AI+cs.CV: the feed is still dated 2025-07-15, but the announcement"
+        f" dated {DAY} should exist at {NOW.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC; arXiv refreshes the"
+        " feed around 00:00 US Eastern, retry later"
+    )
     assert fake_arxiv.seen("api") == []  # never papered over with the API
 
 
@@ -229,6 +233,14 @@ def test_a_folder_serves_as_the_feed(fake_arxiv: FakeArxiv, tmp_path: Path) -> N
         day = source.fetch_day(CATS, want=DAY, now=NOW)
         assert len(day.papers) == 135
     source.feed_url = str(folder)
-    with pytest.raises(FetchError, match=r"cs\.CV\+cs\.LG: cannot read the feed file"):
+    with pytest.raises(FetchError) as caught:
         source.fetch_day(["cs.CV", "cs.LG"], want=DAY, now=NOW)
+    assert str(caught.value) == (
+        f"{folder / 'cs.CV+cs.LG'}: cannot read the feed file: No such file or directory"
+        " (NEWSLETTER_ARXIV_FEED_URL is a folder holding cs.AI+cs.CV)"
+    )
+    earlier = dt.date(2025, 7, 15)
+    (folder / "cs.AI+cs.CV").write_bytes(day_feed(["cs.AI", "cs.CV"], earlier, load_day(earlier)))
+    with pytest.raises(StaleFeedError, match=r"; a feed file holds the one day it was saved on"):
+        source.fetch_day(CATS, want=DAY, now=NOW)
     assert fake_arxiv.requests == []

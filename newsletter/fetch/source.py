@@ -110,7 +110,13 @@ class ArxivSource:
         try:
             return path.read_bytes()
         except OSError as exc:
-            raise FetchError(f"{path}: cannot read the feed file: {exc.strerror}", url=location) from exc
+            where = ""
+            if path.parent.is_dir():  # a folder feed: say which category files it does hold
+                held = ", ".join(sorted(p.name for p in path.parent.iterdir())[:10]) or "nothing"
+                where = f" (NEWSLETTER_ARXIV_FEED_URL is a folder holding {held})"
+            raise FetchError(
+                f"{path}: cannot read the feed file: {exc.strerror}{where}", url=location
+            ) from exc
 
     def fetch_feed(self, categories: Sequence[str]) -> FeedPage:
         """The feed as it is now, whatever its date."""
@@ -150,10 +156,15 @@ class ArxivSource:
                 )
             return AnnouncementDay(date=want, categories=cats, papers=page.papers)
         if page.date < want:
+            live = urlsplit(page.url).scheme.lower() in ("http", "https")
+            advice = (
+                "arXiv refreshes the feed around 00:00 US Eastern, retry later"
+                if live
+                else "a feed file holds the one day it was saved on (NEWSLETTER_ARXIV_FEED_URL)"
+            )
             raise StaleFeedError(
                 f"{page.url}: the feed is still dated {page.date}, but the announcement dated"
-                f" {want} should exist at {now.isoformat()}; arXiv refreshes the feed around"
-                " 00:00 US Eastern, retry later",
+                f" {want} should exist at {now.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC; {advice}",
                 url=page.url,
                 feed_date=page.date,
                 want=want,
