@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
-from newsletter.fetch import PoliteSession, RetryPolicy
+import pytest
+
+from newsletter.fetch import HTTPStatusError, PoliteSession, RetryPolicy
 from newsletter.fetch.http import USER_AGENT
 from tests.fakes.arxiv_server import FakeArxiv, Reply
 
@@ -39,3 +42,16 @@ def test_requests_name_the_service_not_the_http_library() -> None:
     session = PoliteSession(timeout=5)
     assert session.headers["User-Agent"] == USER_AGENT
     assert USER_AGENT.startswith("arxiv-digest/")
+
+
+def test_a_service_that_never_answers_is_not_said_to_have_answered() -> None:
+    with socket.socket() as closed:  # a port nobody listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/api/query"
+    for attempts, tries in ((1, ""), (2, " on all 2 attempts")):
+        policy = RetryPolicy(attempts=attempts, backoff=0)
+        session = PoliteSession(timeout=5, policy=policy, sleep=lambda _: None)
+        with pytest.raises(HTTPStatusError) as caught:
+            session.get(url)
+        assert str(caught.value) == f"{url}: connection failed (ConnectionError){tries}"
+        assert caught.value.status is None

@@ -158,6 +158,6 @@ class PoliteSession(requests.Session):
                 "%s: %s (attempt %d of %d); retrying in %.1f s", url, problem, attempt, attempts, wait
             )
             self._sleep(wait)
-        raise HTTPStatusError(
-            f"{url} answered {problem} on all {attempts} attempts", url=url, status=status
-        )
+        tries = f" on all {attempts} attempts" if attempts > 1 else ""
+        said = f"{url} answered {problem}" if status is not None else f"{url}: {problem}"  # or nothing
+        raise HTTPStatusError(f"{said}{tries}", url=url, status=status)
