@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -61,6 +62,22 @@ def clock_from_env(environ: Mapping[str, str] | None = None) -> Clock:
 
 
 # --- the process ----------------------------------------------------------------------------------
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The web routes' socket, bound now so that a port in use is one clear line, not a log entry
+    from uvicorn after the scheduler has already fetched and sent."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts rebind
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} (NEWSLETTER_HOST, NEWSLETTER_PORT): {exc.strerror or exc}"
+        ) from None
+    return listener
 
 
 def _install_stop_handler(stop: threading.Event) -> None:
@@ -110,6 +127,7 @@ def serve(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     clock = clock or clock_from_env()
+    listener = _listen(settings.host, settings.port)  # before any fetch or send: a busy port stops here
     db = Database.open(settings.db_path)
     service = Service(settings, db, clock=clock, options=options, transport=transport)
     service.startup(clock())
@@ -137,7 +155,7 @@ def serve(
     log.info("serving on http://%s:%d (delivery every %gs, fetch retry every %gs)", settings.host,
              settings.port, options.delivery_interval, options.fetch_retry_interval)
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         service.state.update(stopping=True)
         service.gate.close()

@@ -222,5 +222,7 @@ def load_settings(**overrides: object) -> Settings:
             name = field if field.isupper() else env_name(field)
             secret = any(word in name for word in ("KEY", "PASSWORD"))
             shown = "***" if secret else repr(error.get("input"))
-            problems.append(f"{name}: {error['msg']} (got {shown})")
+            message = error["msg"].removeprefix("Value error, ")  # our validators' own words
+            got = "" if not secret and shown in message else f" (got {shown})"  # said once is enough
+            problems.append(f"{name}: {message}{got}")
         raise ConfigError("; ".join(problems)) from None

@@ -389,3 +389,26 @@ def test_a_stop_lets_the_send_in_flight_finish_and_starts_no_new_one(site: Path)
     again = Service(settings, db, clock=Clock(now + dt.timedelta(minutes=5)))
     again.delivery_tick(now + dt.timedelta(minutes=5))
     assert all(delivery_store.get(db, r.email, DAY).status == "sent" for r in others)  # type: ignore[union-attr]
+
+
+def test_serve_on_a_port_in_use_is_one_line_naming_the_settings_and_nothing_runs(
+    site: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("NEWSLETTER_HOST", "127.0.0.1")
+        monkeypatch.setenv("NEWSLETTER_PORT", str(port))
+        result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port} (NEWSLETTER_HOST, NEWSLETTER_PORT): Address already in use"
+    )
+    assert fake_arxiv.requests == []  # refused before the first fetch
