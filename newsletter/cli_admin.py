@@ -27,6 +27,9 @@ def _criteria_value(path: Path, roster: Path) -> str:
     the roster itself names it): in the container the working folder is /app, the roster's /config.
     """
     folder = roster.resolve().parent
+    if not folder.is_dir():  # or every criteria file would be "outside" it
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UserError(f"the roster's folder {folder} {what} (NEWSLETTER_SUBSCRIBERS={roster})")
     if not path.is_file() and not path.is_absolute() and (folder / path).is_file():
         path = folder / path
     if not path.is_file():

@@ -354,6 +354,16 @@ def test_a_folder_that_cannot_be_written_is_one_line(folder: Path) -> None:
     assert "blocker" in result.output and "Traceback" not in result.output
 
 
+def test_a_roster_folder_that_does_not_exist_is_named_as_such(folder: Path) -> None:
+    roster = folder / "nowhere" / "subscribers.csv"
+    result = runner.invoke(app, ["subscribers", "add", "ada@example.org", "--criteria",
+                                 str(folder / "criteria" / "vision.md")],
+                           env={"NEWSLETTER_SUBSCRIBERS": str(roster)})
+    assert (result.exit_code, result.output.strip()) == (
+        1, f"error: the roster's folder {roster.parent} does not exist (NEWSLETTER_SUBSCRIBERS={roster})"
+    )
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
