@@ -46,9 +46,17 @@ class RosterProblem:
 
     def __str__(self) -> str:
         where = f"{self.path.name} line {self.line}" if self.path else f"line {self.line}"
+        return f"{where}, column {self.column}:{self._said()}"
+
+    def of_option(self) -> str:
+        """Said of the `subscribers add` argument that gave the value: its row is not in the file."""
+        option = "EMAIL" if self.column == "email" else "--" + self.column.replace("_", "-")
+        return f"{option}:{self._said()}"
+
+    def _said(self) -> str:
         # a message that starts with the value already shows it ("'cs.XX' is not an arXiv category")
         shown = f" {self.value!r}" if self.value and not self.message.startswith(repr(self.value)) else ""
-        return f"{where}, column {self.column}:{shown} {self.message}"
+        return f"{shown} {self.message}"
 
 
 @dataclass
@@ -247,7 +255,7 @@ def add_row(path: Path, values: Mapping[str, str], settings: Settings) -> Subscr
         roster = parse_roster(path, updated, settings)
         problems = [p for p in roster.problems if p.line == _last_line(updated)]
         if problems:
-            raise RosterError(str(problems[0]))
+            raise RosterError(problems[0].of_option())
         subscriber = roster.subscribers[-1] if roster.subscribers else None
         if subscriber is None or subscriber.email.lower() != values["email"].strip().lower():
             raise RosterError(f"{values['email']} was not added")  # pragma: no cover
