@@ -229,7 +229,8 @@ def test_sigkill_mid_scoring_keeps_what_the_llm_was_paid_for_and_the_rerun_asks_
     again = asked(*fake_llm.requests[len(first):])
     assert again and not (again & paid_for), "the re-run asked the LLM again about papers it had paid for"
     runs = db.read().execute("SELECT status, llm_calls, cost_usd FROM runs ORDER BY id").fetchall()
-    assert (runs[0]["status"], runs[0]["llm_calls"], runs[0]["cost_usd"]) == ("running", 5, spent)
+    # the re-run found the killed row still `running` and closed it; its spend stands
+    assert (runs[0]["status"], runs[0]["llm_calls"], runs[0]["cost_usd"]) == ("killed", 5, spent)
     assert runs[1]["status"] == "ok" and runs[1]["llm_calls"] == len(fake_llm.requests) - len(first)
 
 
