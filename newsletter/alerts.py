@@ -122,6 +122,21 @@ def roster_alert(day: dt.date, problems: Sequence[str]) -> Alert | None:
     )
 
 
+def roster_file_alert(day: dt.date, error: str) -> Alert:
+    """The subscriber list as a whole cannot be read: nobody is served; sent once per announcement day."""
+    return Alert(
+        kind="roster",
+        key=f"{day.isoformat()}:file:{_digest([error])}",
+        day=day,
+        subject=f"arXiv Digest: the subscriber list cannot be read on {day:%Y-%m-%d}",
+        lines=(
+            "No reader is served, and no announcement is fetched, until the subscriber list is fixed"
+            " (`newsletter subscribers check` says the same):",
+            error,
+        ),
+    )
+
+
 _FEEDBACK_SHOWN = 20  # replies quoted in one alert; `newsletter feedback` lists them all
 _EXCERPT_CHARS = 300
 

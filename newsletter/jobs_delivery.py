@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from newsletter.alerts import cost_alert, day_cost, feedback_alert, roster_alert, run_alert
+from newsletter.alerts import cost_alert, day_cost, feedback_alert, roster_alert, roster_file_alert, run_alert
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import audit_totals
@@ -30,8 +30,12 @@ class DeliverySide(ServiceBase):
             try:
                 roster = self._roster()
             except RosterError as exc:
-                log.error("delivery tick: %s", exc)
-                self.state.update(tick_at=now, tick_error=str(exc))
+                error = str(exc)
+                if error != self.state.tick_error:  # once, not every tick: /healthz keeps showing it
+                    log.error("delivery tick: %s", error)
+                recent = recent_announcement_dates(now, self.settings.extra_holidays)
+                self.alerter.send(roster_file_alert(recent[-1] if recent else now.date(), error), now)
+                self.state.update(tick_at=now, tick_error=error)
                 return []
             recent = recent_announcement_dates(now, self.settings.extra_holidays)
             fetched = self.stored_dates(recent[0]) if recent else set()

@@ -156,6 +156,32 @@ def test_a_broken_roster_row_is_alerted_once_a_day_and_the_others_are_served(sit
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 1
 
 
+def test_an_unreadable_roster_is_alerted_once_a_day_and_logged_once(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    csv = site / "subscribers.csv"
+    csv.write_text(csv.read_text().replace("email,name", "e-mail,name", 1))  # a hand edit gone wrong
+    start = dt.datetime(2025, 8, 28, 3, 0, tzinfo=UTC)
+    service, _clock, db = make_service(site, start)
+    with caplog.at_level("ERROR", logger="newsletter.jobs_delivery"):
+        for minutes in range(0, 60, 5):
+            assert service.delivery_tick(start + dt.timedelta(minutes=minutes)) == []
+    assert len([r for r in caplog.records if "lacks the column" in r.getMessage()]) == 1
+    assert service.state.tick_error is not None and "lacks the column" in service.state.tick_error
+    alerts = [n for n in outbox(site, DAY) if ".alert-" in n]
+    assert alerts == [f"{ADMIN}.alert-roster.eml"]
+    message = email.message_from_bytes(
+        outbox(site, DAY)[alerts[0]].read_bytes(), policy=policy.default
+    )
+    assert message["Subject"] == "arXiv Digest: the subscriber list cannot be read on 2025-08-28"
+    text = message.get_body(("plain",))
+    assert text is not None and "lacks the column(s) email" in text.get_content()
+    assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 1
+    # the next announcement day, still broken: one more alert
+    service.delivery_tick(dt.datetime(2025, 8, 29, 3, 0, tzinfo=UTC))  # Friday's announcement is out
+    assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 2
+
+
 def test_a_restart_at_ten_sends_the_missed_digest_at_once(site: Path) -> None:
     ten_berlin = dt.datetime(2025, 8, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
     service, clock, db = make_service(site, ten_berlin)
