@@ -69,9 +69,10 @@ def fetch_alert(want: dt.date, error: str, *, waited: dt.timedelta) -> Alert:
             f"The announcement dated {want:%A %Y-%m-%d} is still not stored {hours:.1f} h after arXiv's"
             " feed should have shown it.",
             f"Last error: {error}",
-            "No digest is sent for that day until it is fetched. If arXiv skipped the day (a closure"
-            " our calendar does not know), nothing needs doing; otherwise check the feed URL and run"
-            f" `newsletter run --date {want.isoformat()}`.",
+            "The service keeps trying once an hour until the next announcement is due, and sends the"
+            " digests as soon as the day is stored, to readers whose morning has not passed. If arXiv"
+            " skipped the day (a closure our calendar does not know), nothing needs doing; otherwise"
+            f" check the feed URL; `newsletter run --date {want.isoformat()}` fetches and sends at once.",
         ),
     )
 

@@ -97,7 +97,8 @@ class ServiceBase:
             overdue_grace=dt.timedelta(minutes=self.options.overdue_grace_minutes),
         )
         self.work = threading.Lock()
-        self._tried: set[dt.date] = set()
+        self._tried_at: dict[dt.date, dt.datetime] = {}  # the last fetch try of each expected day
+        self._fetch_problem: tuple[object, ...] | None = None  # what the last failed fetch met
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -19,6 +19,10 @@ from newsletter.schedule import FetchPlan, feed_shows, fetch_plan
 
 log = logging.getLogger(__name__)
 
+# Past the retry bound (alerted), one try an hour until the next announcement is expected: the feed
+# may come back while readers' mornings are still ahead, and an hourly request costs arXiv nothing.
+OVERDUE_RETRY = dt.timedelta(hours=1)
+
 
 class FetchSide(ServiceBase):
     """`fetch_tick` and the prepare step after a fetch."""
@@ -27,24 +31,22 @@ class FetchSide(ServiceBase):
         """One step of the fetch job; returns what happened (also in the health state)."""
         with self.work:
             want = self._plan(now).want
-            plan = self._plan(now, self.stored_dates(want), tried=want in self._tried)
+            plan = self._plan(now, self.stored_dates(want), tried=want in self._tried_at)
             if plan.action == "done":
                 self.state.update(fetch_want=plan.want, fetch_status="done", fetch_error=None, fetch_at=now)
                 return "done"
-            if plan.action == "overdue":
+            if plan.action == "overdue" and now - self._tried_at[plan.want] < OVERDUE_RETRY:
                 last_error = self.state.fetch_error or "not fetched"
                 self.state.update(fetch_want=plan.want, fetch_status="overdue", fetch_at=now)
                 self.alerter.send(fetch_alert(plan.want, last_error, waited=now - feed_shows(plan.want)), now)
                 return "overdue"
-            self._tried.add(plan.want)
+            self._tried_at[plan.want] = now
             status, error = self._fetch_and_prepare(plan.want, now)
-            if status == "failed":
-                late = self._plan(now).action == "overdue"
-                if late:  # the one try of a late start failed: that is the bound too
-                    status = "overdue"
-                    self.alerter.send(
-                        fetch_alert(plan.want, error or "", waited=now - feed_shows(plan.want)), now
-                    )
+            # Past the bound (or the one try of a late start) a failure is "overdue", alerted once.
+            if status == "failed" and self._plan(now).action == "overdue":
+                status = "overdue"
+                waited = now - feed_shows(plan.want)
+                self.alerter.send(fetch_alert(plan.want, error or "", waited=waited), now)
             self.state.update(fetch_want=plan.want, fetch_status=status, fetch_error=error, fetch_at=now)
             return status
 
@@ -77,7 +79,12 @@ class FetchSide(ServiceBase):
             self._close(adapters)
             return "no announcement", None
         except FetchError as exc:
-            log.warning("fetching the announcement of %s failed (will retry): %s", want, exc)
+            # A warning when the trouble starts or changes; the same trouble at every try is routine
+            # (compared without the message, which names the time of the try).
+            problem = (want, type(exc), exc.url, exc.status, getattr(exc, "feed_date", None))
+            level = logging.INFO if problem == self._fetch_problem else logging.WARNING
+            self._fetch_problem = problem
+            log.log(level, "fetching the announcement of %s failed (will retry): %s", want, exc)
             self._close(adapters)
             return "failed", str(exc)
         self._close(adapters)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import logging
 import threading
 from email import policy
 from pathlib import Path
@@ -211,18 +212,24 @@ def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv)
     assert sent_at(db, "alan@example.org") == ten_next_day
 
 
-def test_a_stale_feed_is_retried_then_alerted_once(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+def test_a_stale_feed_is_retried_alerted_once_then_tried_hourly_until_it_is_back(  # type: ignore[no-untyped-def]
+    site: Path, fake_arxiv, caplog: pytest.LogCaptureFixture
+) -> None:
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # arXiv still shows yesterday's
     start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)  # 00:35 US Eastern: the feed should be new
-    service, _clock, db = make_service(site, start)
-    assert service.fetch_tick(start) == "failed"
-    assert service.fetch_tick(start + dt.timedelta(hours=1)) == "failed"
+    service, clock, db = make_service(site, start)
+    with caplog.at_level(logging.INFO, logger="newsletter.jobs_fetch"):
+        assert service.fetch_tick(start) == "failed"
+        assert service.fetch_tick(start + dt.timedelta(hours=1)) == "failed"
+    # the trouble is warned of once; the same trouble at the next try is routine
+    assert [r.levelname for r in caplog.records if "failed (will retry)" in r.message] == ["WARNING", "INFO"]
     assert service.state.fetch_error
     assert "2025-08-27" in service.state.fetch_error
     assert service.fetch_tick(start + dt.timedelta(hours=9)) == "overdue"  # past the 8 h bound
+    assert service.fetch_tick(start + dt.timedelta(hours=9, minutes=30)) == "overdue"
     assert service.fetch_tick(start + dt.timedelta(hours=10)) == "overdue"
     feed_requests = [r for r in fake_arxiv.requests if r.target == "feed"]
-    assert len(feed_requests) == 2  # no more tries after the bound
+    assert len(feed_requests) == 4  # past the bound, one try an hour: at 9 h and 10 h, not at 9.5 h
     alerts = [n for n in outbox(site) if n.endswith(".alert-fetch.eml")]
     assert alerts == [f"{ADMIN}.alert-fetch.eml"]
     message = email.message_from_bytes(outbox(site)[alerts[0]].read_bytes(), policy=policy.default)
@@ -232,6 +239,17 @@ def test_a_stale_feed_is_retried_then_alerted_once(site: Path, fake_arxiv) -> No
     # and nothing is delivered from a day that was never fetched
     service.delivery_tick(start + dt.timedelta(hours=9))
     assert db.read().execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
+    assert "keeps trying once an hour" in text
+
+    # the feed comes back at 16:35 Berlin time: the next hourly try stores the day, and the Berlin
+    # reader, whose 28th is not over, gets it at once (Los Angeles and Tokyo at their 07:00)
+    fake_arxiv.serve_feed(DAY)
+    back = clock.now = start + dt.timedelta(hours=11)
+    assert service.fetch_tick(back) == "fetched"
+    assert service.state.fetch_status == "fetched" and service.state.fetch_error is None
+    service.delivery_tick(back)
+    assert sent_at(db, "ada@example.org") == back
+    assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='fetch'").fetchone()[0] == 1
 
 
 def test_an_extra_holiday_is_no_announcement_and_no_alert(site: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
