@@ -151,7 +151,9 @@ class DeliverySide(ServiceBase):
                 self.alerter.send(alert, now)
             if open_readers == 0:
                 cost = day_cost(self.db, digest_date)
-                if cost.runs:
+                # a day that served, failed or paid for nothing (a start after every window closed,
+                # with the LLM off) has no cost line to give
+                if cost.runs and (cost.served or cost.failures or cost.llm_calls):
                     audits = audit_totals(self.db, digest_date, digest_date)
                     self.alerter.send(cost_alert(cost, audits), now)
         self.state.record_due(due, now)

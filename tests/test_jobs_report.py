@@ -69,6 +69,17 @@ def test_a_digest_that_failed_too_late_to_retry_is_alerted_and_the_day_is_closed
                           "cost": "arXiv Digest: cost of 2025-08-28: $0.00"}  # nobody left to serve
 
 
+def test_a_start_after_every_window_closed_sends_no_empty_cost_line(site: Path) -> None:
+    settings = load_settings()
+    db = Database.open(settings.db_path)
+    service = Service(settings, db, transport=OutboxTransport(settings.outbox_dir))
+    night = dt.datetime(2025, 8, 28, 23, 0, tzinfo=UTC)  # 01:00 on the 29th in Berlin
+    assert service.fetch_tick(night) == "fetched"  # scored ahead ("prepare"), with no LLM: free
+    service.delivery_tick(night)
+    assert delivery_store.get(db, ADA, DAY) is None
+    assert alerts(db) == {}  # no "0 digest(s) served, $0.00" mail
+
+
 def test_a_run_the_provider_stopped_is_alerted(site: Path) -> None:
     class Unauthorized:
         def send(self, email: OutgoingEmail) -> str:
