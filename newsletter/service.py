@@ -80,6 +80,18 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+def describe_setup(settings: Settings) -> str:
+    """One line for the start-up log: what this service will do, with no secret in it."""
+    mail = f"outbox {settings.outbox_dir}"
+    if settings.uses_sendgrid:
+        mail = f"SendGrid ({settings.sendgrid_host})"
+    budget = settings.llm_daily_budget_usd
+    llm = (f"LLM {settings.llm_model}" + (f" (${budget:g} a day)" if budget else "")
+           if settings.llm_model else "local ranker only (no NEWSLETTER_LLM_MODEL)")
+    admin = f"alerts to {settings.admin_email}" if settings.admin_email.strip() else "no admin alerts"
+    return f"roster {settings.subscribers}; mail via {mail}; {llm}; {admin}; state {settings.db_path}"
+
+
 def _install_stop_handler(stop: threading.Event) -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the sends in flight", signum)
@@ -154,6 +166,7 @@ def serve(
     service.state.update(running=True)
     log.info("serving on http://%s:%d (delivery every %gs, fetch retry every %gs)", settings.host,
              settings.port, options.delivery_interval, options.fetch_retry_interval)
+    log.info("%s", describe_setup(settings))
     try:
         server.run(sockets=[listener])
     finally:

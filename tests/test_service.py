@@ -456,3 +456,20 @@ def test_serve_on_a_port_in_use_is_one_line_naming_the_settings_and_nothing_runs
         f"error: cannot listen on 127.0.0.1:{port} (NEWSLETTER_HOST, NEWSLETTER_PORT): Address already in use"
     )
     assert fake_arxiv.requests == []  # refused before the first fetch
+
+
+def test_the_start_up_log_says_how_the_service_is_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter.service import describe_setup
+
+    offline = describe_setup(load_settings())
+    assert "mail via outbox " in offline and "local ranker only (no NEWSLETTER_LLM_MODEL)" in offline
+    assert "no admin alerts" in offline
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.secret-key")
+    monkeypatch.setenv("NEWSLETTER_LLM_MODEL", "openai/gpt-4o-mini")
+    monkeypatch.setenv("NEWSLETTER_LLM_API_KEY", "sk-secret")
+    monkeypatch.setenv("NEWSLETTER_LLM_DAILY_BUDGET_USD", "0.5")
+    monkeypatch.setenv("NEWSLETTER_ADMIN_EMAIL", "admin@example.org")
+    online = describe_setup(load_settings())
+    assert "mail via SendGrid (https://api.sendgrid.com)" in online
+    assert "LLM openai/gpt-4o-mini ($0.5 a day)" in online and "alerts to admin@example.org" in online
+    assert "secret" not in online
