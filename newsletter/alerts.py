@@ -131,8 +131,8 @@ def roster_file_alert(day: dt.date, error: str) -> Alert:
         day=day,
         subject=f"arXiv Digest: the subscriber list cannot be read on {day:%Y-%m-%d}",
         lines=(
-            "No reader is served, and no announcement is fetched, until the subscriber list is fixed"
-            " (`newsletter subscribers check` says the same):",
+            "No reader is served until the subscriber list is fixed (`newsletter subscribers check`"
+            " says the same); the service still fetches the categories it last read:",
             error,
         ),
     )

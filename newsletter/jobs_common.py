@@ -99,6 +99,7 @@ class ServiceBase:
         self.work = threading.Lock()
         self._tried_at: dict[dt.date, dt.datetime] = {}  # the last fetch try of each expected day
         self._fetch_problem: tuple[object, ...] | None = None  # what the last failed fetch met
+        self._last_categories: set[str] = set()  # what the last readable roster asked to fetch
 
     # --- helpers ---------------------------------------------------------------------------------
 

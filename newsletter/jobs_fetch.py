@@ -60,10 +60,18 @@ class FetchSide(ServiceBase):
         try:
             subscribers = self._active(self._roster())
         except RosterError as exc:
-            return "failed", str(exc)
+            # A broken subscriber list is alerted by the delivery side; fetch what the readers
+            # last wanted, so the day is stored by the time the list is fixed.
+            if not self._last_categories:
+                return "failed", f"the subscriber list cannot be read, so nor its categories: {exc}"
+            log.warning("fetching %s for the categories last read: %s", want, exc)
+            subscribers = []
         categories = sorted(
-            {c for s in subscribers for c in s.categories} or set(self.settings.default_categories)
+            {c for s in subscribers for c in s.categories}
+            or self._last_categories
+            or set(self.settings.default_categories)
         )
+        self._last_categories = set(categories)
         adapters = self.adapters_for(want)
         try:
             day = fetch_stage(

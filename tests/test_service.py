@@ -183,6 +183,34 @@ def test_an_unreadable_roster_is_alerted_once_a_day_and_logged_once(
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 2
 
 
+def test_a_roster_broken_after_it_was_read_does_not_stop_the_fetch(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+    """The day is stored while the list is broken, so the readers are served once it is fixed."""
+    fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # not out yet at the first try
+    start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)
+    service, clock, db = make_service(site, start)
+    assert service.fetch_tick(start) == "failed"  # the roster was read: its categories are known
+    csv = site / "subscribers.csv"
+    good = csv.read_text()
+    csv.write_text(good.replace("email,name", "e-mail,name", 1))
+    fake_arxiv.serve_feed(DAY)
+    later = clock.now = start + dt.timedelta(minutes=30)
+    assert service.fetch_tick(later) == "fetched"
+    assert service.stored_dates(DAY) == {DAY}
+    csv.write_text(good)  # fixed: Ada (Berlin, 07:00) is served at the next tick, no fetch needed
+    fixed = clock.now = start + dt.timedelta(hours=1)
+    service.delivery_tick(fixed)
+    assert sent_at(db, "ada@example.org") == fixed
+    assert len([r for r in fake_arxiv.requests if r.target == "feed"]) == 2
+
+    # a service started with the list already broken knows no categories: it says so, fetches nothing
+    csv.write_text(good.replace("email,name", "e-mail,name", 1))
+    friday = clock.now = dt.datetime(2025, 8, 29, 5, 0, tzinfo=UTC)
+    fresh = Service(load_settings(), db, clock=clock)
+    assert fresh.fetch_tick(friday) == "failed"
+    assert (fresh.state.fetch_error or "").startswith("the subscriber list cannot be read, so nor its")
+    assert len([r for r in fake_arxiv.requests if r.target == "feed"]) == 2
+
+
 def test_a_restart_at_ten_sends_the_missed_digest_at_once(site: Path) -> None:
     ten_berlin = dt.datetime(2025, 8, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
     service, clock, db = make_service(site, ten_berlin)
