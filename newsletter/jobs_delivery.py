@@ -27,19 +27,19 @@ class DeliverySide(ServiceBase):
     def delivery_tick(self, now: dt.datetime) -> list[RunSummary]:
         """Send what is due now; alert on final failures and `unknown`; the cost line when done."""
         with self.work:
+            recent = recent_announcement_dates(now, self.settings.extra_holidays)
+            newest = recent[-1] if recent else now.date()
             try:
                 roster = self._roster()
             except RosterError as exc:
                 error = str(exc)
                 if error != self.state.tick_error:  # once, not every tick: /healthz keeps showing it
                     log.error("delivery tick: %s", error)
-                recent = recent_announcement_dates(now, self.settings.extra_holidays)
-                self.alerter.send(roster_file_alert(recent[-1] if recent else now.date(), error), now)
+                self.alerter.send(roster_file_alert(newest, error), now)
                 self.state.update(tick_at=now, tick_error=error)
                 return []
-            recent = recent_announcement_dates(now, self.settings.extra_holidays)
             fetched = self.stored_dates(recent[0]) if recent else set()
-            alert = roster_alert(recent[-1] if recent else now.date(), [str(p) for p in roster.problems])
+            alert = roster_alert(newest, [str(p) for p in roster.problems])
             if alert is not None:
                 self.alerter.send(alert, now)
             admin = self.settings.admin_email
