@@ -6,20 +6,30 @@ from __future__ import annotations
 import datetime as dt
 import email
 import logging
+import socket
 import threading
 from email import policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from typer.testing import CliRunner
 
+from newsletter.cli import app
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import PermanentSendError, Transport
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
-from newsletter.service import Service, ServiceOptions, TransportGate, clock_from_env, utc_now
+from newsletter.service import (
+    Service,
+    ServiceOptions,
+    TransportGate,
+    clock_from_env,
+    describe_setup,
+    utc_now,
+)
 from newsletter.settings import ConfigError, load_settings
 from tests.conftest import make_site
 
@@ -466,12 +476,6 @@ def test_a_stop_lets_the_send_in_flight_finish_and_starts_no_new_one(site: Path)
 def test_serve_on_a_port_in_use_is_one_line_naming_the_settings_and_nothing_runs(
     site: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
 ) -> None:
-    import socket
-
-    from typer.testing import CliRunner
-
-    from newsletter.cli import app
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -487,8 +491,6 @@ def test_serve_on_a_port_in_use_is_one_line_naming_the_settings_and_nothing_runs
 
 
 def test_the_start_up_log_says_how_the_service_is_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    from newsletter.service import describe_setup
-
     offline = describe_setup(load_settings())
     assert "mail via outbox " in offline and "local ranker only (no NEWSLETTER_LLM_MODEL)" in offline
     assert "no admin alerts" in offline
