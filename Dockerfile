@@ -24,7 +24,7 @@ USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8000
 
-# /healthz answers 503 when the service is not doing its job (see newsletter/health.py); slim images
+# /healthz answers 503 when the service is not doing its job (see newsletter/service/health.py); slim images
 # have no curl, so Python asks. urlopen raises on 503, which exits non-zero too.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('NEWSLETTER_PORT', '8000'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"]

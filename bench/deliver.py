@@ -4,7 +4,7 @@
                                       [--mode streamed|prepared|both]
 
 Renders `count` real digests (papers of a real announcement day, a different window of them per
-reader) and delivers them with `newsletter.deliver.deliver_all` over `SendGridTransport` to the
+reader) and delivers them with `newsletter.daily.send.deliver_all` over `SendGridTransport` to the
 loopback fake SendGrid (in its own process) answering after `latency` seconds, with a real SQLite
 state database. Two ways to hand over the digests, each measured in a fresh process:
 - streamed: a generator renders each digest when a sender is free (memory: a few digests);
@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from newsletter.daily.send import DeliveryJob, deliver_all  # noqa: E402
 from newsletter.db import Database, deliveries  # noqa: E402
-from newsletter.deliver import DeliveryJob, deliver_all  # noqa: E402
 from newsletter.mail.compose import compose  # noqa: E402
 from newsletter.mail.sendgrid import SendGridTransport  # noqa: E402
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber  # noqa: E402

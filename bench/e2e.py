@@ -224,9 +224,9 @@ def run_one(args: argparse.Namespace) -> int:
             os.environ["NEWSLETTER_LLM_CONCURRENCY"] = str(args.llm_concurrency)
         import litellm  # noqa: F401  (imported before the clock starts: ~2 s, once per process)
 
-        from newsletter.adapters import build_adapters
+        from newsletter.daily.run import run_daily
+        from newsletter.daily.wiring import build_adapters
         from newsletter.db import Database
-        from newsletter.orchestrator import run_daily
         from newsletter.settings import load_settings
 
         settings = load_settings()

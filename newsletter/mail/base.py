@@ -23,7 +23,7 @@ class UncertainSendError(TransientSendError):
     """The request reached SendGrid but no answer came back: it may or may not have been sent.
 
     A subclass of TransientSendError so a sender that does not know it still backs off; ours
-    records `unknown` instead of retrying (see `newsletter.deliver`).
+    records `unknown` instead of retrying (see `newsletter.daily.send`).
     """
 
 

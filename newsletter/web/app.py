@@ -46,7 +46,7 @@ def create_app(
     inbound_max_bytes: int = inbound.MAX_INBOUND_BYTES,
 ) -> Starlette:
     """The app. `transport` sends the one unsubscribe confirmation; None only records the leave
-    (`newsletter.leave.send_pending_confirmations` sends those later)."""
+    (`newsletter.readers.leave.send_pending_confirmations` sends those later)."""
     routes: list[BaseRoute] = [*inbound.routes, *unsubscribe.routes, *_event_routes(), *extra_routes]
     app = Starlette(routes=routes)
     app.state.settings = settings

@@ -35,11 +35,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message as AsgiMessage
 
-from newsletter import leave
 from newsletter.db import Database, DatabaseError
 from newsletter.db import subscribers as subs
-from newsletter.feedback import record_feedback
-from newsletter.replies import Reply, above_quote, asks_to_leave, automatic_reason
+from newsletter.readers import leave
+from newsletter.readers.feedback import record_feedback
+from newsletter.readers.replies import Reply, above_quote, asks_to_leave, automatic_reason
 from newsletter.settings import Settings
 from newsletter.web.auth import unauthorized, webhook_authorized
 from newsletter.web.body import BodyTooLarge, read_capped

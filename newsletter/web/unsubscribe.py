@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from newsletter import leave
 from newsletter.db import Database, DatabaseError
 from newsletter.db import subscribers as subs
+from newsletter.readers import leave
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,195 @@
+"""The stages of one daily cycle: fetch the day, score it per criteria, and one reader's digest.
+
+`newsletter.daily.run.run_daily` wires them for every due subscriber; the service's prepare step
+(`newsletter.service.fetch_job`) runs the first two ahead of the sends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from newsletter.daily.selection import in_categories, near_misses, select
+from newsletter.daily.send import DeliveryJob
+from newsletter.daily.summary import Adapters, Progress, RunSummary
+from newsletter.db import Database
+from newsletter.db import deliveries as delivery_store
+from newsletter.db import subscribers as subscriber_store
+from newsletter.db.papers import load_day, save_day
+from newsletter.files import atomic_write_text
+from newsletter.mail.compose import compose, reply_address, unsubscribe_url
+from newsletter.mail.outbox import safe_filename
+from newsletter.models import AnnouncementDay, Digest, Subscriber
+from newsletter.ranking.audit import is_audit_day
+from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
+from newsletter.render import render_digest, render_empty
+from newsletter.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Criteria ranked at once: the judge's shared semaphore bounds LLM calls; more workers only cost memory.
+SCORE_WORKERS = 8
+
+
+def fetch_stage(
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    adapters: Adapters,
+    digest_date: dt.date,
+    categories: Sequence[str],
+) -> AnnouncementDay:
+    """The day from the database if it was fetched already, else from arXiv (stored once)."""
+    stored = load_day(db, digest_date, categories)
+    if stored is not None:
+        return stored
+    day = adapters.source.fetch_day(categories=tuple(sorted(categories)), want=digest_date, now=now)
+    save_day(db, day, source=settings.arxiv_feed_url, now=now)
+    log.info("fetched %d papers announced on %s for %s", len(day.papers), day.date, "+".join(day.categories))
+    return day
+
+
+def criteria_categories(
+    subscribers: Sequence[Subscriber], peers: Sequence[Subscriber] = ()
+) -> dict[str, set[str]]:
+    """Each criteria text of `subscribers` → the categories of all its readers, `peers` included.
+
+    The local ranker's scores depend on the set of papers ranked together, so a criteria text is
+    always ranked over the categories of every active reader who shares it, not only of those in
+    this run: a preview, a `--only` run and the service's per-reader ticks then give a reader the
+    same digest.
+    """
+    by_criteria: dict[str, set[str]] = defaultdict(set)
+    for subscriber in subscribers:
+        by_criteria[subscriber.criteria].update(subscriber.categories)
+    for peer in peers:
+        if peer.criteria in by_criteria:
+            by_criteria[peer.criteria].update(peer.categories)
+    return dict(by_criteria)
+
+
+def score_stage(
+    day: AnnouncementDay,
+    subscribers: Sequence[Subscriber],
+    adapters: Adapters,
+    progress: Progress,
+    *,
+    peers: Sequence[Subscriber] = (),
+    workers: int = 1,
+    audit_every: int = 0,
+    on_usage: UsageMeter | None = None,
+) -> dict[str, CriteriaScores]:
+    """Score once per distinct criteria text, over the union of its readers' categories (`peers`:
+    the other active readers, see `criteria_categories`).
+
+    With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
+    semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
+    About one day in `audit_every` is an audit day for a criteria text (`newsletter.ranking.audit`).
+    `on_usage` hears of every LLM call's cost as it is made (from several threads).
+    """
+    by_criteria = criteria_categories(subscribers, peers)
+    advance = progress("Scoring", len(by_criteria))
+
+    audited = {c for c in by_criteria if adapters.judge and is_audit_day(day.date, c, audit_every)}
+
+    def one(item: tuple[str, set[str]]) -> tuple[str, CriteriaScores]:
+        criteria, categories = item
+        papers = [p for p in day.papers if in_categories(p, categories)]
+        result = score_criteria(
+            criteria,
+            papers,
+            ranker=adapters.ranker,
+            judge=adapters.judge,
+            cache=adapters.cache,
+            cut=adapters.cut,
+            audit_on=day.date if criteria in audited else None,
+            on_usage=on_usage,
+        )
+        advance()
+        return criteria, result
+
+    results: dict[str, CriteriaScores] = {}
+    # Audits last: their extra LLM spend must never take the daily budget from a normal scoring.
+    for audit in (False, True):
+        items = [item for item in by_criteria.items() if (item[0] in audited) is audit]
+        if adapters.judge is None or workers <= 1 or len(items) <= 1:
+            results.update(map(one, items))
+            continue
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+            results.update(pool.map(one, items))
+    return {criteria: results[criteria] for criteria in by_criteria}
+
+
+def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: str, html: str) -> list[Path]:
+    base = folder / digest_date.isoformat()
+    name = safe_filename(address)
+    paths = [base / f"{name}.md", base / f"{name}.html"]
+    atomic_write_text(paths[0], markdown)
+    atomic_write_text(paths[1], html)
+    return paths
+
+
+def digest_stage(
+    subscriber: Subscriber,
+    day: AnnouncementDay,
+    scored: CriteriaScores,
+    *,
+    now: dt.datetime,
+    settings: Settings,
+    db: Database,
+    dry_run: bool,
+    summary: RunSummary,
+) -> DeliveryJob | None:
+    """One reader's digest: select, render, compose. None when there is nothing to send: an empty
+    day (recorded as `empty` unless a dry run) or a dry run (its preview written instead)."""
+    # Without the papers other days' digests carried; a day's own papers stay (a preview of a day
+    # already sent, or a digest the admin released with --resend-unknown, shows them again).
+    already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
+    entries = select(
+        subscriber,
+        day.papers,
+        scored.scores,
+        min_relevance=settings.min_relevance,
+        min_novelty=settings.min_novelty,
+        max_papers=settings.max_papers,
+        already_sent=already,
+    )
+    token = subscriber_store.token_for(db, subscriber.email, now)
+    leave_url, reply_to = unsubscribe_url(token, settings), reply_address(token, settings)
+    if entries:
+        rendered = render_digest(
+            Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to
+        )
+    elif settings.send_empty:
+        rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to)
+    else:
+        rendered = None
+    if dry_run:
+        if not entries:
+            summary.near_misses[subscriber.email] = near_misses(
+                subscriber, day.papers, scored.scores, already_sent=already
+            )
+        if rendered is not None:
+            summary.previews[subscriber.email] = _write_preview(
+                settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html
+            )
+        else:
+            summary.empty.append(subscriber.email)
+        return None
+    digest_id = delivery_store.digest_id_for(subscriber.email, day.date)
+    if rendered is None:
+        delivery_store.begin(
+            db, subscriber.email, day.date, paper_ids=(), message_id="", now=now, status="empty"
+        )
+        summary.empty.append(subscriber.email)
+        return None
+    email = compose(
+        rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id,
+        to_name=subscriber.name,
+    )
+    return DeliveryJob(email=email, digest_date=day.date, paper_ids=tuple(e.paper.arxiv_id for e in entries))

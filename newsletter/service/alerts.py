@@ -1,0 +1,307 @@
+"""Admin alerts: a short email to NEWSLETTER_ADMIN_EMAIL when something needs a human.
+
+Four kinds: a fetch that failed or a feed that stayed stale past the retry bound, a run that left
+failed or `unknown` deliveries, roster rows that cannot be served (a hand edit gone wrong), and
+one cost line per announcement day (LLM tokens and dollars).
+`newsletter serve` sends them from its jobs; a `newsletter run` from cron through `report_run`.
+Each alert is sent at most once per (kind, key): the `alerts` table remembers, so a restart or the
+next tick of the delivery job does not repeat it. Without an admin address the alert is only
+logged. Alerts go through the same transport as the digests (SendGrid or the outbox).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import logging
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from newsletter.daily.summary import RunSummary
+from newsletter.db import Database
+from newsletter.db import deliveries as delivery_store
+from newsletter.db import feedback as feedback_db
+from newsletter.db import subscribers as subscriber_store
+from newsletter.db.audits import AuditTotals, audit_totals
+from newsletter.mail.base import SendError, Transport
+from newsletter.mail.compose import reply_address, unsubscribe_url
+from newsletter.models import OutgoingEmail
+from newsletter.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: str  # fetch | run | roster | cost | feedback
+    key: str  # what it is about: the same (kind, key) is sent once
+    day: dt.date  # the announcement date it concerns (the outbox folder)
+    subject: str
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+    @property
+    def html(self) -> str:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in self.lines[1:])
+        head = f"<p>{html.escape(self.lines[0])}</p>" if self.lines else ""
+        return f"<!doctype html><html><body>{head}<ul>{items}</ul></body></html>"
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:12]
+
+
+def fetch_alert(want: dt.date, error: str, *, waited: dt.timedelta) -> Alert:
+    """`waited`: since the feed should have shown the day (a late-started service waited less)."""
+    hours = waited.total_seconds() / 3600
+    return Alert(
+        kind="fetch",
+        key=want.isoformat(),
+        day=want,
+        subject=f"arXiv Digest: the announcement of {want:%a %Y-%m-%d} could not be fetched",
+        lines=(
+            f"The announcement dated {want:%A %Y-%m-%d} is still not stored {hours:.1f} h after arXiv's"
+            " feed should have shown it.",
+            f"Last error: {error}",
+            "The service keeps trying once an hour until the next announcement is due, and sends the"
+            " digests as soon as the day is stored, to readers whose morning has not passed. If arXiv"
+            " skipped the day (a closure our calendar does not know), nothing needs doing; otherwise"
+            f" check the feed URL; `newsletter run --date {want.isoformat()}` fetches and sends at once.",
+        ),
+    )
+
+
+def run_alert(
+    digest_date: dt.date, failed: Mapping[str, str], unknown: Sequence[str], fatal: str | None = None
+) -> Alert | None:
+    """None when the run needs no human: nothing failed and nothing is `unknown`."""
+    if not failed and not unknown and not fatal:
+        return None
+    lines = [f"The delivery run for {digest_date:%a %Y-%m-%d} needs a look."]
+    if fatal:
+        lines.append(f"The run stopped: {fatal}")
+    lines += [f"failed: {address}: {reason}" for address, reason in sorted(failed.items())]
+    if unknown:
+        lines.append(f"unknown (interrupted mid-send, maybe delivered): {', '.join(sorted(unknown))};"
+                     " check the provider's log, then `newsletter run --resend-unknown` or leave them")
+    key_parts = [f"f:{a}" for a in failed] + [f"u:{a}" for a in unknown] + ([f"x:{fatal}"] if fatal else [])
+    count = len(failed) + len(unknown)
+    return Alert(
+        kind="run",
+        key=f"{digest_date.isoformat()}:{_digest(key_parts)}",
+        day=digest_date,
+        subject=f"arXiv Digest: {count or 'a'} delivery problem(s) on {digest_date:%Y-%m-%d}",
+        lines=tuple(lines),
+    )
+
+
+_LINE_NUMBER = re.compile(r"\bline \d+")
+
+
+def roster_alert(day: dt.date, problems: Sequence[str]) -> Alert | None:
+    """Rows of subscribers.csv that nobody is served from; sent once per announcement day."""
+    if not problems:
+        return None
+    # Line numbers stay out of the key: an edit above a broken row moves it but fixes nothing.
+    unnumbered = [_LINE_NUMBER.sub("", problem) for problem in problems]
+    return Alert(
+        kind="roster",
+        key=f"{day.isoformat()}:{_digest(unnumbered)}",
+        day=day,
+        subject=f"arXiv Digest: {len(problems)} problem(s) in the subscriber list on {day:%Y-%m-%d}",
+        lines=(
+            "These rows of the subscriber list are skipped until they are fixed"
+            " (`newsletter subscribers check` lists them):",
+            *problems,
+        ),
+    )
+
+
+def roster_file_alert(day: dt.date, error: str) -> Alert:
+    """The subscriber list as a whole cannot be read: nobody is served; sent once per announcement day."""
+    return Alert(
+        kind="roster",
+        key=f"{day.isoformat()}:file:{_digest([error])}",
+        day=day,
+        subject=f"arXiv Digest: the subscriber list cannot be read on {day:%Y-%m-%d}",
+        lines=(
+            "No reader is served until the subscriber list is fixed (`newsletter subscribers check`"
+            " says the same); the service still fetches the categories it last read:",
+            error,
+        ),
+    )
+
+
+_FEEDBACK_SHOWN = 20  # replies quoted in one alert; `newsletter feedback` lists them all
+_EXCERPT_CHARS = 300
+
+
+def feedback_alert(db: Database, day: dt.date, admin: str) -> Alert | None:
+    """Replies that were not unsubscribes, stored since the last such alert (the admin's own
+    replies left out). Someone who left by mistake is told to reply so the admin adds them back:
+    the admin must hear of it without polling `newsletter feedback`."""
+    row = db.read().execute(
+        "SELECT MAX(CAST(key AS INTEGER)) FROM alerts WHERE kind='feedback'"
+    ).fetchone()
+    rows = feedback_db.after(db, int(row[0] or 0))
+    if not rows:
+        return None
+    mine = admin.strip().lower()
+    replies = [r for r in rows if r["email"].lower() != mine]
+    if not replies:
+        return None
+    key = str(rows[-1]["id"])
+    lines = [f"{len(replies)} new reply(ies) from readers (`newsletter feedback` lists them all):"]
+    for reply in replies[-_FEEDBACK_SHOWN:]:
+        text = " ".join(f"{reply['subject']} | {reply['body']}".split())
+        excerpt = text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
+        lines.append(f"{reply['email']} at {reply['received_at'][:16]}: {excerpt}")
+    if len(replies) > _FEEDBACK_SHOWN:
+        lines.append(f"… and {len(replies) - _FEEDBACK_SHOWN} earlier one(s)")
+    return Alert(kind="feedback", key=key, day=day,
+                 subject=f"arXiv Digest: {len(replies)} new reply(ies) from readers", lines=tuple(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class DayCost:
+    digest_date: dt.date
+    runs: int
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    served: int
+    failures: int
+
+
+def day_cost(db: Database, digest_date: dt.date) -> DayCost:
+    """What every run for one announcement date cost, from the runs log (dry runs excluded)."""
+    row = db.read().execute(
+        "SELECT COUNT(*), COALESCE(SUM(llm_calls), 0), COALESCE(SUM(prompt_tokens), 0),"
+        " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),"
+        " COALESCE(SUM(subscribers_served), 0), COALESCE(SUM(failures), 0)"
+        " FROM runs WHERE digest_date=? AND kind != 'dry-run'",
+        (digest_date.isoformat(),),
+    ).fetchone()
+    return DayCost(digest_date, int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]),
+                   int(row[5]), int(row[6]))
+
+
+def cost_alert(cost: DayCost, audits: AuditTotals | None = None) -> Alert:
+    """The day's cost line, and what the day's audits (if any) measured of the cut."""
+    line = (f"{cost.digest_date:%Y-%m-%d}: {cost.served} digest(s) served, {cost.failures} failure(s);"
+            f" LLM {cost.llm_calls} call(s), {cost.prompt_tokens:,} prompt + {cost.completion_tokens:,}"
+            f" completion tokens, ${cost.cost_usd:.4f}")
+    lines = [line]
+    if audits is not None and audits.audits:
+        lines.append(f"audit day for {audits.audits} criteria text(s): {audits.describe()}")
+    return Alert(kind="cost", key=cost.digest_date.isoformat(), day=cost.digest_date,
+                 subject=f"arXiv Digest: cost of {cost.digest_date:%Y-%m-%d}: ${cost.cost_usd:.2f}",
+                 lines=tuple(lines))
+
+
+def alert_email(alert: Alert, *, to: str, token: str, settings: Settings, now: dt.datetime) -> OutgoingEmail:
+    domain = settings.from_email.rpartition("@")[2] or "localhost"
+    digest_id = f"{alert.day:%Y%m%d}-alert-{alert.kind}-{_digest([alert.key])}"
+    return OutgoingEmail(
+        to=to,
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        subject=alert.subject,
+        text=alert.text,
+        html=alert.html,
+        # the admin's own token: a reply or the one-click button stops the alerts like a digest
+        reply_to=reply_address(token, settings),
+        unsubscribe_url=unsubscribe_url(token, settings),
+        message_id=f"<{digest_id}.{now:%Y%m%d%H%M%S}@{domain}>",
+        date=now,
+        digest_id=digest_id,
+        category=f"alert-{alert.kind}",
+    )
+
+
+class Alerter:
+    """Sends each alert once. Never raises: an alert that cannot be sent is logged instead."""
+
+    def __init__(self, db: Database, transport: Transport, settings: Settings) -> None:
+        self.db = db
+        self.transport = transport
+        self.settings = settings
+
+    def already_sent(self, kind: str, key: str) -> bool:
+        row = self.db.read().execute("SELECT 1 FROM alerts WHERE kind=? AND key=?", (kind, key)).fetchone()
+        return row is not None
+
+    def _claim(self, alert: Alert, now: dt.datetime, outcome: str) -> bool:
+        try:
+            with self.db.tx() as conn:
+                conn.execute("INSERT INTO alerts(kind, key, subject, sent_at, outcome)"
+                             " VALUES (?, ?, ?, ?, ?)",
+                             (alert.kind, alert.key, alert.subject, now.isoformat(), outcome))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def send(self, alert: Alert, now: dt.datetime) -> bool:
+        """True when the alert was sent now (False: sent before, no admin address, or failed)."""
+        if self.already_sent(alert.kind, alert.key):
+            return False
+        if alert.kind == "feedback":  # readers' words stay out of the log
+            log.info("admin note: %s", alert.subject)
+        elif alert.kind == "cost":  # news, not trouble
+            log.info("admin note: %s | %s", alert.subject, " | ".join(alert.lines))
+        else:
+            log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines))
+        admin = self.settings.admin_email.strip()
+        if not admin:
+            self._claim(alert, now, "logged")
+            return False
+        if subscriber_store.is_suppressed(self.db, admin):
+            log.info("the admin address %s asked for no more mail; alert only logged", admin)
+            return False
+        # Claimed before the send: at most once, like the digests (a crash here loses one alert
+        # rather than repeating it every few minutes).
+        if not self._claim(alert, now, "sent"):
+            return False
+        token = subscriber_store.token_for(self.db, admin, now)
+        try:
+            self.transport.send(alert_email(alert, to=admin, token=token, settings=self.settings, now=now))
+        except SendError as exc:
+            log.error("could not send the admin alert %r: %s", alert.subject, exc)
+            with self.db.tx() as conn:
+                if alert.kind == "feedback":  # the replies are in no log: try again next time
+                    conn.execute("DELETE FROM alerts WHERE kind=? AND key=?", (alert.kind, alert.key))
+                else:
+                    conn.execute("UPDATE alerts SET outcome='failed' WHERE kind=? AND key=?",
+                                 (alert.kind, alert.key))
+            return False
+        return True
+
+
+def report_run(alerter: Alerter, summary: RunSummary, now: dt.datetime, *, whole_day: bool) -> None:
+    """The alerts of one `newsletter run` (e.g. from cron), as the service sends them.
+
+    Its failures, that day's `unknown` digests and broken roster rows, each alerted once; then the
+    day's cost line, once a run over every subscriber (`whole_day`: no `--only`) has tried everyone
+    and left none of the day's digests `unknown`. Like the service, it does not wait for a failed
+    address to work: the line counts the failures, and they have their own alert.
+    """
+    if summary.no_announcement or summary.digest_date is None:
+        return
+    day = summary.digest_date
+    problem = summary.fatal or summary.aborted
+    rows = delivery_store.for_date(alerter.db, day)
+    unknown = sorted(address for address, row in rows.items() if row.status == "unknown")
+    for alert in (run_alert(day, summary.failed, unknown, problem), roster_alert(day, summary.problems)):
+        if alert is not None:
+            alerter.send(alert, now)
+    if whole_day and not problem and not unknown:
+        cost = day_cost(alerter.db, day)
+        if cost.runs:
+            alerter.send(cost_alert(cost, audit_totals(alerter.db, day, day)), now)
