@@ -25,9 +25,9 @@ from newsletter.ranking.llm import judge_cache_key
 from newsletter.ranking.scoring import BUDGET_NOTE, score_criteria
 from newsletter.readers.roster import Roster, load_roster
 from newsletter.settings import load_settings
-from tests.fakes.llm_server import FakeLLM
 from tests.daily.test_faults import DAY, NOW, daily, use_fake_llm, write_roster
 from tests.daily.test_faults import site as site  # the fixture: a site served by the loopback fakes
+from tests.fakes.llm_server import FakeLLM
 from tests.ranking.test_llm_judge import CRITERIA, load_papers
 from tests.ranking.test_scoring import DictCache, WordRanker, _ids, judge_for, top_half
 

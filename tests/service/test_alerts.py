@@ -28,9 +28,9 @@ from newsletter.service.alerts import (
     run_alert,
 )
 from newsletter.settings import load_settings
-from tests.fakes.arxiv_server import FakeArxiv, Reply
 from tests.daily.test_faults import site as site  # the fixture: a site served by the loopback fakes
 from tests.daily.test_faults import write_roster
+from tests.fakes.arxiv_server import FakeArxiv, Reply
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=UTC)
