@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsletter.daily.send import DeliveryJob, deliver_all  # noqa: E402
+from newsletter.daily.send import ComposedDigest, deliver_all  # noqa: E402
 from newsletter.db import Database, deliveries  # noqa: E402
 from newsletter.mail.compose import compose  # noqa: E402
 from newsletter.mail.sendgrid import SendGridTransport  # noqa: E402
@@ -60,7 +60,7 @@ def load_papers() -> list[Paper]:
     ]
 
 
-def make_jobs(count: int, per_digest: int, settings_host: str, api_key: str) -> Iterator[DeliveryJob]:
+def make_jobs(count: int, per_digest: int, settings_host: str, api_key: str) -> Iterator[ComposedDigest]:
     """Render and compose each reader's digest, one at a time (a generator)."""
     settings = load_settings(
         SENDGRID_API_KEY=api_key,
@@ -101,7 +101,7 @@ def make_jobs(count: int, per_digest: int, settings_host: str, api_key: str) -> 
             now=NOW,
             digest_id=deliveries.digest_id_for(email, DAY),
         )
-        yield DeliveryJob(email=outgoing, digest_date=DAY, paper_ids=tuple(p.arxiv_id for p in chosen))
+        yield ComposedDigest(email=outgoing, digest_date=DAY, paper_ids=tuple(p.arxiv_id for p in chosen))
 
 
 @contextlib.contextmanager
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         db = Database.open(Path(folder) / "state.db")
         transport = SendGridTransport(api_key, host=url, timeout=10)
         render_time = 0.0
-        jobs: Iterable[DeliveryJob]
+        jobs: Iterable[ComposedDigest]
         if args.mode == "prepared":
             # What a caller that renders everything first holds: every digest at once.
             started = time.perf_counter()

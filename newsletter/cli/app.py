@@ -163,7 +163,7 @@ def preview(
         raise fail(summary.reason)
     if summary.no_announcement:
         raise fail(f"no digest for that day: {summary.no_announcement}")
-    paths = next(iter(summary.previews.values()), [])
+    paths = next(iter(summary.previews.values()), ())
     misses = next(iter(summary.near_misses.values()), None)
     if misses is not None:  # nothing selected: say what came closest (stderr: stdout is for paths)
         err.print(f"Nothing matched {email}'s criteria on {summary.digest_date}.", highlight=False)

@@ -2,7 +2,9 @@
 
 `run_daily` takes `now`, the settings and the adapters (outside services) as arguments and reads
 no clock of its own; the CLI and the service build the adapters with `build_adapters`.
-The stages themselves are in `newsletter.daily.stages`; this module holds the run lock and the wiring.
+The stages are in `newsletter.daily.stages` and return what they did; this module holds the run
+lock and combines the stages' results into one `RunSummary`. `score_ahead` is the service's head
+start: the day scored once per criteria text right after the fetch, before anyone is due.
 """
 
 from __future__ import annotations
@@ -11,20 +13,26 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import replace
 
 from filelock import FileLock, Timeout
 
-from newsletter.daily.send import DeliveryJob, deliver_all, recover_interrupted
-from newsletter.daily.stages import SCORE_WORKERS, criteria_categories, digest_stage, fetch_stage, score_stage
-from newsletter.daily.summary import Adapters, Progress, RunSummary, no_progress
-from newsletter.daily.wiring import audit_every_for
+from newsletter.clock import Clock
+from newsletter.daily.cycle import Cycle
+from newsletter.daily.send import recover_interrupted
+from newsletter.daily.stages import (
+    SCORE_WORKERS,
+    score_stage,
+)
+from newsletter.daily.summary import Progress, RunSummary, no_progress, scoring_report
+from newsletter.daily.wiring import Adapters, audit_every_for
 from newsletter.db import Database, DatabaseError
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
-from newsletter.fetch import FetchError, NoAnnouncementError
+from newsletter.db.papers import load_day
 from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
-from newsletter.models import Subscriber, Usage
+from newsletter.models import Subscriber
 from newsletter.ranking.scoring import UsageMeter
 from newsletter.readers.roster import Roster, RosterError, load_roster
 from newsletter.settings import Settings
@@ -124,165 +132,115 @@ def run_daily(
     summary = RunSummary(digest_date=date or default_digest_date(now, settings))
     with _exclusive(settings, dry_run) as locked:
         if not locked:
-            summary.fatal = (
-                f"another run holds {settings.data_dir / 'run.lock'}; try again when it has finished"
-            )
-            return summary
-        digest_date = summary.digest_date
-        assert digest_date is not None
+            lock = settings.data_dir / "run.lock"
+            return summary.ended("fatal", f"another run holds {lock}; try again when it has finished")
         if not dry_run:
-            if killed := run_log.close_killed_runs(db):
-                log.warning("%d earlier run(s) had been killed before they finished", killed)
-            summary.interrupted = [d.email for d in recover_interrupted(db, adapters.transport, now)]
-            if resend_unknown:
-                summary.released = delivery_store.release_unknown(
-                    db, now, digest_date if date else None, emails=only or None
-                )
-                log.info("%d unknown deliveries released for resending", len(summary.released))
+            summary = _recover(summary, db, adapters, now, released_on=date, only=only,
+                               resend_unknown=resend_unknown)
         try:
             roster = roster or load_roster(settings.subscribers, settings)
         except RosterError as exc:
-            summary.fatal = str(exc)
-            return summary
-        summary.problems = [str(p) for p in roster.problems]
-        summary.problem_rows = len({p.line for p in roster.problems})
-        if only:
-            known = {s.email.lower() for s in roster.subscribers}
-            summary.fatal = next(
-                (
-                    f"{a} is not a valid subscriber in {settings.subscribers}"
-                    for a in only
-                    if a.lower() not in known
-                ),
-                None,
-            )
-            if summary.fatal:
-                return summary
+            return summary.ended("fatal", str(exc))
+        summary = replace(summary, problems=tuple(str(p) for p in roster.problems),
+                          problem_rows=len({p.line for p in roster.problems}))
+        known = {s.email.lower() for s in roster.subscribers}
+        if stranger := next((a for a in only if a.lower() not in known), None):
+            return summary.ended("fatal", f"{stranger} is not a valid subscriber in {settings.subscribers}")
         suppressed = subscriber_store.suppressions(db)  # lower-cased addresses
         subscribers = _due_subscribers(
-            roster, db, digest_date, now, only=only, suppressed=suppressed, is_due=is_due, dry_run=dry_run
+            roster, db, summary.digest_date, now, only=only, suppressed=suppressed, is_due=is_due,
+            dry_run=dry_run,
         )
-        summary.due = len(subscribers)
-        summary.unknown = [d.email for d in delivery_store.with_status(db, "unknown")]
+        summary = replace(summary, due=len(subscribers),
+                          unknown=tuple(d.email for d in delivery_store.with_status(db, "unknown")))
         if not subscribers:
-            summary.nothing_due = _why_nobody_is_due(roster, only, suppressed)
-            return summary
-        record = run_log.start_run(
-            db,
-            run_log.RunRecord(kind="dry-run" if dry_run else "run", started_at=now, digest_date=digest_date),
-        )
-        try:
-            _cycle(
-                summary,
-                subscribers,
-                peers=[s for s in roster.subscribers if s.email.lower() not in suppressed],
-                now=now,
-                settings=settings,
-                db=db,
-                adapters=adapters,
-                dry_run=dry_run,
-                progress=progress,
-                on_usage=run_log.usage_meter(db, record),
-            )
-        except BaseException as exc:  # the runs log must not call a run that crashed "ok"
-            summary.fatal = summary.fatal or f"the run stopped: {exc or type(exc).__name__}"
-            raise
-        finally:
-            summary.fill_record(record)
-            try:
-                run_log.finish_run(db, record, adapters.clock())
-            except DatabaseError as exc:  # the summary of who got what is still worth showing
-                log.error("could not record the run: %s", exc)
-                summary.aborted = summary.aborted or f"the run's record could not be stored: {exc}"
-        return summary
+            return summary.ended("nothing due", _why_nobody_is_due(roster, only, suppressed))
+        peers = [s for s in roster.subscribers if s.email.lower() not in suppressed]
+        cycle = Cycle(now, settings, db, adapters, dry_run, progress)
+        return _logged("dry-run" if dry_run else "run", summary, db, started_at=now, clock=adapters.clock,
+                       work=lambda meter: cycle.run(summary, subscribers, peers, meter))
 
 
-def _cycle(
+def _recover(
     summary: RunSummary,
-    subscribers: Sequence[Subscriber],
-    *,
-    peers: Sequence[Subscriber],
-    now: dt.datetime,
-    settings: Settings,
     db: Database,
     adapters: Adapters,
-    dry_run: bool,
-    progress: Progress,
-    on_usage: UsageMeter,
-) -> None:
-    digest_date = summary.digest_date
-    assert digest_date is not None
-    categories = sorted({c for cats in criteria_categories(subscribers, peers).values() for c in cats})
+    now: dt.datetime,
+    *,
+    released_on: dt.date | None,
+    only: Sequence[str],
+    resend_unknown: bool,
+) -> RunSummary:
+    """Close what killed runs left open; with `--resend-unknown`, put `unknown` sends back to pending."""
+    if killed := run_log.close_killed_runs(db):
+        log.warning("%d earlier run(s) had been killed before they finished", killed)
+    interrupted = tuple(d.email for d in recover_interrupted(db, adapters.transport, now))
+    released: tuple[str, ...] = ()
+    if resend_unknown:
+        released = tuple(delivery_store.release_unknown(
+            db, now, summary.digest_date if released_on else None, emails=only or None
+        ))
+        log.info("%d unknown deliveries released for resending", len(released))
+    return replace(summary, interrupted=interrupted, released=released)
+
+
+def _logged(
+    kind: str,
+    summary: RunSummary,
+    db: Database,
+    *,
+    started_at: dt.datetime,
+    clock: Clock,
+    work: Callable[[UsageMeter], RunSummary],
+) -> RunSummary:
+    """`work` recorded in the runs log as one run: its LLM spend metered call by call, its
+    figures stored when it ends — also when it crashes (a crashed run is never "ok")."""
+    record = run_log.start_run(
+        db, run_log.RunRecord(kind=kind, started_at=started_at, digest_date=summary.digest_date)
+    )
+    result = summary
     try:
-        day = fetch_stage(
-            now=now,
-            settings=settings,
-            db=db,
-            adapters=adapters,
-            digest_date=digest_date,
-            categories=categories,
-        )
-    except NoAnnouncementError as exc:
-        summary.no_announcement = str(exc)
-        log.info("no digest today: %s", exc)
-        return
-    except FetchError as exc:
-        summary.fatal = str(exc)  # the caller reports it (the CLI's error line, the service's alert)
-        log.info("fetching the announcement failed: %s", exc)
-        return
-    summary.papers = len(day.papers)
-    scored = score_stage(
-        day,
-        subscribers,
-        adapters,
-        progress,
-        peers=peers,
-        workers=min(settings.llm_concurrency, SCORE_WORKERS),
-        audit_every=audit_every_for(settings, db, day.date),
-        on_usage=on_usage,
-    )
-    summary.add_scoring(scored, subscribers)
-
-    advance = progress("Digests", len(subscribers))
-
-    def jobs() -> Iterator[DeliveryJob]:
-        # A generator: each digest is rendered when a sender is free for it, so memory holds a
-        # few digests at a time whatever the number of readers.
-        for subscriber in subscribers:
-            try:
-                job = digest_stage(
-                    subscriber,
-                    day,
-                    scored[subscriber.criteria],
-                    now=now,
-                    settings=settings,
-                    db=db,
-                    dry_run=dry_run,
-                    summary=summary,
-                )
-            except Exception as exc:  # one reader's bad data must not stop the others
-                log.error("could not prepare the digest of %s: %s", subscriber.email, exc)
-                log.debug("the traceback", exc_info=True)  # shown with NEWSLETTER_DEBUG=1
-                summary.failed[subscriber.email] = f"could not prepare the digest: {exc}"
-                job = None
-            if job is None:
-                advance()
-            else:
-                yield job
-
-    if dry_run:
-        for _ in jobs():  # previews are written while preparing; a dry run yields no job
-            pass
-        return
-    report = deliver_all(
-        jobs(),
-        db=db,
-        transport=adapters.transport,
-        clock=adapters.clock,
-        concurrency=settings.send_concurrency,
-        progress=advance,
-    )
-    summary.add_delivery(report)
+        result = work(run_log.usage_meter(db, record))
+    except BaseException as exc:
+        result = summary.ended("fatal", f"the run stopped: {exc or type(exc).__name__}")
+        raise
+    finally:
+        try:
+            run_log.finish_run(db, result.as_record(record), clock())
+        except DatabaseError as exc:  # the summary of who got what is still worth showing
+            log.error("could not record the run: %s", exc)
+            if result.outcome.kind not in ("fatal", "aborted"):
+                result = result.ended("aborted", f"the run's record could not be stored: {exc}")
+    return result
 
 
-__all__ = ["Adapters", "RunSummary", "Usage", "run_daily"]
+def score_ahead(
+    *, now: dt.datetime, settings: Settings, db: Database, adapters: Adapters,
+    digest_date: dt.date, subscribers: Sequence[Subscriber],
+) -> RunSummary | None:
+    """Score a stored day once per distinct criteria text before anyone is due (the service's
+    head start after a fetch), logged as a `prepare` run so its cost counts. None when the day
+    is not stored. A failure is only logged: the delivery run scores again."""
+    categories = sorted({c for s in subscribers for c in s.categories})
+    day = load_day(db, digest_date, categories)
+    if day is None:
+        return None
+
+    def scoring(on_usage: UsageMeter) -> RunSummary:
+        summary = RunSummary(digest_date=digest_date, papers=len(day.papers))
+        try:
+            scored = score_stage(
+                day, subscribers, adapters, no_progress,
+                workers=min(settings.llm_concurrency, SCORE_WORKERS),
+                audit_every=audit_every_for(settings, db, digest_date), on_usage=on_usage,
+            )
+        except Exception as exc:  # the delivery run scores again; this was only a head start
+            log.exception("scoring %s ahead of the sends failed", digest_date)
+            return summary.ended("fatal", f"prepare: {exc}")
+        return replace(summary, scoring=scoring_report(scored, subscribers))
+
+    summary = _logged("prepare", RunSummary(digest_date=digest_date), db, started_at=now,
+                      clock=adapters.clock, work=scoring)
+    log.info("prepared %s: %d criteria scored, LLM $%.4f", digest_date,
+             len(summary.usage_by_criteria), summary.usage.cost_usd)
+    return summary

@@ -21,9 +21,11 @@ import datetime as dt
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
+from newsletter.clock import Clock
 from newsletter.db import Database
 from newsletter.db import deliveries as store
 from newsletter.db import subscribers as subscriber_store
@@ -38,8 +40,6 @@ from newsletter.mail.base import (
 from newsletter.models import OutgoingEmail
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], dt.datetime]
 
 
 def recover_interrupted(db: Database, transport: Transport, now: dt.datetime) -> list[store.Delivery]:
@@ -64,25 +64,41 @@ def recover_interrupted(db: Database, transport: Transport, now: dt.datetime) ->
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryJob:
+class ComposedDigest:
+    """One reader's digest, composed and waiting for a sender."""
+
     email: OutgoingEmail
     digest_date: dt.date
     paper_ids: tuple[str, ...]
 
 
-@dataclass
+SendOutcome = Literal["sent", "failed", "unknown", "skipped"]
+
+
+@dataclass(frozen=True)
 class DeliveryReport:
     """What happened to whom. `failed` also holds the `unknown` ones (so the run's exit code says
     so); `unknown` names which failures may in fact have been delivered."""
 
+    sent: tuple[str, ...] = ()
+    failed: Mapping[str, str] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()  # suppressed, already sent, or unknown
+    unknown: Mapping[str, str] = field(default_factory=dict)
+    aborted: str | None = None  # why the run stopped sending (credentials rejected)
+
+
+@dataclass
+class _Tally:
+    """The senders' shared record of outcomes while they run; `report()` freezes it."""
+
     sent: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)  # suppressed, already sent, or unknown
+    skipped: list[str] = field(default_factory=list)
     unknown: dict[str, str] = field(default_factory=dict)
-    aborted: str | None = None  # why the run stopped sending (credentials rejected)
+    aborted: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, outcome: str, address: str, reason: str = "") -> None:
+    def record(self, outcome: SendOutcome, address: str, reason: str = "") -> None:
         with self._lock:
             if outcome == "sent":
                 self.sent.append(address)
@@ -98,6 +114,12 @@ class DeliveryReport:
         with self._lock:
             if self.aborted is None:
                 self.aborted = reason
+
+    def report(self) -> DeliveryReport:
+        with self._lock:
+            return DeliveryReport(
+                tuple(self.sent), dict(self.failed), tuple(self.skipped), dict(self.unknown), self.aborted
+            )
 
 
 @dataclass(frozen=True)
@@ -125,12 +147,12 @@ class _Run:
     clock: Clock
     policy: RetryPolicy
     sleep: Callable[[float], None]
-    report: DeliveryReport
+    report: _Tally
     stop: threading.Event = field(default_factory=threading.Event)
     contacted: threading.Event = field(default_factory=threading.Event)
 
 
-def _send_one(job: DeliveryJob, run: _Run) -> None:
+def _send_one(job: ComposedDigest, run: _Run) -> None:
     address, report = job.email.to, run.report
     if run.stop.is_set():
         # Never claimed, so the next run (with a good key) sends it.
@@ -202,7 +224,7 @@ def _send_one(job: DeliveryJob, run: _Run) -> None:
 
 
 def deliver_all(
-    jobs: Iterable[DeliveryJob],
+    jobs: Iterable[ComposedDigest],
     *,
     db: Database,
     transport: Transport,
@@ -217,17 +239,17 @@ def deliver_all(
     `jobs` may be a generator: senders take the next job only when free, so at most `concurrency`
     digests need to be in memory at once. `sleep` defaults to a wait that a stopping run cuts short.
     """
-    report = DeliveryReport()
+    report = _Tally()
     stop = threading.Event()
 
     def wait(seconds: float) -> None:
         stop.wait(seconds)  # a stopping run cuts the backoff short
 
     run = _Run(db, transport, clock, policy or RetryPolicy(), sleep or wait, report, stop)
-    source: Iterator[DeliveryJob] = iter(jobs)
+    source: Iterator[ComposedDigest] = iter(jobs)
     take = threading.Lock()
 
-    def next_job() -> DeliveryJob | None:
+    def next_job() -> ComposedDigest | None:
         with take:
             try:
                 return next(source, None)
@@ -256,4 +278,4 @@ def deliver_all(
     worker()  # the calling thread is one of the senders
     for sender in senders:
         sender.join()
-    return report
+    return report.report()

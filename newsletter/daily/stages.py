@@ -1,7 +1,7 @@
 """The stages of one daily cycle: fetch the day, score it per criteria, and one reader's digest.
 
-`newsletter.daily.run.run_daily` wires them for every due subscriber; the service's prepare step
-(`newsletter.service.fetch_job`) runs the first two ahead of the sends.
+Each returns what it did. `newsletter.daily.run` wires them for every due subscriber, and
+`score_ahead` there runs the first two ahead of the sends for the service.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter.daily.selection import in_categories, near_misses, select
-from newsletter.daily.send import DeliveryJob
-from newsletter.daily.summary import Adapters, Progress, RunSummary
+from newsletter.daily.send import ComposedDigest
+from newsletter.daily.summary import Progress
+from newsletter.daily.wiring import Adapters
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
@@ -23,7 +25,7 @@ from newsletter.db.papers import load_day, save_day
 from newsletter.files import atomic_write_text
 from newsletter.mail.compose import compose, reply_address, unsubscribe_url
 from newsletter.mail.outbox import safe_filename
-from newsletter.models import AnnouncementDay, Digest, Subscriber
+from newsletter.models import AnnouncementDay, Digest, DigestEntry, Subscriber
 from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
 from newsletter.render import render_digest, render_empty
@@ -125,13 +127,35 @@ def score_stage(
     return {criteria: results[criteria] for criteria in by_criteria}
 
 
-def _write_preview(folder: Path, digest_date: dt.date, address: str, markdown: str, html: str) -> list[Path]:
+def _write_preview(
+    folder: Path, digest_date: dt.date, address: str, markdown: str, html: str
+) -> tuple[Path, ...]:
     base = folder / digest_date.isoformat()
     name = safe_filename(address)
-    paths = [base / f"{name}.md", base / f"{name}.html"]
+    paths = (base / f"{name}.md", base / f"{name}.html")
     atomic_write_text(paths[0], markdown)
     atomic_write_text(paths[1], html)
     return paths
+
+
+@dataclass(frozen=True, slots=True)
+class NothingToSend:
+    """An empty day for this reader, recorded as `empty` (no mail: NEWSLETTER_SEND_EMPTY is off)."""
+
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A dry run's digest: the files written (none when there is nothing to show), and the
+    closest papers when none was selected (None when some were)."""
+
+    email: str
+    paths: tuple[Path, ...]
+    near_misses: tuple[DigestEntry, ...] | None
+
+
+PreparedDigest = ComposedDigest | NothingToSend | Preview
 
 
 def digest_stage(
@@ -143,10 +167,9 @@ def digest_stage(
     settings: Settings,
     db: Database,
     dry_run: bool,
-    summary: RunSummary,
-) -> DeliveryJob | None:
-    """One reader's digest: select, render, compose. None when there is nothing to send: an empty
-    day (recorded as `empty` unless a dry run) or a dry run (its preview written instead)."""
+) -> PreparedDigest:
+    """One reader's digest: select, render, compose. A dry run writes a preview instead; an empty
+    day with nothing to send is recorded as `empty` (unless a dry run)."""
     # Without the papers other days' digests carried; a day's own papers stay (a preview of a day
     # already sent, or a digest the admin released with --resend-unknown, shows them again).
     already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
@@ -170,26 +193,19 @@ def digest_stage(
     else:
         rendered = None
     if dry_run:
-        if not entries:
-            summary.near_misses[subscriber.email] = near_misses(
-                subscriber, day.papers, scored.scores, already_sent=already
-            )
-        if rendered is not None:
-            summary.previews[subscriber.email] = _write_preview(
-                settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html
-            )
-        else:
-            summary.empty.append(subscriber.email)
-        return None
-    digest_id = delivery_store.digest_id_for(subscriber.email, day.date)
+        misses = None if entries else near_misses(subscriber, day.papers, scored.scores, already_sent=already)
+        paths = () if rendered is None else _write_preview(
+            settings.preview_dir, day.date, subscriber.email, rendered.markdown, rendered.html
+        )
+        return Preview(subscriber.email, paths, misses)
     if rendered is None:
         delivery_store.begin(
             db, subscriber.email, day.date, paper_ids=(), message_id="", now=now, status="empty"
         )
-        summary.empty.append(subscriber.email)
-        return None
+        return NothingToSend(subscriber.email)
     email = compose(
-        rendered, to=subscriber.email, token=token, settings=settings, now=now, digest_id=digest_id,
-        to_name=subscriber.name,
+        rendered, to=subscriber.email, token=token, settings=settings, now=now,
+        digest_id=delivery_store.digest_id_for(subscriber.email, day.date), to_name=subscriber.name,
     )
-    return DeliveryJob(email=email, digest_date=day.date, paper_ids=tuple(e.paper.arxiv_id for e in entries))
+    paper_ids = tuple(e.paper.arxiv_id for e in entries)
+    return ComposedDigest(email=email, digest_date=day.date, paper_ids=paper_ids)

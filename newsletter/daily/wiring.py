@@ -1,22 +1,39 @@
-"""Build the real adapters from the settings: the one place that chooses arXiv, LLM and mail."""
+"""The outside world as the daily cycle sees it (`Adapters`), and the one place that builds the
+real ones from the settings: arXiv, the local ranker and the LLM judge, the score cache, the mail."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from newsletter.daily.summary import Adapters
+from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.db.runs import spend_on
 from newsletter.db.scores import DatabaseScoreCache
-from newsletter.fetch import ArxivSource
+from newsletter.fetch import AnnouncementSource, ArxivSource
 from newsletter.mail.base import Transport
 from newsletter.mail.outbox import OutboxTransport
-from newsletter.ranking.base import Judge
+from newsletter.models import Score
+from newsletter.ranking.base import Judge, Ranker, ScoreCache
 from newsletter.ranking.local import LocalRanker, llm_candidates
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """The outside world, as the daily cycle sees it."""
+
+    source: AnnouncementSource
+    ranker: Ranker
+    judge: Judge | None
+    cache: ScoreCache | None
+    cut: Callable[[Sequence[Score]], list[str]]
+    transport: Transport
+    clock: Clock = field(default=utc_now)
 
 
 def build_transport(settings: Settings) -> Transport:

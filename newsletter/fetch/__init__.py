@@ -7,7 +7,12 @@
         day = source.fetch_day(categories=("cs.AI", "cs.CV"), want=want, now=now)
 
 NoAnnouncementError (weekend/holiday) is not a failure; every other exception is a FetchError.
+`AnnouncementSource` is what the daily cycle needs of a source (ArxivSource is the real one).
 """
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
 
 from newsletter.fetch.calendar import (
     FEED_LAG,
@@ -31,10 +36,21 @@ from newsletter.fetch.errors import (
 from newsletter.fetch.feed import FeedPage, parse_feed
 from newsletter.fetch.http import PoliteSession, RetryPolicy
 from newsletter.fetch.source import ArxivSource, normalise_categories
+from newsletter.models import AnnouncementDay
+
+
+class AnnouncementSource(Protocol):
+    """Where a day's papers come from; `close()` lets go of its connections."""
+
+    def fetch_day(self, categories: Sequence[str], want: dt.date, now: dt.datetime) -> AnnouncementDay: ...
+
+    def close(self) -> None: ...
+
 
 __all__ = [
     "FEED_LAG",
     "KNOWN_HOLIDAYS",
+    "AnnouncementSource",
     "ArxivSource",
     "EmptyFeedError",
     "EmptyResultError",

@@ -13,8 +13,8 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 
-from newsletter.daily.send import Clock
-from newsletter.daily.summary import Adapters
+from newsletter.clock import Clock
+from newsletter.daily.wiring import Adapters
 from newsletter.db import Database
 from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import PermanentSendError, Transport

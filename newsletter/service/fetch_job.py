@@ -8,8 +8,7 @@ import datetime as dt
 import logging
 from collections.abc import Collection
 
-from newsletter.daily.summary import Adapters, RunSummary, no_progress
-from newsletter.db import runs as run_log
+from newsletter.daily.wiring import Adapters
 from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.models import Subscriber
 from newsletter.readers.roster import RosterError
@@ -103,39 +102,7 @@ class FetchSide(ServiceBase):
     def _prepare(
         self, digest_date: dt.date, subscribers: list[Subscriber], adapters: Adapters, now: dt.datetime
     ) -> None:
-        """Score the day once per distinct criteria now, logged as a run so its cost counts."""
-        from newsletter.daily.stages import SCORE_WORKERS, score_stage
-        from newsletter.daily.wiring import audit_every_for
-        from newsletter.db.papers import load_day
+        from newsletter.daily.run import score_ahead
 
-        categories = sorted({c for s in subscribers for c in s.categories})
-        day = load_day(self.db, digest_date, categories)
-        if day is None:
-            return
-        summary = RunSummary(digest_date=digest_date, papers=len(day.papers))
-        record = run_log.start_run(
-            self.db, run_log.RunRecord(kind="prepare", started_at=now, digest_date=digest_date)
-        )
-        try:
-            scored = score_stage(
-                day,
-                subscribers,
-                adapters,
-                no_progress,
-                workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
-                audit_every=audit_every_for(self.settings, self.db, digest_date),
-                on_usage=run_log.usage_meter(self.db, record),
-            )
-            summary.add_scoring(scored, subscribers)
-        except Exception as exc:  # the delivery run scores again; this was only a head start
-            log.exception("scoring %s ahead of the sends failed", digest_date)
-            summary.fatal = f"prepare: {exc}"
-        finally:
-            summary.fill_record(record)
-            run_log.finish_run(self.db, record, self.clock())
-        log.info(
-            "prepared %s: %d criteria scored, LLM $%.4f",
-            digest_date,
-            len(summary.usage_by_criteria),
-            summary.usage.cost_usd,
-        )
+        score_ahead(now=now, settings=self.settings, db=self.db, adapters=adapters,
+                    digest_date=digest_date, subscribers=subscribers)

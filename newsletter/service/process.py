@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 
-from newsletter.daily.send import Clock
+from newsletter.clock import Clock
 from newsletter.db import Database
 from newsletter.logs import set_level
 from newsletter.mail.base import Transport

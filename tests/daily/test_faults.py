@@ -31,7 +31,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
-from newsletter.daily import run as orchestrator
+from newsletter.daily import cycle
 from newsletter.daily.run import run_daily
 from newsletter.daily.send import RetryPolicy, deliver_all
 from newsletter.daily.summary import RunSummary
@@ -383,7 +383,7 @@ def test_sendgrid_429_bursts_and_random_500_every_digest_sent_or_failed_with_rea
             waits.append(seconds)
 
     fast = functools.partial(deliver_all, policy=RetryPolicy(rng=random.Random(3)), sleep=sleep)
-    monkeypatch.setattr(orchestrator, "deliver_all", fast)
+    monkeypatch.setattr(cycle, "deliver_all", fast)
 
     summary, db = daily()
 

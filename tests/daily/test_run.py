@@ -286,12 +286,12 @@ def test_a_locked_state_database_is_one_line_naming_it(site: Path, monkeypatch: 
 
 
 def test_a_run_that_crashes_is_logged_as_failed_not_ok(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from newsletter.daily import run as orchestrator
+    from newsletter.daily.cycle import Cycle
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(orchestrator, "_cycle", crash)
+    monkeypatch.setattr(Cycle, "run", crash)
     assert run("--date", DAY)[0] != 0
     db = Database.open(site / "var" / "state.db")
     [status] = [row["status"] for row in db.read().execute("SELECT status FROM runs")]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.daily.send import DeliveryJob, DeliveryReport, RetryPolicy, deliver_all
+from newsletter.daily.send import ComposedDigest, DeliveryReport, RetryPolicy, deliver_all
 from newsletter.db import Database, deliveries, subscribers
 from newsletter.mail.sendgrid import SendGridTransport
 from newsletter.models import OutgoingEmail
@@ -28,7 +28,7 @@ NOW = dt.datetime(2025, 8, 28, 11, 0, tzinfo=dt.UTC)
 T0 = 1_756_378_800.0  # NOW as epoch seconds: the fake's and the transport's wall clock
 
 
-def make_job(address: str, day: dt.date = DAY) -> DeliveryJob:
+def make_job(address: str, day: dt.date = DAY) -> ComposedDigest:
     digest_id = deliveries.digest_id_for(address, day)
     email = OutgoingEmail(
         to=address, from_email="digest@lab.example", from_name="arXiv Digest",
@@ -36,7 +36,7 @@ def make_job(address: str, day: dt.date = DAY) -> DeliveryJob:
         html="<h1>Personalized Daily ArXiv Papers</h1>", reply_to="u-tok@reply.lab.example",
         unsubscribe_url="https://digest.lab.example/unsubscribe/tok",
         message_id=f"<{digest_id}.digest@lab.example>", date=NOW, digest_id=digest_id)
-    return DeliveryJob(email=email, digest_date=day, paper_ids=("2508.00001", "2508.00002"))
+    return ComposedDigest(email=email, digest_date=day, paper_ids=("2508.00001", "2508.00002"))
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_rate_limit_waits_until_the_reset_then_sends(send: Sender, fake: FakeSen
     fake.reset_in = 7
     fake.script("429")
     report = send("a@example.org")
-    assert report.sent == ["a@example.org"]
+    assert report.sent == ("a@example.org",)
     assert len(send.waits) == 1
     assert 7.0 <= send.waits[0] <= 7.5
     assert len(fake.requests) == 2
@@ -189,7 +189,7 @@ def test_rate_limit_wait_is_bounded(send: Sender, fake: FakeSendGrid) -> None:
 def test_server_errors_back_off_exponentially_with_jitter(send: Sender, fake: FakeSendGrid) -> None:
     fake.script("500", "503", "502")
     report = send("a@example.org")
-    assert report.sent == ["a@example.org"]
+    assert report.sent == ("a@example.org",)
     assert len(send.waits) == 3
     for attempt, wait in enumerate(send.waits, start=1):
         ceiling = 2 ** (attempt - 1)
@@ -204,7 +204,7 @@ def test_server_errors_give_up_after_the_bound_and_a_later_run_retries(
     report = send("a@example.org", "b@example.org", attempts=4)
     assert report.failed["a@example.org"].startswith("gave up after 4 attempts")
     assert "HTTP 500" in report.failed["a@example.org"]
-    assert report.sent == ["b@example.org"]
+    assert report.sent == ("b@example.org",)
     assert send.status("a@example.org") == "failed"
     row = deliveries.get(send.db, "a@example.org", DAY)
     assert row is not None
@@ -212,7 +212,7 @@ def test_server_errors_give_up_after_the_bound_and_a_later_run_retries(
     assert "HTTP 500" in row.error
     assert deliveries.delivered_paper_ids(send.db, "a@example.org") == set()
     # failed is not sent: the next run tries again, and sends exactly once
-    assert send("a@example.org", "b@example.org").sent == ["a@example.org"]
+    assert send("a@example.org", "b@example.org").sent == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 1
     assert fake.sent_to("b@example.org") == 1
 
@@ -225,7 +225,7 @@ def test_refused_message_fails_that_reader_with_sendgrids_message_and_the_run_go
     report = send("bad@example.org", "good@example.org")
     message = fake.error_messages[int(step)]
     assert message in report.failed["bad@example.org"]
-    assert report.sent == ["good@example.org"]
+    assert report.sent == ("good@example.org",)
     assert send.waits == []  # never retried
     row = deliveries.get(send.db, "bad@example.org", DAY)
     assert row is not None
@@ -261,17 +261,17 @@ def test_no_answer_after_the_request_is_unknown_never_resent_blindly(
     report = send("a@example.org", "b@example.org")
     assert "a@example.org" in report.unknown
     assert "a@example.org" in report.failed  # so the run's exit code is not 0
-    assert report.sent == ["b@example.org"]
+    assert report.sent == ("b@example.org",)
     assert send.waits == []
     assert send.status("a@example.org") == "unknown"
     assert fake.sent_to("a@example.org") == 1  # SendGrid did take it
     # later runs leave it alone
-    assert send("a@example.org").skipped == ["a@example.org"]
+    assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 1
     # on the admin's word (--resend-unknown) it is sent exactly once more, then never again
     assert deliveries.release_unknown(db, NOW) == ["a@example.org"]
-    assert send("a@example.org").sent == ["a@example.org"]
-    assert send("a@example.org").skipped == ["a@example.org"]
+    assert send("a@example.org").sent == ("a@example.org",)
+    assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 2
 
 
@@ -289,7 +289,7 @@ def test_refused_connection_is_retried_then_fails(db: Database) -> None:
 def test_suppressed_reader_is_never_sent(send: Sender, fake: FakeSendGrid) -> None:
     subscribers.suppress(send.db, "gone@example.org", "reply", NOW)
     report = send("gone@example.org", "here@example.org")
-    assert report.skipped == ["gone@example.org"]
+    assert report.skipped == ("gone@example.org",)
     assert fake.sent_to("gone@example.org") == 0
 
 
@@ -297,8 +297,8 @@ def test_an_unsubscribe_during_a_backoff_takes_effect_at_once(send: Sender, fake
     fake.script("503")
     send.on_sleep = lambda: subscribers.suppress(send.db, "a@example.org", "one-click", NOW)
     report = send("a@example.org")
-    assert report.skipped == ["a@example.org"]
-    assert report.sent == []
+    assert report.skipped == ("a@example.org",)
+    assert report.sent == ()
     assert len(fake.requests) == 1
     assert fake.accepted == []
 
@@ -315,14 +315,14 @@ def test_sent_but_not_recorded_is_reported_and_becomes_unknown(
     assert send.status("a@example.org") == "sending"
     monkeypatch.undo()
     assert [d.email for d in deliveries.recover_interrupted(send.db, NOW)] == ["a@example.org"]
-    assert send("a@example.org").skipped == ["a@example.org"]
+    assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 1
 
 
 def test_jobs_may_come_from_a_generator_and_its_failure_is_reported(
     send: Sender, fake: FakeSendGrid
 ) -> None:
-    def jobs() -> Iterator[DeliveryJob]:
+    def jobs() -> Iterator[ComposedDigest]:
         yield make_job("a@example.org")
         yield make_job("b@example.org")
         raise RuntimeError("template missing")
@@ -370,12 +370,12 @@ def test_killed_between_the_send_and_its_record_is_unknown_never_a_second_email(
     assert send.status("a@example.org") == "sending"
     assert [d.email for d in deliveries.recover_interrupted(db, NOW)] == ["a@example.org"]
     assert send.status("a@example.org") == "unknown"
-    assert send("a@example.org").skipped == ["a@example.org"]
+    assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 1  # the next run did not send it again
     # --resend-unknown: exactly one more, then never again
     deliveries.release_unknown(db, NOW)
-    assert send("a@example.org").sent == ["a@example.org"]
-    assert send("a@example.org").skipped == ["a@example.org"]
+    assert send("a@example.org").sent == ("a@example.org",)
+    assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 2
     db.close()
 

@@ -11,8 +11,8 @@ import pytest
 
 from newsletter.cli.checks import check_cut
 from newsletter.daily.stages import score_stage
-from newsletter.daily.summary import Adapters, no_progress
-from newsletter.daily.wiring import audit_every_for
+from newsletter.daily.summary import no_progress
+from newsletter.daily.wiring import Adapters, audit_every_for
 from newsletter.db import Database
 from newsletter.db import runs as run_log
 from newsletter.db.audits import audit_totals, save_audit
