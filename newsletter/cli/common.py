@@ -55,10 +55,6 @@ def settings_for_cli() -> Settings:
     return settings
 
 
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def parse_date(value: str | None) -> dt.date | None:
     if value is None:
         return None

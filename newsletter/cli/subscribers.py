@@ -1,0 +1,193 @@
+"""`newsletter subscribers …`: add, list, remove and check the roster."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newsletter.cli.common import UserError, fail, open_db, out, settings_for_cli, user_errors
+from newsletter.clock import utc_now
+from newsletter.db import deliveries as delivery_store
+from newsletter.db import subscribers as subscriber_store
+from newsletter.readers.roster import add_row, load_roster, remove_rows
+from newsletter.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, help="Add, list, check and remove subscribers.")
+
+
+def _criteria_value(path: Path, roster: Path) -> str:
+    """The criteria path as the roster stores it: relative to the roster's folder, where it must be.
+
+    A relative path is read from the working folder or, failing that, from the roster's folder (as
+    the roster itself names it): in the container the working folder is /app, the roster's /config.
+    """
+    folder = roster.resolve().parent
+    if not folder.is_dir():  # or every criteria file would be "outside" it
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UserError(f"the roster's folder {folder} {what} (NEWSLETTER_SUBSCRIBERS={roster})")
+    if not path.is_file() and not path.is_absolute() and (folder / path).is_file():
+        path = folder / path
+    if not path.is_file():
+        beside = "" if path.is_absolute() else f" (nor in the roster's folder {folder})"
+        raise UserError(f"criteria file not found: {path}{beside}")
+    lexical = Path(os.path.normpath(path.absolute()))  # a link inside the folder is the admin's choice
+    inside = [p for p in (lexical, path.resolve()) if p.is_relative_to(folder)]
+    if not inside:
+        raise UserError(f"criteria file {path} is outside the roster's folder {folder}: copy it there")
+    return str(inside[0].relative_to(folder))
+
+
+def _rows(settings: Settings) -> list[dict[str, Any]]:
+    roster = load_roster(settings.subscribers, settings)
+    db = open_db(settings)
+    gone = subscriber_store.suppressions(db)
+    last = delivery_store.last_deliveries(db)
+    rows = []
+    for s in roster.subscribers:
+        left = gone.get(s.email.lower())
+        delivery = last.get(s.email.lower())
+        rows.append(
+            {
+                "email": s.email,
+                "name": s.name,
+                "status": "unsubscribed" if left else "active",
+                "left_at": left.at if left else None,
+                "left_how": left.source if left else None,
+                "criteria": str(s.criteria_path),
+                "categories": list(s.categories),
+                "timezone": s.timezone,
+                "send_at": s.send_at.strftime("%H:%M"),
+                "authors": list(s.authors),
+                "last_digest": delivery.digest_date.isoformat() if delivery else None,
+                "last_status": delivery.status if delivery else None,
+                "last_error": delivery.error if delivery else None,
+            }
+        )
+    listed = {str(r["email"]).lower() for r in rows}
+    for email, left in gone.items():  # people who left and were since taken off the CSV too
+        if email not in listed:
+            rows.append(
+                {
+                    "email": left.email,
+                    "name": "",
+                    "status": "unsubscribed",
+                    "left_at": left.at,
+                    "left_how": left.source,
+                    "criteria": None,
+                    "categories": [],
+                    "timezone": None,
+                    "send_at": None,
+                    "authors": [],
+                    "last_digest": None,
+                    "last_status": None,
+                    "last_error": None,
+                }
+            )
+    return rows
+
+
+@app.command("add")
+def add(
+    email: Annotated[str, typer.Argument(help="The subscriber's address.")],
+    criteria: Annotated[Path, typer.Option(help="A text/Markdown file with the reader's criteria.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    categories: Annotated[str, typer.Option(help="arXiv categories, e.g. cs.CV,cs.LG.")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "",
+    send_at: Annotated[str, typer.Option(help="Local send time HH:MM.")] = "",
+    authors: Annotated[str, typer.Option(help='Always include these authors: "A. Name;B. Name".')] = "",
+    resubscribe: Annotated[
+        bool, typer.Option("--resubscribe", help="Re-add an address that unsubscribed.")
+    ] = False,
+) -> None:
+    """Validate and add one subscriber to the roster (the file is unchanged on any error)."""
+    with user_errors():
+        settings = settings_for_cli()
+        db = open_db(settings)
+        suppressed = subscriber_store.is_suppressed(db, email.strip())
+        if suppressed and not resubscribe:
+            raise UserError(f"{email} unsubscribed earlier; add --resubscribe if they asked to come back")
+        from newsletter.readers.leave import resubscribe as come_back
+
+        # Leaving never touches the CSV, so whoever comes back is usually still on it: keep that row.
+        kept = None
+        if suppressed and settings.subscribers.is_file():
+            kept = load_roster(settings.subscribers, settings).find(email.strip())
+        if kept is not None:
+            come_back(db, kept.email, utc_now())
+            out.print(
+                f"Resubscribed {kept.email}: their row on line {kept.row} of {settings.subscribers}"
+                " is kept as it is (edit it to change their criteria or schedule)."
+            )
+            return
+        values = {
+            "email": email.strip(),
+            "name": name,
+            "categories": categories,
+            "timezone": timezone,
+            "send_at": send_at,
+            "authors": authors,
+            "criteria": _criteria_value(criteria, settings.subscribers),
+        }
+        subscriber = add_row(settings.subscribers, values, settings)
+        if suppressed:
+            come_back(db, subscriber.email, utc_now())
+    out.print(f"Added {subscriber.email} to {settings.subscribers} (line {subscriber.row}).")
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every subscriber with status (active / unsubscribed) and last delivery."""
+    with user_errors():
+        rows = _rows(settings_for_cli())
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("email", "name", "status", "categories", "tz", "send", "last digest")
+    for r in rows:
+        status = r["status"] if r["status"] == "active" else f"left {r['left_at'][:10]} ({r['left_how']})"
+        last = f"{r['last_digest']} {r['last_status']}" if r["last_digest"] else "-"
+        table.add_row(
+            r["email"],
+            r["name"],
+            status,
+            ",".join(r["categories"]),
+            r["timezone"] or "",
+            r["send_at"] or "",
+            last,
+        )
+    for column in table.columns:  # wrap, never cut: an address must stay whole
+        column.overflow = "fold"
+    # Piped or from cron there is no screen width to respect: one line per subscriber.
+    (out if out.is_terminal else Console(file=out.file, width=1000, highlight=False)).print(table)
+
+
+@app.command("remove")
+def remove(email: Annotated[str, typer.Argument(help="The address to take off the roster.")]) -> None:
+    """Take a subscriber off the roster (their history stays in the database)."""
+    with user_errors():
+        settings = settings_for_cli()
+        if remove_rows(settings.subscribers, email) == 0:
+            raise UserError(f"{email} is not in {settings.subscribers}")
+    out.print(f"Removed {email} from {settings.subscribers}.")
+
+
+@app.command("check")
+def check_roster() -> None:
+    """Report every problem of the roster and its criteria files at once."""
+    with user_errors():
+        settings = settings_for_cli()
+        roster = load_roster(settings.subscribers, settings)
+    for problem in roster.problems:
+        out.print(str(problem))
+    if roster.problems:
+        raise fail(
+            f"{len(roster.problems)} problem(s) in {settings.subscribers};"
+            f" {len(roster.subscribers)} valid subscriber(s)"
+        )
+    out.print(f"{settings.subscribers}: {len(roster.subscribers)} subscriber(s), no problems.")
