@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.db import Database, DatabaseError
+from newsletter.clock import utc_now
+from newsletter.db import Database, DatabaseError, deliveries
 from newsletter.logs import mask_secrets
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
 from newsletter.readers.roster import Roster, RosterError, load_roster
@@ -107,8 +108,7 @@ def check_database(settings: Settings) -> Check:
         db = Database.open(settings.db_path)
         try:
             version = db.migrate()
-            with db.tx() as conn:  # proves we can take the write lock, and writes nothing
-                conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()
+            deliveries.count_under_write_lock(db)  # proves we can take the write lock
         finally:
             db.close()
     except (DatabaseError, OSError) as exc:
@@ -278,7 +278,7 @@ def run_checks(
 ) -> int:
     """Print the table; 1 when anything failed, else 0."""
     out = console or Console(highlight=False)
-    checks = collect(settings, now or dt.datetime.now(dt.UTC), network=network)
+    checks = collect(settings, now or utc_now(), network=network)
     table = Table(title="newsletter check", show_lines=False)
     table.add_column("check")
     table.add_column("status")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from newsletter.backoff import exponential_delay, retry_after_delay
 from newsletter.clock import Clock
 from newsletter.db import Database
 from newsletter.db import deliveries as store
@@ -135,9 +136,10 @@ class RetryPolicy:
         if retry_after is not None:
             # The reset time has a one-second grain; a little jitter keeps the pool from
             # stampeding the very same second.
-            return min(max(retry_after, 0.0) + self.rng.uniform(0, 0.5), self.max_rate_limit_wait)
-        ceiling = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_cap)
-        return self.rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never ~0, never over
+            return retry_after_delay(retry_after, bound=self.max_rate_limit_wait, spread=0.5,
+                                     jitter=self.rng.random)
+        return exponential_delay(attempt, base=self.backoff_base, cap=self.backoff_cap,
+                                 jitter=self.rng.random)  # "equal jitter": never ~0, never over
 
 
 @dataclass

@@ -95,6 +95,14 @@ def with_status(db: Database, *statuses: Status) -> list[Delivery]:
     return [_delivery(row) for row in rows]
 
 
+def count_under_write_lock(db: Database) -> int:
+    """How many delivery rows there are, read while holding the write lock: proves the database
+    can be written to (`newsletter check`) and writes nothing."""
+    with db.tx() as conn:
+        (count,) = conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()
+    return int(count)
+
+
 def begin(
     db: Database,
     email: str,

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from newsletter.clock import utc_now
 from newsletter.db import Database
 from newsletter.models import AnnouncementDay, Paper
 
@@ -41,7 +42,7 @@ def _upsert_papers(conn: sqlite3.Connection, papers: Iterable[Paper]) -> None:
 def save_day(db: Database, day: AnnouncementDay, source: str, now: dt.datetime | None = None) -> None:
     """Store a fetched day in one transaction (replacing an earlier fetch of the same day)."""
     key = categories_key(day.categories)
-    fetched = (now or dt.datetime.now(dt.UTC)).isoformat()
+    fetched = (now or utc_now()).isoformat()
     with db.tx() as conn:
         conn.execute("DELETE FROM announcements WHERE date=? AND categories=?", (day.date.isoformat(), key))
         conn.execute(

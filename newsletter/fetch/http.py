@@ -7,7 +7,6 @@ without backoff and ignores Retry-After), so every request to arXiv goes through
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import random
 import threading
@@ -18,6 +17,8 @@ from typing import Any
 
 import requests
 
+from newsletter.backoff import exponential_delay, seconds_until_http_date
+from newsletter.clock import Clock, utc_now
 from newsletter.fetch.errors import HTTPStatusError
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,7 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - now).total_seconds())
+    return seconds_until_http_date(value, now)
 
 
 class PoliteSession(requests.Session):
@@ -75,7 +70,7 @@ class PoliteSession(requests.Session):
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
-        wall_clock: Callable[[], dt.datetime] | None = None,
+        wall_clock: Clock = utc_now,
     ) -> None:
         super().__init__()
         if timeout <= 0:
@@ -86,7 +81,7 @@ class PoliteSession(requests.Session):
         self._sleep = sleep
         self._monotonic = monotonic
         self._jitter = jitter
-        self._wall_clock = wall_clock or (lambda: dt.datetime.now(dt.UTC))
+        self._wall_clock = wall_clock
         self._last_request: float | None = None
         # arXiv asks for one request at a time: serialise even if callers share the session.
         self._lock = threading.Lock()
@@ -99,10 +94,6 @@ class PoliteSession(requests.Session):
         if wait > 0:
             log.debug("pacing: waiting %.2f s before the next request", wait)
             self._sleep(wait)
-
-    def _backoff(self, attempt: int) -> float:
-        base = min(self.policy.max_backoff, self.policy.backoff * 2.0 ** (attempt - 1))
-        return base * (0.5 + self._jitter() / 2)  # jitter keeps retrying clients from aligning
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
@@ -151,8 +142,10 @@ class PoliteSession(requests.Session):
                     url=url,
                     status=status,
                 )
-            wait = self._backoff(attempt)
-            if retry_after is not None:
+            wait = exponential_delay(
+                attempt, base=self.policy.backoff, cap=self.policy.max_backoff, jitter=self._jitter
+            )
+            if retry_after is not None:  # it may lengthen the wait, never shorten it
                 wait = max(wait, retry_after)
             log.warning(
                 "%s: %s (attempt %d of %d); retrying in %.1f s", url, problem, attempt, attempts, wait

@@ -27,6 +27,7 @@ import urllib.error
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from newsletter.backoff import retry_after_delay
 from newsletter.logs import mask_secrets
 from newsletter.mail.base import (
     AuthSendError,
@@ -133,13 +134,13 @@ def _rate_limit_wait(headers: Any, now: float) -> float | None:
     reset = _header(headers, "X-RateLimit-Reset")
     if reset is not None:
         try:
-            return min(max(float(reset) - now, 0.0), MAX_RATE_LIMIT_WAIT)
+            return retry_after_delay(float(reset) - now, bound=MAX_RATE_LIMIT_WAIT)
         except ValueError:
             pass
     retry_after = _header(headers, "Retry-After")
     if retry_after is not None:
         try:
-            return min(max(float(retry_after), 0.0), MAX_RATE_LIMIT_WAIT)
+            return retry_after_delay(float(retry_after), bound=MAX_RATE_LIMIT_WAIT)
         except ValueError:
             pass
     return None
@@ -243,14 +244,13 @@ class SendGridTransport:
         return message_id or ""
 
 
-def sandbox_check(settings: Settings, *, now: dt.datetime | None = None) -> None:
+def sandbox_check(settings: Settings, *, now: dt.datetime) -> None:
     """Ask SendGrid to validate one message in sandbox mode (nothing is delivered).
 
     Raises SendError with a one-line reason when the key, the host or the sender is not accepted.
     """
     from newsletter.db.deliveries import digest_id_for
 
-    when = now or dt.datetime.now(dt.UTC)
     sender = settings.from_email
     probe = OutgoingEmail(
         to=sender,
@@ -261,9 +261,9 @@ def sandbox_check(settings: Settings, *, now: dt.datetime | None = None) -> None
         html="<p>SendGrid sandbox check: this message is validated and never delivered.</p>",
         reply_to=f"check@{settings.reply_domain}",
         unsubscribe_url=f"{settings.public_url}/unsubscribe/check",
-        message_id=f"<check-{when:%Y%m%d%H%M%S}@{settings.reply_domain}>",
-        date=when,
-        digest_id=digest_id_for(sender, when.date()),
+        message_id=f"<check-{now:%Y%m%d%H%M%S}@{settings.reply_domain}>",
+        date=now,
+        digest_id=digest_id_for(sender, now.date()),
         category="check",
     )
     transport = SendGridTransport.from_settings(settings, sandbox=True)

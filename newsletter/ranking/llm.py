@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsletter.backoff import exponential_delay, retry_after_delay
+from newsletter.clock import utc_now
 from newsletter.models import Paper, Score, Usage
 from newsletter.ranking import prompt
 from newsletter.ranking.background_loop import run_coroutine
@@ -246,7 +247,7 @@ class LiteLLMJudge:
                     ) from None
                 if not is_retryable(exc) or attempt + 1 >= self.max_attempts:
                     break
-                delay = self._delay(attempt, retry_after_seconds(exc))
+                delay = self._delay(attempt, retry_after_seconds(exc, utc_now()))
                 log.info("LLM call failed (%s); retry %d in %.2fs", name, attempt + 1, delay)
                 await self._sleep(delay)
                 continue
@@ -258,10 +259,11 @@ class LiteLLMJudge:
         raise CallFailed(f"LLM call failed: {last}")
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after the failed try number `attempt` (counted from 0): the provider's
+        Retry-After if it gave one, else exponential backoff; never more than `backoff_max`."""
         if retry_after is not None:
-            return min(self.backoff_max, retry_after)
-        ceiling = min(self.backoff_max, self.backoff_base * 2.0**attempt)
-        return ceiling * (0.5 + random.random() / 2)
+            return retry_after_delay(retry_after, bound=self.backoff_max)
+        return exponential_delay(attempt + 1, base=self.backoff_base, cap=self.backoff_max)
 
     def _account(self, run: _Run, response: Any) -> Usage:
         import litellm

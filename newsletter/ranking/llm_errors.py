@@ -8,10 +8,11 @@ never imports litellm.
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import datetime as dt
 import logging
-import time
 from typing import Any
+
+from newsletter.backoff import seconds_until_http_date
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ def is_retryable(exc: BaseException) -> bool:
     )
 
 
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """Seconds from a Retry-After header that litellm kept on the exception, if any."""
+def retry_after_seconds(exc: BaseException, now: dt.datetime) -> float | None:
+    """Seconds from a Retry-After header that litellm kept on the exception, if any (an
+    HTTP-date counts from `now`)."""
     for source in (getattr(exc, "litellm_response_headers", None), _response_headers(exc)):
         try:
             value = source.get("retry-after") if source is not None else None
@@ -56,11 +58,9 @@ def retry_after_seconds(exc: BaseException) -> float | None:
             return max(0.0, float(value))
         except ValueError:
             pass
-        try:  # the other legal form: an HTTP date
-            parsed = email.utils.parsedate_to_datetime(str(value))
-        except (TypeError, ValueError):
-            continue
-        return max(0.0, parsed.timestamp() - time.time())
+        seconds = seconds_until_http_date(str(value), now)  # the other legal form
+        if seconds is not None:
+            return seconds
     return None
 
 

@@ -17,7 +17,6 @@ import functools
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -78,11 +77,6 @@ def check_signature(
     return None if valid else "the signature does not match"
 
 
-def _now(request: Request) -> dt.datetime:
-    clock: Callable[[], dt.datetime] | None = getattr(request.app.state, "clock", None)
-    return clock() if clock is not None else dt.datetime.now(dt.UTC)
-
-
 async def events_endpoint(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
@@ -90,7 +84,7 @@ async def events_endpoint(request: Request) -> Response:
         body = await read_capped(request, MAX_EVENTS_BYTES)
     except BodyTooLarge:
         return PlainTextResponse("event batch too large", status_code=413)
-    now = _now(request)
+    now: dt.datetime = request.app.state.clock()  # the clock the app was built with
     refused = check_signature(settings.sendgrid_webhook_public_key, body,
                               request.headers.get(SIGNATURE_HEADER),
                               request.headers.get(TIMESTAMP_HEADER), now)
