@@ -1,5 +1,7 @@
-"""The service's fetch job: try until the expected announcement is stored, then score it once
-per distinct criteria ("prepare") so the first send finds the scores cached (see `newsletter.service.jobs`).
+"""The service's fetch job: try until the expected announcement is stored (for
+`fetch_retry_hours` after the feed should show it), then one admin alert and one try an hour.
+Right after a fetch the day is scored once per distinct criteria ("prepare"), logged as a run so
+its cost counts, so the first send finds the scores cached.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from collections.abc import Collection
 
 from newsletter.daily.summary import Adapters, RunSummary, no_progress
 from newsletter.db import runs as run_log
+from newsletter.db.papers import stored_dates
 from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.models import Subscriber
 from newsletter.readers.roster import RosterError
 from newsletter.service.alerts import fetch_alert
-from newsletter.service.context import ServiceBase
+from newsletter.service.context import ServiceContext, close_adapters
+from newsletter.service.health import FetchStatus
 from newsletter.service.schedule import FetchPlan, feed_shows, fetch_plan
 
 log = logging.getLogger(__name__)
@@ -24,21 +28,29 @@ log = logging.getLogger(__name__)
 OVERDUE_RETRY = dt.timedelta(hours=1)
 
 
-class FetchSide(ServiceBase):
-    """`fetch_tick` and the prepare step after a fetch."""
+class FetchJob:
+    """`tick(now)`: one step of the fetch job, and the prepare step after a fetch."""
 
-    def fetch_tick(self, now: dt.datetime) -> str:
-        """One step of the fetch job; returns what happened (also in the health state)."""
-        with self.work:
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self._tried_at: dict[dt.date, dt.datetime] = {}  # the last try of each expected day
+        self._problem: tuple[object, ...] | None = None  # what the last failed fetch met
+        self._last_categories: set[str] = set()  # what the last readable roster asked to fetch
+
+    def tick(self, now: dt.datetime) -> FetchStatus:
+        """One step; returns what happened (also in the health state)."""
+        context, state = self.context, self.context.state
+        with context.work:
             want = self._plan(now).want
-            plan = self._plan(now, self.stored_dates(want), tried=want in self._tried_at)
+            plan = self._plan(now, stored_dates(context.db, want), tried=want in self._tried_at)
             if plan.action == "done":
-                self.state.update(fetch_want=plan.want, fetch_status="done", fetch_error=None, fetch_at=now)
+                state.record_fetch(plan.want, "done", None, now)
                 return "done"
             if plan.action == "overdue" and now - self._tried_at[plan.want] < OVERDUE_RETRY:
-                last_error = self.state.fetch_error or "not fetched"
-                self.state.update(fetch_want=plan.want, fetch_status="overdue", fetch_at=now)
-                self.alerter.send(fetch_alert(plan.want, last_error, waited=now - feed_shows(plan.want)), now)
+                last_error = state.fetch_error  # kept: what the last try met
+                state.record_fetch(plan.want, "overdue", last_error, now)
+                waited = now - feed_shows(plan.want)
+                context.alerter.send(fetch_alert(plan.want, last_error or "not fetched", waited=waited), now)
                 return "overdue"
             self._tried_at[plan.want] = now
             status, error = self._fetch_and_prepare(plan.want, now)
@@ -46,19 +58,21 @@ class FetchSide(ServiceBase):
             if status == "failed" and self._plan(now).action == "overdue":
                 status = "overdue"
                 waited = now - feed_shows(plan.want)
-                self.alerter.send(fetch_alert(plan.want, error or "", waited=waited), now)
-            self.state.update(fetch_want=plan.want, fetch_status=status, fetch_error=error, fetch_at=now)
+                context.alerter.send(fetch_alert(plan.want, error or "", waited=waited), now)
+            state.record_fetch(plan.want, status, error, now)
             return status
 
     def _plan(self, now: dt.datetime, stored: Collection[dt.date] = (), *, tried: bool = True) -> FetchPlan:
-        return fetch_plan(now, stored, retry_for=self.options.retry_for, tried=tried,
-                          extra_holidays=self.settings.extra_holidays)
+        settings = self.context.settings
+        return fetch_plan(now, stored, retry_for=dt.timedelta(hours=settings.fetch_retry_hours), tried=tried,
+                          extra_holidays=settings.extra_holidays)
 
-    def _fetch_and_prepare(self, want: dt.date, now: dt.datetime) -> tuple[str, str | None]:
+    def _fetch_and_prepare(self, want: dt.date, now: dt.datetime) -> tuple[FetchStatus, str | None]:
         from newsletter.daily.stages import fetch_stage
 
+        context = self.context
         try:
-            subscribers = self._active(self._roster())
+            subscribers = context.active(context.roster())
         except RosterError as exc:
             # A broken subscriber list is alerted by the delivery side; fetch what the readers
             # last wanted, so the day is stored by the time the list is fixed.
@@ -69,33 +83,33 @@ class FetchSide(ServiceBase):
         categories = sorted(
             {c for s in subscribers for c in s.categories}
             or self._last_categories
-            or set(self.settings.default_categories)
+            or set(context.settings.default_categories)
         )
         self._last_categories = set(categories)
-        adapters = self.adapters_for(want)
+        adapters = context.adapters_for(want)
         try:
             day = fetch_stage(
                 now=now,
-                settings=self.settings,
-                db=self.db,
+                settings=context.settings,
+                db=context.db,
                 adapters=adapters,
                 digest_date=want,
                 categories=categories,
             )
         except NoAnnouncementError as exc:
             log.info("no digest today: %s", exc)
-            self._close(adapters)
+            close_adapters(adapters)
             return "no announcement", None
         except FetchError as exc:
             # A warning when the trouble starts or changes; the same trouble at every try is routine
             # (compared without the message, which names the time of the try).
             problem = (want, type(exc), exc.url, exc.status, getattr(exc, "feed_date", None))
-            level = logging.INFO if problem == self._fetch_problem else logging.WARNING
-            self._fetch_problem = problem
+            level = logging.INFO if problem == self._problem else logging.WARNING
+            self._problem = problem
             log.log(level, "fetching the announcement of %s failed (will retry): %s", want, exc)
-            self._close(adapters)
+            close_adapters(adapters)
             return "failed", str(exc)
-        self._close(adapters)
+        close_adapters(adapters)
         if subscribers:
             self._prepare(day.date, subscribers, adapters, now)
         return "fetched", None
@@ -108,13 +122,14 @@ class FetchSide(ServiceBase):
         from newsletter.daily.wiring import audit_every_for
         from newsletter.db.papers import load_day
 
+        settings, db = self.context.settings, self.context.db
         categories = sorted({c for s in subscribers for c in s.categories})
-        day = load_day(self.db, digest_date, categories)
+        day = load_day(db, digest_date, categories)
         if day is None:
             return
         summary = RunSummary(digest_date=digest_date, papers=len(day.papers))
         record = run_log.start_run(
-            self.db, run_log.RunRecord(kind="prepare", started_at=now, digest_date=digest_date)
+            db, run_log.RunRecord(kind="prepare", started_at=now, digest_date=digest_date)
         )
         try:
             scored = score_stage(
@@ -122,9 +137,9 @@ class FetchSide(ServiceBase):
                 subscribers,
                 adapters,
                 no_progress,
-                workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
-                audit_every=audit_every_for(self.settings, self.db, digest_date),
-                on_usage=run_log.usage_meter(self.db, record),
+                workers=min(settings.llm_concurrency, SCORE_WORKERS),
+                audit_every=audit_every_for(settings, db, digest_date),
+                on_usage=run_log.usage_meter(db, record),
             )
             summary.add_scoring(scored, subscribers)
         except Exception as exc:  # the delivery run scores again; this was only a head start
@@ -132,7 +147,7 @@ class FetchSide(ServiceBase):
             summary.fatal = f"prepare: {exc}"
         finally:
             summary.fill_record(record)
-            run_log.finish_run(self.db, record, self.clock())
+            run_log.finish_run(db, record, self.context.clock())
         log.info(
             "prepared %s: %d criteria scored, LLM $%.4f",
             digest_date,
