@@ -22,7 +22,6 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -30,7 +29,7 @@ from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.logs import set_level
 from newsletter.mail.base import Transport
-from newsletter.service.context import AdapterFactory, ServiceContext
+from newsletter.service.context import ServiceContext
 from newsletter.service.delivery_job import DeliveryJob
 from newsletter.service.fetch_job import FetchJob
 from newsletter.service.health import health_status
@@ -43,26 +42,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
 class Service:
-    """The two jobs and the one context they are handed."""
+    """The two jobs, handed one context (`ServiceContext.build(settings, db, ...)`)."""
 
-    context: ServiceContext
-    fetch: FetchJob
-    delivery: DeliveryJob
-
-    @classmethod
-    def build(
-        cls,
-        settings: Settings,
-        db: Database,
-        *,
-        clock: Clock = utc_now,
-        adapters: AdapterFactory | None = None,
-        transport: Transport | None = None,
-    ) -> Service:
-        context = ServiceContext.build(settings, db, clock=clock, adapters=adapters, transport=transport)
-        return cls(context, FetchJob(context), DeliveryJob(context))
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self.fetch = FetchJob(context)
+        self.delivery = DeliveryJob(context)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -149,7 +135,7 @@ def serve(settings: Settings, *, clock: Clock = utc_now, transport: Transport | 
         set_level(logging.INFO)
     listener = _listen(settings.host, settings.port)  # before any fetch or send: a busy port stops here
     db = Database.open(settings.db_path)
-    service = Service.build(settings, db, clock=clock, transport=transport)
+    service = Service(ServiceContext.build(settings, db, clock=clock, transport=transport))
     context = service.context
     service.delivery.startup(clock())
     scheduler = _scheduler(service)

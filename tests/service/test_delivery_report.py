@@ -15,6 +15,7 @@ from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import AuthSendError, PermanentSendError
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
+from newsletter.service.context import ServiceContext
 from newsletter.service.process import Service
 from newsletter.settings import load_settings
 from tests.conftest import make_site
@@ -52,7 +53,7 @@ def alerts(db: Database) -> dict[str, str]:
 def test_a_digest_that_failed_too_late_to_retry_is_alerted_and_the_day_is_closed(site: Path) -> None:
     settings = load_settings(max_send_runs=3)
     db = Database.open(settings.db_path)
-    service = Service.build(settings, db, transport=RefusingAda(settings.outbox_dir))
+    service = Service(ServiceContext.build(settings, db, transport=RefusingAda(settings.outbox_dir)))
     late = dt.datetime(2025, 8, 28, 21, 55, tzinfo=UTC)  # five minutes before Ada's window closes
     service.fetch.tick(late)
     service.delivery.tick(late)
@@ -71,7 +72,7 @@ def test_a_digest_that_failed_too_late_to_retry_is_alerted_and_the_day_is_closed
 def test_a_start_after_every_window_closed_sends_no_empty_cost_line(site: Path) -> None:
     settings = load_settings()
     db = Database.open(settings.db_path)
-    service = Service.build(settings, db, transport=OutboxTransport(settings.outbox_dir))
+    service = Service(ServiceContext.build(settings, db, transport=OutboxTransport(settings.outbox_dir)))
     night = dt.datetime(2025, 8, 28, 23, 0, tzinfo=UTC)  # 01:00 on the 29th in Berlin
     assert service.fetch.tick(night) == "fetched"  # scored ahead ("prepare"), with no LLM: free
     service.delivery.tick(night)
@@ -86,7 +87,7 @@ def test_a_run_the_provider_stopped_is_alerted(site: Path) -> None:
 
     settings = load_settings()
     db = Database.open(settings.db_path)
-    service = Service.build(settings, db, transport=Unauthorized())
+    service = Service(ServiceContext.build(settings, db, transport=Unauthorized()))
     seven = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
     service.fetch.tick(seven)
     [summary] = service.delivery.tick(seven)
@@ -103,7 +104,7 @@ def test_a_reader_who_left_costs_nothing_and_is_never_due(site: Path) -> None:
     db = Database.open(settings.db_path)
     seven = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
     subscriber_store.suppress(db, ADA, "reply", seven - dt.timedelta(days=1))
-    service = Service.build(settings, db, transport=OutboxTransport(settings.outbox_dir))
+    service = Service(ServiceContext.build(settings, db, transport=OutboxTransport(settings.outbox_dir)))
     for now in (seven, seven + dt.timedelta(minutes=5)):
         service.fetch.tick(now)
         service.delivery.tick(now)

@@ -23,7 +23,7 @@ from newsletter.db.papers import stored_dates
 from newsletter.mail.base import PermanentSendError, Transport
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
-from newsletter.service.context import TransportGate
+from newsletter.service.context import ServiceContext, TransportGate
 from newsletter.service.process import Service, describe_setup
 from newsletter.settings import ConfigError, load_settings
 from tests.conftest import make_site
@@ -63,7 +63,7 @@ def make_service(
     settings = load_settings()
     db = Database.open(settings.db_path)
     clock = Clock(now)
-    return Service.build(settings, db, clock=clock, transport=transport), clock, db
+    return Service(ServiceContext.build(settings, db, clock=clock, transport=transport)), clock, db
 
 
 class WithoutCopies:
@@ -212,7 +212,7 @@ def test_a_roster_broken_after_it_was_read_does_not_stop_the_fetch(site: Path, f
     # a service started with the list already broken knows no categories: it says so, fetches nothing
     csv.write_text(good.replace("email,name", "e-mail,name", 1))
     friday = clock.now = dt.datetime(2025, 8, 29, 5, 0, tzinfo=UTC)
-    fresh = Service.build(load_settings(), db, clock=clock)
+    fresh = Service(ServiceContext.build(load_settings(), db, clock=clock))
     assert fresh.fetch.tick(friday) == "failed"
     fetch_error = fresh.context.state.fetch_error or ""
     assert fetch_error.startswith("the subscriber list cannot be read, so nor its")
@@ -240,7 +240,7 @@ def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv)
         fetched = source.fetch_day(("cs.AI", "cs.CV"), want=DAY, now=dt.datetime(2025, 8, 28, 1, tzinfo=UTC))
     save_day(db, fetched, source="test")
     ten_next_day = dt.datetime(2025, 8, 29, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
-    service = Service.build(settings, db, clock=Clock(ten_next_day))
+    service = Service(ServiceContext.build(settings, db, clock=Clock(ten_next_day)))
     service.delivery.tick(ten_next_day)  # the 29th is not fetched (the feed still shows the 28th)
     assert sent_at(db, "ada@example.org") is None
     assert sent_at(db, "grace@example.org") is None  # 01:00 on the 29th in LA: the 28th's window closed
@@ -320,7 +320,7 @@ def test_failed_digests_are_retried_by_a_few_runs_then_alerted(site: Path, monke
     db = Database.open(settings.db_path)
     refusing = Refusing()
     start = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)  # 07:00 in Berlin
-    service = Service.build(settings, db, clock=Clock(start), transport=refusing)
+    service = Service(ServiceContext.build(settings, db, clock=Clock(start), transport=refusing))
     now = start
     for _ in range(6):
         service.fetch.tick(now)
@@ -410,7 +410,7 @@ def test_options_come_from_the_settings_and_bad_ones_are_named(
     assert (settings.delivery_interval, settings.max_send_runs, settings.fetch_retry_interval) == (
         0.5, 2, 900.0)
     db = Database.open(tmp_path / "state.db")
-    state = Service.build(settings, db, transport=OutboxTransport(tmp_path / "outbox")).context.state
+    state = ServiceContext.build(settings, db, transport=OutboxTransport(tmp_path / "outbox")).state
     assert state.delivery_interval == dt.timedelta(seconds=0.5)
     assert state.overdue_grace == dt.timedelta(minutes=12)
     db.close()
@@ -456,7 +456,7 @@ def test_a_stop_lets_the_send_in_flight_finish_and_starts_no_new_one(site: Path)
     blocking = Blocking(OutboxTransport(settings.outbox_dir))
     # 07:00 in Los Angeles: Ada (Berlin) and Grace (LA) are due; Alan (Tokyo) reads tomorrow
     now = dt.datetime(2025, 8, 28, 14, 0, tzinfo=UTC)
-    service = Service.build(settings, db, clock=Clock(now), transport=blocking)
+    service = Service(ServiceContext.build(settings, db, clock=Clock(now), transport=blocking))
     service.fetch.tick(now)
     worker = threading.Thread(target=service.delivery.tick, args=(now,))
     worker.start()
@@ -473,7 +473,7 @@ def test_a_stop_lets_the_send_in_flight_finish_and_starts_no_new_one(site: Path)
     assert others
     assert all(r.status == "failed" and r.error == TransportGate.STOPPING for r in others)
     # after a restart they go out (a stop is not the reader's fault)
-    again = Service.build(settings, db, clock=Clock(now + dt.timedelta(minutes=5)))
+    again = Service(ServiceContext.build(settings, db, clock=Clock(now + dt.timedelta(minutes=5))))
     again.delivery.tick(now + dt.timedelta(minutes=5))
     assert all(delivery_store.get(db, r.email, DAY).status == "sent" for r in others)  # type: ignore[union-attr]
 

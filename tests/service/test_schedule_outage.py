@@ -12,6 +12,7 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.mail.base import PermanentSendError
 from newsletter.models import OutgoingEmail
+from newsletter.service.context import ServiceContext
 from newsletter.service.process import Service
 from newsletter.settings import load_settings
 from tests.conftest import make_site
@@ -39,7 +40,7 @@ def test_a_failure_before_an_outage_is_reported_after_the_restart(site: Path) ->
     settings = load_settings(max_send_runs=3)
     db = Database.open(settings.db_path)
     seven_berlin = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
-    before = Service.build(settings, db, clock=lambda: seven_berlin, transport=Refusing())
+    before = Service(ServiceContext.build(settings, db, clock=lambda: seven_berlin, transport=Refusing()))
     assert before.fetch.tick(seven_berlin) == "fetched"
     before.delivery.tick(seven_berlin)
     row = delivery_store.get(db, "ada@example.org", DAY)
@@ -48,7 +49,7 @@ def test_a_failure_before_an_outage_is_reported_after_the_restart(site: Path) ->
 
     # down until Saturday morning (06:00 US Eastern): Thursday's window closed long ago
     restart = dt.datetime(2025, 8, 30, 10, 0, tzinfo=UTC)
-    after = Service.build(settings, db, clock=lambda: restart, transport=Refusing())
+    after = Service(ServiceContext.build(settings, db, clock=lambda: restart, transport=Refusing()))
     after.delivery.tick(restart)
 
     assert after.context.state.failed == {"ada@example.org": "HTTP 400: invalid recipient"}
