@@ -38,6 +38,11 @@ class Delivery:
     updated_at: str
     sent_at: str | None
 
+    def is_final(self, max_send_runs: int) -> bool:
+        """Nothing more is tried for this digest: handled, or failed in `max_send_runs` runs
+        (NEWSLETTER_MAX_SEND_RUNS), after which it is the admin's."""
+        return self.status in HANDLED or (self.status == "failed" and self.attempts >= max_send_runs)
+
 
 def _delivery(r: sqlite3.Row) -> Delivery:
     return Delivery(

@@ -111,6 +111,14 @@ def latest_day(db: Database) -> tuple[dt.date, str] | None:
     return (dt.date.fromisoformat(row["date"]), row["fetched_at"]) if row else None
 
 
+def stored_dates(db: Database, since: dt.date) -> set[dt.date]:
+    """The announcement dates stored on or after `since`."""
+    rows = db.read().execute(
+        "SELECT DISTINCT date FROM announcements WHERE date >= ?", (since.isoformat(),)
+    ).fetchall()
+    return {dt.date.fromisoformat(row[0]) for row in rows}
+
+
 def papers_by_id(db: Database, ids: Iterable[str]) -> dict[str, Paper]:
     wanted = list(ids)
     found: dict[str, Paper] = {}

@@ -109,6 +109,41 @@ def close_killed_runs(db: Database) -> int:
     return cursor.rowcount
 
 
+def last_delivery_run(db: Database) -> dict[str, Any] | None:
+    """The newest delivery run (`run` or `service`), the columns /healthz reports; None if none."""
+    row = db.read().execute(
+        "SELECT id, kind, digest_date, started_at, finished_at, status, subscribers_due,"
+        " subscribers_served, failures, cost_usd, errors FROM runs WHERE kind IN ('run', 'service')"
+        " ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return dict(row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class DayCost:
+    digest_date: dt.date
+    runs: int
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    served: int
+    failures: int
+
+
+def day_cost(db: Database, digest_date: dt.date) -> DayCost:
+    """What every run for one announcement date cost, from the runs log (dry runs excluded)."""
+    row = db.read().execute(
+        "SELECT COUNT(*), COALESCE(SUM(llm_calls), 0), COALESCE(SUM(prompt_tokens), 0),"
+        " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),"
+        " COALESCE(SUM(subscribers_served), 0), COALESCE(SUM(failures), 0)"
+        " FROM runs WHERE digest_date=? AND kind != 'dry-run'",
+        (digest_date.isoformat(),),
+    ).fetchone()
+    return DayCost(digest_date, int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]),
+                   int(row[5]), int(row[6]))
+
+
 def recent_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
     rows = db.read().execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     return [dict(row) for row in rows]

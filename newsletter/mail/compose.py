@@ -1,4 +1,5 @@
-"""Turn a rendered digest into the one message both transports send, and into RFC 5322 form."""
+"""Turn a rendered message (a digest, a confirmation, an admin alert) into the one message both
+transports send, and into RFC 5322 form. Every `OutgoingEmail` is built here."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def compose(
     digest_id: str,
     category: str = "digest",
     to_name: str = "",
+    message_tag: str | None = None,
 ) -> OutgoingEmail:
+    """`message_tag` follows the digest id in Message-ID (the category unless given), so two kinds
+    of message under one id stay two messages."""
     sender_domain = settings.from_email.rpartition("@")[2] or "localhost"
     return OutgoingEmail(
         to=to,
@@ -40,7 +44,7 @@ def compose(
         html=rendered.html,
         reply_to=reply_address(token, settings),
         unsubscribe_url=unsubscribe_url(token, settings),
-        message_id=f"<{digest_id}.{category}@{sender_domain}>",
+        message_id=f"<{digest_id}.{message_tag or category}@{sender_domain}>",
         date=now,
         digest_id=digest_id,
         category=category,

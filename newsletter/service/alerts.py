@@ -16,27 +16,32 @@ import hashlib
 import html
 import logging
 import re
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from newsletter.daily.summary import RunSummary
 from newsletter.db import Database
+from newsletter.db import alerts as alert_log
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import feedback as feedback_db
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import AuditTotals, audit_totals
+from newsletter.db.runs import DayCost, day_cost
 from newsletter.mail.base import SendError, Transport
-from newsletter.mail.compose import reply_address, unsubscribe_url
-from newsletter.models import OutgoingEmail
+from newsletter.mail.compose import compose
+from newsletter.models import OutgoingEmail, RenderedDigest
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+AlertKind = Literal["fetch", "run", "roster", "cost", "feedback"]
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: str  # fetch | run | roster | cost | feedback
+    kind: AlertKind
     key: str  # what it is about: the same (kind, key) is sent once
     day: dt.date  # the announcement date it concerns (the outbox folder)
     subject: str
@@ -146,10 +151,7 @@ def feedback_alert(db: Database, day: dt.date, admin: str) -> Alert | None:
     """Replies that were not unsubscribes, stored since the last such alert (the admin's own
     replies left out). Someone who left by mistake is told to reply so the admin adds them back:
     the admin must hear of it without polling `newsletter feedback`."""
-    row = db.read().execute(
-        "SELECT MAX(CAST(key AS INTEGER)) FROM alerts WHERE kind='feedback'"
-    ).fetchone()
-    rows = feedback_db.after(db, int(row[0] or 0))
+    rows = feedback_db.after(db, alert_log.last_feedback_id(db))
     if not rows:
         return None
     mine = admin.strip().lower()
@@ -168,31 +170,6 @@ def feedback_alert(db: Database, day: dt.date, admin: str) -> Alert | None:
                  subject=f"arXiv Digest: {len(replies)} new reply(ies) from readers", lines=tuple(lines))
 
 
-@dataclass(frozen=True, slots=True)
-class DayCost:
-    digest_date: dt.date
-    runs: int
-    llm_calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    served: int
-    failures: int
-
-
-def day_cost(db: Database, digest_date: dt.date) -> DayCost:
-    """What every run for one announcement date cost, from the runs log (dry runs excluded)."""
-    row = db.read().execute(
-        "SELECT COUNT(*), COALESCE(SUM(llm_calls), 0), COALESCE(SUM(prompt_tokens), 0),"
-        " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),"
-        " COALESCE(SUM(subscribers_served), 0), COALESCE(SUM(failures), 0)"
-        " FROM runs WHERE digest_date=? AND kind != 'dry-run'",
-        (digest_date.isoformat(),),
-    ).fetchone()
-    return DayCost(digest_date, int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]),
-                   int(row[5]), int(row[6]))
-
-
 def cost_alert(cost: DayCost, audits: AuditTotals | None = None) -> Alert:
     """The day's cost line, and what the day's audits (if any) measured of the cut."""
     line = (f"{cost.digest_date:%Y-%m-%d}: {cost.served} digest(s) served, {cost.failures} failure(s);"
@@ -207,23 +184,12 @@ def cost_alert(cost: DayCost, audits: AuditTotals | None = None) -> Alert:
 
 
 def alert_email(alert: Alert, *, to: str, token: str, settings: Settings, now: dt.datetime) -> OutgoingEmail:
-    domain = settings.from_email.rpartition("@")[2] or "localhost"
-    digest_id = f"{alert.day:%Y%m%d}-alert-{alert.kind}-{_digest([alert.key])}"
-    return OutgoingEmail(
-        to=to,
-        from_email=settings.from_email,
-        from_name=settings.from_name,
-        subject=alert.subject,
-        text=alert.text,
-        html=alert.html,
-        # the admin's own token: a reply or the one-click button stops the alerts like a digest
-        reply_to=reply_address(token, settings),
-        unsubscribe_url=unsubscribe_url(token, settings),
-        message_id=f"<{digest_id}.{now:%Y%m%d%H%M%S}@{domain}>",
-        date=now,
-        digest_id=digest_id,
-        category=f"alert-{alert.kind}",
-    )
+    """The alert as mail to the admin; `token` is the admin's own, so a reply or the one-click
+    button stops the alerts like a digest."""
+    rendered = RenderedDigest(subject=alert.subject, markdown=alert.text, html=alert.html)
+    return compose(rendered, to=to, token=token, settings=settings, now=now,
+                   digest_id=f"{alert.day:%Y%m%d}-alert-{alert.kind}-{_digest([alert.key])}",
+                   category=f"alert-{alert.kind}", message_tag=f"{now:%Y%m%d%H%M%S}")
 
 
 class Alerter:
@@ -234,23 +200,9 @@ class Alerter:
         self.transport = transport
         self.settings = settings
 
-    def already_sent(self, kind: str, key: str) -> bool:
-        row = self.db.read().execute("SELECT 1 FROM alerts WHERE kind=? AND key=?", (kind, key)).fetchone()
-        return row is not None
-
-    def _claim(self, alert: Alert, now: dt.datetime, outcome: str) -> bool:
-        try:
-            with self.db.tx() as conn:
-                conn.execute("INSERT INTO alerts(kind, key, subject, sent_at, outcome)"
-                             " VALUES (?, ?, ?, ?, ?)",
-                             (alert.kind, alert.key, alert.subject, now.isoformat(), outcome))
-        except sqlite3.IntegrityError:
-            return False
-        return True
-
     def send(self, alert: Alert, now: dt.datetime) -> bool:
         """True when the alert was sent now (False: sent before, no admin address, or failed)."""
-        if self.already_sent(alert.kind, alert.key):
+        if alert_log.already_sent(self.db, alert.kind, alert.key):
             return False
         if alert.kind == "feedback":  # readers' words stay out of the log
             log.info("admin note: %s", alert.subject)
@@ -260,26 +212,24 @@ class Alerter:
             log.warning("admin alert: %s | %s", alert.subject, " | ".join(alert.lines))
         admin = self.settings.admin_email.strip()
         if not admin:
-            self._claim(alert, now, "logged")
+            alert_log.claim(self.db, alert.kind, alert.key, alert.subject, now, "logged")
             return False
         if subscriber_store.is_suppressed(self.db, admin):
             log.info("the admin address %s asked for no more mail; alert only logged", admin)
             return False
         # Claimed before the send: at most once, like the digests (a crash here loses one alert
         # rather than repeating it every few minutes).
-        if not self._claim(alert, now, "sent"):
+        if not alert_log.claim(self.db, alert.kind, alert.key, alert.subject, now, "sent"):
             return False
         token = subscriber_store.token_for(self.db, admin, now)
         try:
             self.transport.send(alert_email(alert, to=admin, token=token, settings=self.settings, now=now))
         except SendError as exc:
             log.error("could not send the admin alert %r: %s", alert.subject, exc)
-            with self.db.tx() as conn:
-                if alert.kind == "feedback":  # the replies are in no log: try again next time
-                    conn.execute("DELETE FROM alerts WHERE kind=? AND key=?", (alert.kind, alert.key))
-                else:
-                    conn.execute("UPDATE alerts SET outcome='failed' WHERE kind=? AND key=?",
-                                 (alert.kind, alert.key))
+            if alert.kind == "feedback":  # the replies are in no log: try again next time
+                alert_log.release(self.db, alert.kind, alert.key)
+            else:
+                alert_log.mark_failed(self.db, alert.kind, alert.key)
             return False
         return True
 

@@ -1,9 +1,8 @@
-"""What the service's two jobs share: their options, the transport gate and `ServiceBase`, which
-holds the state (settings, database, clock, alerter, health, the work lock) and the small helpers.
+"""What the service's two jobs are handed: `ServiceContext` (settings, database, clock, transport
+gate, alerter, health state, the adapters and the work lock) and the `TransportGate`.
 
-`newsletter.service.jobs.Service` puts it together with the fetch side
-(`newsletter.service.fetch_job`) and the
-delivery side (`newsletter.service.delivery_job`).
+Each job keeps its own state: `newsletter.service.fetch_job.FetchJob` what it tried and met,
+`newsletter.service.delivery_job.DeliveryJob` nothing beyond the context.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from newsletter.clock import Clock
+from newsletter.clock import Clock, utc_now
 from newsletter.daily.wiring import Adapters
 from newsletter.db import Database
 from newsletter.db import subscribers as subscriber_store
@@ -25,29 +25,6 @@ from newsletter.service.health import ServiceState
 from newsletter.settings import Settings
 
 AdapterFactory = Callable[[Settings, Database, "dt.date | None"], Adapters]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ServiceOptions:
-    """Intervals of the jobs (settings of the same names, NEWSLETTER_<NAME>)."""
-
-    delivery_interval: float = 300.0  # seconds between delivery ticks
-    fetch_retry_interval: float = 900.0  # seconds between fetch attempts while the day is missing
-    fetch_retry_hours: float = 8.0  # how long after the feed should show a day the fetch keeps trying
-    max_send_runs: int = 3  # runs that may try one failed digest before it is left to the admin
-    overdue_grace_minutes: float = 30.0  # /healthz turns 503 when a due digest waits longer
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ServiceOptions:
-        return cls(**{option.name: getattr(settings, option.name) for option in dataclasses.fields(cls)})
-
-    @property
-    def retry_for(self) -> dt.timedelta:
-        return dt.timedelta(hours=self.fetch_retry_hours)
 
 
 class TransportGate:
@@ -70,61 +47,53 @@ class TransportGate:
         return self.inner.send(email)
 
 
-class ServiceBase:
-    """The state and helpers the fetch and delivery jobs share; one lock (`work`) keeps them apart."""
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    """What both jobs use. Built once by `newsletter.service.process.serve` (or a test)."""
 
-    def __init__(
-        self,
+    settings: Settings
+    db: Database
+    clock: Clock
+    gate: TransportGate
+    alerter: Alerter
+    state: ServiceState
+    adapter_factory: AdapterFactory
+    # Held by each tick of either job. The fetch job's prepare step and a delivery run would
+    # otherwise score the same day at the same time (twice the LLM cost, and the delivery run
+    # could not find the scores cached); and the two fetch triggers ("fetch-when-shown",
+    # "fetch-retry") are separate scheduler jobs that must not run one FetchJob at once.
+    work: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(
+        cls,
         settings: Settings,
         db: Database,
         *,
         clock: Clock = utc_now,
-        options: ServiceOptions | None = None,
         adapters: AdapterFactory | None = None,
         transport: Transport | None = None,
-    ) -> None:
+    ) -> ServiceContext:
+        """The context from the settings; `adapters` and `transport` default to the real ones."""
         from newsletter.daily.wiring import build_adapters, build_transport
 
-        self.settings = settings
-        self.db = db
-        self.clock = clock
-        self.options = options or ServiceOptions.from_settings(settings)
-        self._adapters = adapters or build_adapters
-        self.gate = TransportGate(transport or build_transport(settings))
-        self.alerter = Alerter(db, self.gate, settings)
-        self.state = ServiceState(
+        gate = TransportGate(transport or build_transport(settings))
+        state = ServiceState(
             started_at=clock(),
-            delivery_interval=dt.timedelta(seconds=self.options.delivery_interval),
-            overdue_grace=dt.timedelta(minutes=self.options.overdue_grace_minutes),
+            delivery_interval=dt.timedelta(seconds=settings.delivery_interval),
+            overdue_grace=dt.timedelta(minutes=settings.overdue_grace_minutes),
         )
-        self.work = threading.Lock()
-        self._tried_at: dict[dt.date, dt.datetime] = {}  # the last fetch try of each expected day
-        self._fetch_problem: tuple[object, ...] | None = None  # what the last failed fetch met
-        self._last_categories: set[str] = set()  # what the last readable roster asked to fetch
-
-    # --- helpers ---------------------------------------------------------------------------------
+        return cls(settings, db, clock, gate, Alerter(db, gate, settings), state, adapters or build_adapters)
 
     def adapters_for(self, digest_date: dt.date | None) -> Adapters:
-        built = self._adapters(self.settings, self.db, digest_date)
+        """The outside world for one day, sending through the gate and reading this clock."""
+        built = self.adapter_factory(self.settings, self.db, digest_date)
         return dataclasses.replace(built, transport=self.gate, clock=self.clock)
 
-    @staticmethod
-    def _close(adapters: Adapters) -> None:
-        close = getattr(adapters.source, "close", None)
-        if callable(close):
-            close()
-
-    def _roster(self) -> Roster:
+    def roster(self) -> Roster:
         return load_roster(self.settings.subscribers, self.settings)
 
-    def _active(self, roster: Roster) -> list[Subscriber]:
+    def active(self, roster: Roster) -> list[Subscriber]:
+        """The roster's readers who have not left."""
         suppressed = subscriber_store.suppressions(self.db)
         return [s for s in roster.subscribers if s.email.lower() not in suppressed]
-
-    def stored_dates(self, since: dt.date) -> set[dt.date]:
-        rows = (
-            self.db.read()
-            .execute("SELECT DISTINCT date FROM announcements WHERE date >= ?", (since.isoformat(),))
-            .fetchall()
-        )
-        return {dt.date.fromisoformat(row[0]) for row in rows}

@@ -1,84 +1,107 @@
-"""The service's delivery job: send what is due and not yet handled, alert on final failures and
-`unknown` deliveries and on readers' replies, and send each finished day's cost line (see
-`newsletter.service.jobs`).
+"""The service's delivery job: send every digest that is due now (see `newsletter.service.schedule`)
+and not yet handled, through `run_daily(now=..., date=D, only=..., is_due=...)`. A failed digest is
+retried by up to `max_send_runs` runs; final failures and `unknown` deliveries are alerted, and so
+are readers' replies; when no reader of a day is left, the day's cost line goes to the admin.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
 
+from newsletter.daily.send import recover_interrupted
 from newsletter.daily.summary import RunSummary
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import audit_totals
+from newsletter.db.papers import stored_dates
+from newsletter.db.runs import day_cost
 from newsletter.models import Subscriber
 from newsletter.readers.roster import Roster, RosterError
 from newsletter.service.alerts import (
     cost_alert,
-    day_cost,
     feedback_alert,
     roster_alert,
     roster_file_alert,
     run_alert,
 )
-from newsletter.service.context import ServiceBase
+from newsletter.service.context import ServiceContext
 from newsletter.service.schedule import due_checker, due_now, recent_announcement_dates, subscriber_window
 
 log = logging.getLogger(__name__)
 
 
-class DeliverySide(ServiceBase):
-    """`delivery_tick`: the due digests through `run_daily`, then the report of the recent days."""
+class DeliveryJob:
+    """`tick(now)`: the due digests through `run_daily`, then the report of the recent days."""
 
-    def delivery_tick(self, now: dt.datetime) -> list[RunSummary]:
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+
+    def startup(self, now: dt.datetime) -> None:
+        """Deliveries a crash left in `sending` become `unknown` (never resent blindly) and alerted."""
+        context = self.context
+        interrupted = recover_interrupted(context.db, context.gate, now)
+        for digest_date in sorted({d.digest_date for d in interrupted}):
+            emails = [d.email for d in interrupted if d.digest_date == digest_date]
+            alert = run_alert(digest_date, {}, emails)
+            if alert is not None:
+                context.alerter.send(alert, now)
+
+    def tick(self, now: dt.datetime) -> list[RunSummary]:
         """Send what is due now; alert on final failures and `unknown`; the cost line when done."""
-        with self.work:
-            recent = recent_announcement_dates(now, self.settings.extra_holidays)
+        context = self.context
+        settings, state = context.settings, context.state
+        with context.work:
+            recent = recent_announcement_dates(now, settings.extra_holidays)
             newest = recent[-1] if recent else now.date()
             try:
-                roster = self._roster()
+                roster = context.roster()
             except RosterError as exc:
                 error = str(exc)
-                if error != self.state.tick_error:  # once, not every tick: /healthz keeps showing it
+                if error != state.tick_error:  # once, not every tick: /healthz keeps showing it
                     log.error("delivery tick: %s", error)
-                self.alerter.send(roster_file_alert(newest, error), now)
-                self.state.update(tick_at=now, tick_error=error)
+                context.alerter.send(roster_file_alert(newest, error), now)
+                state.record_tick(now, error)
                 return []
-            fetched = self.stored_dates(recent[0]) if recent else set()
-            alert = roster_alert(newest, [str(p) for p in roster.problems])
-            if alert is not None:
-                self.alerter.send(alert, now)
-            admin = self.settings.admin_email
-            replies = feedback_alert(self.db, now.date(), admin) if admin.strip() else None
-            if replies is not None:  # (without an admin address, readers' words stay out of the log)
-                self.alerter.send(replies, now)
+            fetched = stored_dates(context.db, recent[0]) if recent else set()
+            self._alert_roster_and_replies(roster, newest, now)
             summaries = []
-            due = due_now(roster.subscribers, now, fetched, self.settings.extra_holidays)
+            due = due_now(roster.subscribers, now, fetched, settings.extra_holidays)
             for digest_date, readers in sorted(due.items()):
                 pending = self._pending(digest_date, readers)
                 if not pending:
                     continue
                 summaries.append(self._deliver(digest_date, pending, roster, fetched, now))
             self._report(roster, recent, fetched, now)
-            self.state.update(tick_at=now, tick_error=None)
-            if self.gate.closed.is_set():
+            state.record_tick(now, None)
+            if context.gate.closed.is_set():
                 return summaries
             from newsletter.readers.leave import send_pending_confirmations
 
-            send_pending_confirmations(self.db, now, settings=self.settings, transport=self.gate)
+            send_pending_confirmations(context.db, now, settings=settings, transport=context.gate)
             return summaries
 
+    def _alert_roster_and_replies(self, roster: Roster, newest: dt.date, now: dt.datetime) -> None:
+        context = self.context
+        alert = roster_alert(newest, [str(p) for p in roster.problems])
+        if alert is not None:
+            context.alerter.send(alert, now)
+        admin = context.settings.admin_email
+        replies = feedback_alert(context.db, now.date(), admin) if admin.strip() else None
+        if replies is not None:  # (without an admin address, readers' words stay out of the log)
+            context.alerter.send(replies, now)
+
     def _pending(self, digest_date: dt.date, readers: list[Subscriber]) -> list[Subscriber]:
-        rows = delivery_store.for_date(self.db, digest_date)
-        suppressed = subscriber_store.suppressions(self.db)
+        """The readers due `digest_date` who have not left and whose digest is not final."""
+        db, max_send_runs = self.context.db, self.context.settings.max_send_runs
+        rows = delivery_store.for_date(db, digest_date)
+        suppressed = subscriber_store.suppressions(db)
         pending = []
         for reader in readers:
             key = reader.email.lower()
             row = rows.get(key)
-            if key in suppressed or (row is not None and row.status in delivery_store.HANDLED):
-                continue
-            if row is not None and row.status == "failed" and row.attempts >= self.options.max_send_runs:
+            if key in suppressed or (row is not None and row.is_final(max_send_runs)):
                 continue
             pending.append(reader)
         return pending
@@ -93,12 +116,13 @@ class DeliverySide(ServiceBase):
     ) -> RunSummary:
         from newsletter.daily.run import run_daily
 
-        adapters = self.adapters_for(digest_date)
+        context = self.context
+        adapters = context.adapters_for(digest_date)
         try:
             summary = run_daily(
                 now=now,
-                settings=self.settings,
-                db=self.db,
+                settings=context.settings,
+                db=context.db,
                 adapters=adapters,
                 date=digest_date,
                 only=[s.email for s in pending],
@@ -106,7 +130,7 @@ class DeliverySide(ServiceBase):
                 roster=roster,
             )
         finally:
-            self._close(adapters)
+            adapters.source.close()
         log.info(
             "digests of %s: %d due, %d sent, %d empty, %d failed",
             digest_date,
@@ -119,49 +143,60 @@ class DeliverySide(ServiceBase):
         if problem:
             alert = run_alert(digest_date, {}, [], problem)
             if alert is not None:
-                self.alerter.send(alert, now)
+                context.alerter.send(alert, now)
         return summary
 
     def _report(self, roster: Roster, recent: list[dt.date], fetched: set[dt.date], now: dt.datetime) -> None:
         """Health figures, final-failure and unknown alerts, and each finished day's cost line."""
-        active = self._active(roster)
-        due = failed = 0
+        context = self.context
+        active = context.active(roster)
+        due = 0
         failures: dict[str, str] = {}
         unknown: list[str] = []
         for digest_date in recent:
             if digest_date not in fetched:
                 continue
-            rows = delivery_store.for_date(self.db, digest_date)
-            day_failed: dict[str, str] = {}
-            day_unknown: list[str] = []
-            open_readers = 0
-            for reader in active:
-                row = rows.get(reader.email.lower())
-                window = subscriber_window(reader, digest_date)
-                final = row is not None and (
-                    row.status in delivery_store.HANDLED
-                    or (row.status == "failed" and row.attempts >= self.options.max_send_runs)
-                )
-                if row is not None and row.status == "failed" and (final or now >= window.end):
-                    day_failed[reader.email] = row.error or "failed"
-                if row is not None and row.status == "unknown":
-                    day_unknown.append(reader.email)
-                if not final and now < window.end:
-                    open_readers += 1
-                    if now in window:
-                        due += 1
-            failures.update(day_failed)
-            unknown += day_unknown
-            failed += len(day_failed)
-            alert = run_alert(digest_date, day_failed, day_unknown)
+            day = self._day_report(digest_date, active, now)
+            failures.update(day.failed)
+            unknown += day.unknown
+            due += day.due
+            alert = run_alert(digest_date, day.failed, day.unknown)
             if alert is not None:
-                self.alerter.send(alert, now)
-            if open_readers == 0:
-                cost = day_cost(self.db, digest_date)
+                context.alerter.send(alert, now)
+            if day.open_readers == 0:
+                cost = day_cost(context.db, digest_date)
                 # a day that served, failed or paid for nothing (a start after every window closed,
                 # with the LLM off) has no cost line to give
                 if cost.runs and (cost.served or cost.failures or cost.llm_calls):
-                    audits = audit_totals(self.db, digest_date, digest_date)
-                    self.alerter.send(cost_alert(cost, audits), now)
-        self.state.record_due(due, now)
-        self.state.update(failed=failures, unknown=unknown)
+                    audits = audit_totals(context.db, digest_date, digest_date)
+                    context.alerter.send(cost_alert(cost, audits), now)
+        context.state.record_due(due, now)
+        context.state.record_problems(failures, unknown)
+
+    def _day_report(self, digest_date: dt.date, active: list[Subscriber], now: dt.datetime) -> DayReport:
+        """Where the readers of one announcement day stand at `now`."""
+        rows = delivery_store.for_date(self.context.db, digest_date)
+        report = DayReport()
+        for reader in active:
+            row = rows.get(reader.email.lower())
+            window = subscriber_window(reader, digest_date)
+            final = row is not None and row.is_final(self.context.settings.max_send_runs)
+            if row is not None and row.status == "failed" and (final or now >= window.end):
+                report.failed[reader.email] = row.error or "failed"
+            if row is not None and row.status == "unknown":
+                report.unknown.append(reader.email)
+            if not final and now < window.end:
+                report.open_readers += 1
+                if now in window:
+                    report.due += 1
+        return report
+
+
+@dataclass(slots=True)
+class DayReport:
+    """One announcement day's readers at a tick: failed for good, `unknown`, still open, due now."""
+
+    failed: dict[str, str] = field(default_factory=dict)  # address → reason
+    unknown: list[str] = field(default_factory=list)
+    open_readers: int = 0  # whose digest is not final and whose window has not closed
+    due: int = 0  # of those, the ones whose window is open now

@@ -1,4 +1,5 @@
-"""`GET /healthz`: what the service last did and whether it is doing its job (200) or not (503).
+"""What `GET /healthz` answers: what the service last did and whether it is doing its job (200)
+or not (503). The route itself is `newsletter.web.health`.
 
 503 means a restart or a human is needed: the database cannot be read, the scheduler is not
 running, the delivery job has not ticked for a while, the expected announcement is still not
@@ -15,23 +16,22 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from typing import Any, Literal
 
 from newsletter.db import Database, DatabaseError
 from newsletter.db.papers import latest_day
+from newsletter.db.runs import last_delivery_run
 
 log = logging.getLogger(__name__)
 
+# What the fetch job's last tick did ("not run" before its first).
+FetchStatus = Literal["not run", "done", "fetched", "failed", "overdue", "no announcement"]
 
-@dataclass
+
+@dataclass(slots=True)
 class ServiceState:
-    """What the jobs report as they run; read by /healthz. Plain assignments under one lock."""
+    """What the jobs report as they run; read by /healthz. Each change is made under one lock."""
 
     started_at: dt.datetime
     delivery_interval: dt.timedelta = dt.timedelta(minutes=5)
@@ -39,7 +39,7 @@ class ServiceState:
     running: bool = False
     stopping: bool = False
     fetch_want: dt.date | None = None
-    fetch_status: str = "not run"  # done | fetched | failed | overdue | no announcement
+    fetch_status: FetchStatus = "not run"
     fetch_error: str | None = None
     fetch_at: dt.datetime | None = None
     tick_at: dt.datetime | None = None
@@ -50,12 +50,30 @@ class ServiceState:
     unknown: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def update(self, **values: Any) -> None:
+    def mark_running(self) -> None:
         with self._lock:
-            for name, value in values.items():
-                if not hasattr(self, name) or name.startswith("_"):
-                    raise AttributeError(name)
-                setattr(self, name, value)
+            self.running = True
+
+    def mark_stopping(self) -> None:
+        with self._lock:
+            self.stopping = True
+
+    def mark_stopped(self) -> None:
+        with self._lock:
+            self.running = False
+
+    def record_fetch(self, want: dt.date, status: FetchStatus, error: str | None, at: dt.datetime) -> None:
+        with self._lock:
+            self.fetch_want, self.fetch_status, self.fetch_error, self.fetch_at = want, status, error, at
+
+    def record_tick(self, at: dt.datetime, error: str | None) -> None:
+        with self._lock:
+            self.tick_at, self.tick_error = at, error
+
+    def record_problems(self, failed: dict[str, str], unknown: list[str]) -> None:
+        """The digests that failed for good (address → reason) and those left `unknown`."""
+        with self._lock:
+            self.failed, self.unknown = failed, unknown
 
     def snapshot(self) -> ServiceState:
         """A consistent copy for one health answer."""
@@ -77,20 +95,15 @@ def _iso(value: dt.datetime | dt.date | None) -> str | None:
 
 
 def _last_run(db: Database) -> dict[str, Any] | None:
-    row = db.read().execute(
-        "SELECT id, kind, digest_date, started_at, finished_at, status, subscribers_due,"
-        " subscribers_served, failures, cost_usd, errors FROM runs WHERE kind IN ('run', 'service')"
-        " ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
+    run = last_delivery_run(db)
+    if run is None:
         return None
-    run = dict(row)
     # Counts only: the texts name subscribers' addresses, and /healthz answers anyone who asks.
     run["errors"] = len(json.loads(run["errors"] or "[]"))
     return run
 
 
-def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[int, dict[str, Any]]:
+def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[int, dict[str, object]]:
     """(HTTP status, JSON body) at `now`."""
     problems: list[str] = []
     warnings: list[str] = []
@@ -143,13 +156,3 @@ def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[
     body["problems"] = problems
     body["warnings"] = warnings
     return (503 if problems else 200), body
-
-
-def healthz_route(db: Database, state: ServiceState, clock: Callable[[], dt.datetime]) -> Route:
-    """The `/healthz` route for `create_app(extra_routes=[...])`."""
-
-    def healthz(request: Request) -> JSONResponse:
-        code, body = health_status(db, state, clock())
-        return JSONResponse(body, status_code=code)
-
-    return Route("/healthz", healthz, methods=["GET", "HEAD"])

@@ -5,9 +5,10 @@ APScheduler 3.11 in UTC with no persistent job store (the database says what is 
   Eastern mailing (`schedule.fetch_trigger`), and "fetch-retry" every `fetch_retry_interval` (it
   does nothing once the expected day is stored);
 - "deliver" every `delivery_interval`.
-Jobs are thin: they read the clock once and call `Service.fetch_tick(now)` / `delivery_tick(now)`
-(newsletter/service/jobs.py, with the jobs_*.py modules beside it). The web app (newsletter/web/app.py)
-gets `/healthz` as an extra route.
+Jobs are thin: they read the clock once and call `FetchJob.tick(now)` (newsletter/service/fetch_job.py)
+or `DeliveryJob.tick(now)` (newsletter/service/delivery_job.py), both handed one `ServiceContext`
+(newsletter/service/context.py). The database, not a job store, says what is due, so a restart
+catches up by itself. The web app (newsletter/web/app.py) gets `/healthz` as an extra route.
 
 SIGTERM (and Ctrl-C): uvicorn stops taking requests, the scheduler starts no new job, sends not yet
 begun are refused at the transport gate, the ones in flight finish and are recorded; exit 0.
@@ -17,51 +18,37 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from newsletter.clock import Clock
+from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.logs import set_level
 from newsletter.mail.base import Transport
-from newsletter.service.context import ServiceOptions, TransportGate, utc_now
-from newsletter.service.health import healthz_route
-from newsletter.service.jobs import Service
+from newsletter.service.context import ServiceContext
+from newsletter.service.delivery_job import DeliveryJob
+from newsletter.service.fetch_job import FetchJob
+from newsletter.service.health import health_status
 from newsletter.service.schedule import fetch_trigger
 from newsletter.settings import ConfigError, Settings
 
+if TYPE_CHECKING:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
 log = logging.getLogger(__name__)
 
-# Test-only: a file holding an ISO datetime that the service takes as `now` (see `clock_from_env`).
-TEST_CLOCK_ENV = "NEWSLETTER_TEST_CLOCK_FILE"
 
-__all__ = ["Service", "ServiceOptions", "TransportGate", "clock_from_env", "serve", "utc_now"]
+class Service:
+    """The two jobs, handed one context (`ServiceContext.build(settings, db, ...)`)."""
 
-
-def clock_from_env(environ: Mapping[str, str] | None = None) -> Clock:
-    """The real clock, unless NEWSLETTER_TEST_CLOCK_FILE names a file whose content (an ISO
-    datetime with offset) is then `now` — how the end-to-end test moves a subprocess through days."""
-    path = (os.environ if environ is None else environ).get(TEST_CLOCK_ENV, "")
-    if not path:
-        return utc_now
-    clock_file = Path(path)
-    log.warning("%s is set: the service runs on the test clock in %s", TEST_CLOCK_ENV, clock_file)
-
-    def file_clock() -> dt.datetime:
-        value = dt.datetime.fromisoformat(clock_file.read_text(encoding="utf-8").strip())
-        if value.tzinfo is None:
-            raise ValueError(f"{clock_file}: the test clock needs a UTC offset, got {value}")
-        return value.astimezone(dt.UTC)
-
-    return file_clock
-
-
-# --- the process ----------------------------------------------------------------------------------
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self.fetch = FetchJob(context)
+        self.delivery = DeliveryJob(context)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -103,76 +90,73 @@ def _install_stop_handler(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _job(service: Service, name: str, tick: Callable[[dt.datetime], object]) -> Callable[[], None]:
+def _job(context: ServiceContext, name: str, tick: Callable[[dt.datetime], object]) -> Callable[[], None]:
     def run() -> None:
-        if service.gate.closed.is_set():
+        if context.gate.closed.is_set():
             return
         try:
-            tick(service.clock())
+            tick(context.clock())
         except Exception:  # a job must never die: the next tick tries again
             log.exception("the %s job failed", name)
             if name == "deliver":
-                service.state.update(tick_at=service.clock(), tick_error=f"{name} job crashed (see the log)")
+                context.state.record_tick(context.clock(), f"{name} job crashed (see the log)")
 
     return run
 
 
-def serve(
-    settings: Settings,
-    *,
-    options: ServiceOptions | None = None,
-    clock: Clock | None = None,
-    transport: Transport | None = None,
-) -> None:
-    """Run until SIGTERM/SIGINT: the scheduler (UTC) and the web app on settings.host:port."""
-    import uvicorn
+def _scheduler(service: Service) -> BackgroundScheduler:
+    """The three jobs on a UTC scheduler, the first fetch and delivery ticks at once."""
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.interval import IntervalTrigger
 
+    settings = service.context.settings
+    scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={
+        "coalesce": True, "max_instances": 1, "misfire_grace_time": int(max(60, settings.delivery_interval)),
+    })
+    fetch = _job(service.context, "fetch", service.fetch.tick)
+    start = utc_now()
+    scheduler.add_job(fetch, fetch_trigger(), id="fetch-when-shown")
+    scheduler.add_job(fetch, IntervalTrigger(seconds=settings.fetch_retry_interval, timezone=dt.UTC),
+                      id="fetch-retry", next_run_time=start)
+    scheduler.add_job(_job(service.context, "deliver", service.delivery.tick),
+                      IntervalTrigger(seconds=settings.delivery_interval, timezone=dt.UTC),
+                      id="deliver", next_run_time=start + dt.timedelta(seconds=1))
+    return scheduler
+
+
+def serve(settings: Settings, *, clock: Clock = utc_now, transport: Transport | None = None) -> None:
+    """Run until SIGTERM/SIGINT: the scheduler (UTC) and the web app on settings.host:port."""
+    import uvicorn
+
     from newsletter.web.app import create_app
+    from newsletter.web.health import healthz_route
 
     if logging.getLogger().level > logging.INFO:  # a service's log is its record: INFO at least
         set_level(logging.INFO)
-    if options is None:
-        try:
-            options = ServiceOptions.from_settings(settings)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-    clock = clock or clock_from_env()
     listener = _listen(settings.host, settings.port)  # before any fetch or send: a busy port stops here
     db = Database.open(settings.db_path)
-    service = Service(settings, db, clock=clock, options=options, transport=transport)
-    service.startup(clock())
+    service = Service(ServiceContext.build(settings, db, clock=clock, transport=transport))
+    context = service.context
+    service.delivery.startup(clock())
+    scheduler = _scheduler(service)
 
-    scheduler = BackgroundScheduler(timezone=dt.UTC, job_defaults={
-        "coalesce": True, "max_instances": 1, "misfire_grace_time": int(max(60, options.delivery_interval)),
-    })
-    fetch = _job(service, "fetch", service.fetch_tick)
-    start = utc_now()
-    scheduler.add_job(fetch, fetch_trigger(), id="fetch-when-shown")
-    scheduler.add_job(fetch, IntervalTrigger(seconds=options.fetch_retry_interval, timezone=dt.UTC),
-                      id="fetch-retry", next_run_time=start)
-    scheduler.add_job(_job(service, "deliver", service.delivery_tick),
-                      IntervalTrigger(seconds=options.delivery_interval, timezone=dt.UTC),
-                      id="deliver", next_run_time=start + dt.timedelta(seconds=1))
-
-    app = create_app(settings, db, clock=clock, transport=service.gate,
-                     extra_routes=[healthz_route(db, service.state, clock)])
+    health = healthz_route(lambda: health_status(db, context.state, clock()))
+    app = create_app(settings, db, clock=clock, transport=context.gate, extra_routes=[health])
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                                            access_log=False, lifespan="off"))
     stop = threading.Event()
     _install_stop_handler(stop)
     scheduler.start()
-    service.state.update(running=True)
+    context.state.mark_running()
     log.info("serving on http://%s:%d (delivery every %gs, fetch retry every %gs)", settings.host,
-             settings.port, options.delivery_interval, options.fetch_retry_interval)
+             settings.port, settings.delivery_interval, settings.fetch_retry_interval)
     log.info("%s", describe_setup(settings))
     try:
         server.run(sockets=[listener])
     finally:
-        service.state.update(stopping=True)
-        service.gate.close()
+        context.state.mark_stopping()
+        context.gate.close()
         scheduler.shutdown(wait=True)  # the job in flight finishes (its sends are recorded)
-        service.state.update(running=False)
+        context.state.mark_stopped()
         db.close()
         log.info("stopped")

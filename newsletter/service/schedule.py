@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -169,12 +170,16 @@ def fetch_trigger() -> CronTrigger:
     return CronTrigger(day_of_week="mon-fri", hour=shown.hour, minute=shown.minute, timezone=dt.UTC)
 
 
+# "done" (stored), "try", or "overdue" (past the retry bound, not stored)
+FetchAction = Literal["done", "try", "overdue"]
+
+
 @dataclass(frozen=True, slots=True)
 class FetchPlan:
     """What the fetch job should do at `now`: which date it wants, and whether to try or to give up."""
 
     want: dt.date
-    action: str  # "done" (stored), "try", or "overdue" (past the retry bound, not stored)
+    action: FetchAction
 
     @property
     def should_try(self) -> bool:

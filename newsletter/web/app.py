@@ -1,4 +1,5 @@
-"""The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, SendGrid events.
+"""The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, SendGrid events (and
+`/healthz`, newsletter/web/health.py, which the service passes in as an extra route).
 
 Everything a route needs hangs on `app.state` (settings, db, clock, transport), so tests build
 the app around their own database, clock and fake transport.
@@ -6,25 +7,21 @@ the app around their own database, clock and fake transport.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import importlib.util
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.mail.base import Transport
 from newsletter.settings import Settings
 from newsletter.web import inbound, unsubscribe
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _event_routes() -> list[BaseRoute]:
@@ -40,7 +37,7 @@ def create_app(
     settings: Settings,
     db: Database,
     *,
-    clock: Callable[[], dt.datetime] | None = None,
+    clock: Clock | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     transport: Transport | None = None,
     inbound_max_bytes: int = inbound.MAX_INBOUND_BYTES,

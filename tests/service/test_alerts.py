@@ -15,6 +15,8 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
+from newsletter.db.alerts import already_sent
+from newsletter.db.runs import day_cost
 from newsletter.mail.base import PermanentSendError, TransientSendError
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
@@ -22,7 +24,6 @@ from newsletter.service.alerts import (
     Alert,
     Alerter,
     cost_alert,
-    day_cost,
     fetch_alert,
     roster_alert,
     run_alert,
@@ -331,8 +332,8 @@ def test_a_cron_run_for_some_readers_only_sends_no_cost_line(db: Database, tmp_p
     alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), load_settings(admin_email=ADMIN))
     record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=DAY))
     run_log.finish_run(db, record, NOW)
-    summary = RunSummary(digest_date=DAY, sent=["ada@example.org"])
+    summary = RunSummary(digest_date=DAY, sent=("ada@example.org",))
     report_run(alerter, summary, NOW, whole_day=False)  # `newsletter run --only ada@example.org`
-    assert not alerter.already_sent("cost", DAY.isoformat())
+    assert not already_sent(db, "cost", DAY.isoformat())
     report_run(alerter, summary, NOW, whole_day=True)
-    assert alerter.already_sent("cost", DAY.isoformat())
+    assert already_sent(db, "cost", DAY.isoformat())

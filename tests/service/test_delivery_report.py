@@ -15,7 +15,8 @@ from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import AuthSendError, PermanentSendError
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
-from newsletter.service.process import Service, ServiceOptions
+from newsletter.service.context import ServiceContext
+from newsletter.service.process import Service
 from newsletter.settings import load_settings
 from tests.conftest import make_site
 
@@ -50,21 +51,20 @@ def alerts(db: Database) -> dict[str, str]:
 
 
 def test_a_digest_that_failed_too_late_to_retry_is_alerted_and_the_day_is_closed(site: Path) -> None:
-    settings = load_settings()
+    settings = load_settings(max_send_runs=3)
     db = Database.open(settings.db_path)
-    service = Service(settings, db, options=ServiceOptions(max_send_runs=3),
-                      transport=RefusingAda(settings.outbox_dir))
+    service = Service(ServiceContext.build(settings, db, transport=RefusingAda(settings.outbox_dir)))
     late = dt.datetime(2025, 8, 28, 21, 55, tzinfo=UTC)  # five minutes before Ada's window closes
-    service.fetch_tick(late)
-    service.delivery_tick(late)
+    service.fetch.tick(late)
+    service.delivery.tick(late)
     row = delivery_store.get(db, ADA, DAY)
     assert row is not None and (row.status, row.attempts) == ("failed", 1)
     assert "run" not in alerts(db)  # two more runs may still send it
     closed = late + dt.timedelta(minutes=10)
-    service.delivery_tick(closed)  # the window closed after one try: that failure is final
+    service.delivery.tick(closed)  # the window closed after one try: that failure is final
     row = delivery_store.get(db, ADA, DAY)
     assert row is not None and row.attempts == 1
-    assert service.state.failed == {ADA: "HTTP 400: invalid recipient"}
+    assert service.context.state.failed == {ADA: "HTTP 400: invalid recipient"}
     assert alerts(db) == {"run": "arXiv Digest: 1 delivery problem(s) on 2025-08-28",
                           "cost": "arXiv Digest: cost of 2025-08-28: $0.00"}  # nobody left to serve
 
@@ -72,10 +72,10 @@ def test_a_digest_that_failed_too_late_to_retry_is_alerted_and_the_day_is_closed
 def test_a_start_after_every_window_closed_sends_no_empty_cost_line(site: Path) -> None:
     settings = load_settings()
     db = Database.open(settings.db_path)
-    service = Service(settings, db, transport=OutboxTransport(settings.outbox_dir))
+    service = Service(ServiceContext.build(settings, db, transport=OutboxTransport(settings.outbox_dir)))
     night = dt.datetime(2025, 8, 28, 23, 0, tzinfo=UTC)  # 01:00 on the 29th in Berlin
-    assert service.fetch_tick(night) == "fetched"  # scored ahead ("prepare"), with no LLM: free
-    service.delivery_tick(night)
+    assert service.fetch.tick(night) == "fetched"  # scored ahead ("prepare"), with no LLM: free
+    service.delivery.tick(night)
     assert delivery_store.get(db, ADA, DAY) is None
     assert alerts(db) == {}  # no "0 digest(s) served, $0.00" mail
 
@@ -87,10 +87,10 @@ def test_a_run_the_provider_stopped_is_alerted(site: Path) -> None:
 
     settings = load_settings()
     db = Database.open(settings.db_path)
-    service = Service(settings, db, transport=Unauthorized())
+    service = Service(ServiceContext.build(settings, db, transport=Unauthorized()))
     seven = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
-    service.fetch_tick(seven)
-    [summary] = service.delivery_tick(seven)
+    service.fetch.tick(seven)
+    [summary] = service.delivery.tick(seven)
     assert summary.aborted
     row = db.read().execute("SELECT subject, outcome FROM alerts WHERE kind='run'").fetchone()
     assert row is not None  # recorded though the alert itself could not go out through that provider
@@ -104,10 +104,10 @@ def test_a_reader_who_left_costs_nothing_and_is_never_due(site: Path) -> None:
     db = Database.open(settings.db_path)
     seven = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
     subscriber_store.suppress(db, ADA, "reply", seven - dt.timedelta(days=1))
-    service = Service(settings, db, transport=OutboxTransport(settings.outbox_dir))
+    service = Service(ServiceContext.build(settings, db, transport=OutboxTransport(settings.outbox_dir)))
     for now in (seven, seven + dt.timedelta(minutes=5)):
-        service.fetch_tick(now)
-        service.delivery_tick(now)
+        service.fetch.tick(now)
+        service.delivery.tick(now)
     assert delivery_store.get(db, ADA, DAY) is None
     assert db.read().execute("SELECT kind FROM runs").fetchall() == []  # nothing scored, no run
-    assert service.state.due == 0  # /healthz would count her as waiting, then answer 503
+    assert service.context.state.due == 0  # /healthz would count her as waiting, then answer 503

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from newsletter.db import Database
 from newsletter.db import runs as run_log
 from newsletter.db.papers import save_day
 from newsletter.models import AnnouncementDay, Paper
-from newsletter.service.health import ServiceState, health_status, healthz_route
+from newsletter.service.health import ServiceState, health_status
+from newsletter.web.health import healthz_route
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=UTC)
@@ -27,13 +29,14 @@ def db(tmp_path: Path) -> Database:
 
 def healthy_state() -> ServiceState:
     state = ServiceState(started_at=NOW - dt.timedelta(hours=1))
-    state.update(running=True, tick_at=NOW - dt.timedelta(minutes=2), fetch_want=dt.date(2025, 8, 28),
-                 fetch_status="done", fetch_at=NOW - dt.timedelta(minutes=3))
+    state.mark_running()
+    state.record_tick(NOW - dt.timedelta(minutes=2), None)
+    state.record_fetch(dt.date(2025, 8, 28), "done", None, NOW - dt.timedelta(minutes=3))
     return state
 
 
 def client(db: Database, state: ServiceState, now: dt.datetime = NOW) -> TestClient:
-    return TestClient(Starlette(routes=[healthz_route(db, state, lambda: now)]))
+    return TestClient(Starlette(routes=[healthz_route(lambda: health_status(db, state, now))]))
 
 
 def test_a_healthy_service_reports_its_last_fetch_and_run(db: Database) -> None:
@@ -57,7 +60,7 @@ def test_a_healthy_service_reports_its_last_fetch_and_run(db: Database) -> None:
 
 def test_failures_are_reported_but_answer_200(db: Database) -> None:
     state = healthy_state()
-    state.update(failed={"a@example.org": "HTTP 400"}, unknown=["b@example.org"])
+    state.record_problems({"a@example.org": "HTTP 400"}, ["b@example.org"])
     code, body = health_status(db, state, NOW)
     assert code == 200
     assert body["status"] == "degraded"
@@ -69,17 +72,19 @@ def test_failures_are_reported_but_answer_200(db: Database) -> None:
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"running": False}, "the scheduler is not running"),
-        ({"stopping": True}, "the service is stopping"),
-        ({"tick_at": NOW - dt.timedelta(minutes=30)}, "the delivery job has not run since"),
-        ({"fetch_status": "overdue", "fetch_error": "stale feed"}, "is overdue: stale feed"),
+        (ServiceState.mark_stopped, "the scheduler is not running"),
+        (ServiceState.mark_stopping, "the service is stopping"),
+        (lambda s: s.record_tick(NOW - dt.timedelta(minutes=30), None),
+         "the delivery job has not run since"),
+        (lambda s: s.record_fetch(dt.date(2025, 8, 28), "overdue", "stale feed", NOW),
+         "is overdue: stale feed"),
     ],
 )
 def test_a_service_not_doing_its_job_answers_503(
-    db: Database, change: dict[str, object], problem: str
+    db: Database, change: Callable[[ServiceState], None], problem: str
 ) -> None:
     state = healthy_state()
-    state.update(**change)
+    change(state)
     response = client(db, state).get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "failing"
@@ -107,12 +112,13 @@ def test_an_unreadable_database_answers_503(db: Database) -> None:
 
 def test_unknown_state_fields_are_refused() -> None:
     with pytest.raises(AttributeError):
-        healthy_state().update(nonsense=1)
+        healthy_state().nonsense = 1  # type: ignore[attr-defined]
 
 
 def test_a_service_that_never_ticked_answers_503_once_three_intervals_have_passed(db: Database) -> None:
     state = ServiceState(started_at=NOW - dt.timedelta(minutes=17))
-    state.update(running=True, fetch_status="done")  # the scheduler runs, the delivery job never did
+    state.mark_running()  # the scheduler runs, the delivery job never did
+    state.record_fetch(dt.date(2025, 8, 28), "done", None, NOW)
     code, body = health_status(db, state, NOW)
     assert code == 503
     assert body["problems"] == [f"the delivery job has not run since {state.started_at.isoformat()}"]

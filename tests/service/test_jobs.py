@@ -19,19 +19,15 @@ from newsletter.cli.app import app
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
+from newsletter.db.papers import stored_dates
 from newsletter.mail.base import PermanentSendError, Transport
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
-from newsletter.service.process import (
-    Service,
-    ServiceOptions,
-    TransportGate,
-    clock_from_env,
-    describe_setup,
-    utc_now,
-)
+from newsletter.service.context import ServiceContext, TransportGate
+from newsletter.service.process import Service, describe_setup
 from newsletter.settings import ConfigError, load_settings
 from tests.conftest import make_site
+from tests.fakes.clock_serve import file_clock
 
 UTC = dt.UTC
 DAY = dt.date(2025, 8, 28)  # a Thursday; mailed Wednesday 20:00 EDT = 00:00 UTC on the 28th
@@ -67,7 +63,7 @@ def make_service(
     settings = load_settings()
     db = Database.open(settings.db_path)
     clock = Clock(now)
-    return Service(settings, db, clock=clock, options=ServiceOptions(), transport=transport), clock, db
+    return Service(ServiceContext.build(settings, db, clock=clock, transport=transport)), clock, db
 
 
 class WithoutCopies:
@@ -82,8 +78,8 @@ class WithoutCopies:
 
 def step(service: Service, clock: Clock, now: dt.datetime) -> None:
     clock.now = now
-    service.fetch_tick(now)
-    service.delivery_tick(now)
+    service.fetch.tick(now)
+    service.delivery.tick(now)
 
 
 def outbox(site: Path, day: dt.date = DAY) -> dict[str, Path]:
@@ -176,9 +172,10 @@ def test_an_unreadable_roster_is_alerted_once_a_day_and_logged_once(
     service, _clock, db = make_service(site, start)
     with caplog.at_level("ERROR", logger="newsletter.service.delivery_job"):
         for minutes in range(0, 60, 5):
-            assert service.delivery_tick(start + dt.timedelta(minutes=minutes)) == []
+            assert service.delivery.tick(start + dt.timedelta(minutes=minutes)) == []
     assert len([r for r in caplog.records if "lacks the column" in r.getMessage()]) == 1
-    assert service.state.tick_error is not None and "lacks the column" in service.state.tick_error
+    tick_error = service.context.state.tick_error
+    assert tick_error is not None and "lacks the column" in tick_error
     alerts = [n for n in outbox(site, DAY) if ".alert-" in n]
     assert alerts == [f"{ADMIN}.alert-roster.eml"]
     message = email.message_from_bytes(
@@ -189,7 +186,7 @@ def test_an_unreadable_roster_is_alerted_once_a_day_and_logged_once(
     assert text is not None and "lacks the column(s) email" in text.get_content()
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 1
     # the next announcement day, still broken: one more alert
-    service.delivery_tick(dt.datetime(2025, 8, 29, 3, 0, tzinfo=UTC))  # Friday's announcement is out
+    service.delivery.tick(dt.datetime(2025, 8, 29, 3, 0, tzinfo=UTC))  # Friday's announcement is out
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 2
 
 
@@ -198,26 +195,27 @@ def test_a_roster_broken_after_it_was_read_does_not_stop_the_fetch(site: Path, f
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # not out yet at the first try
     start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)
     service, clock, db = make_service(site, start)
-    assert service.fetch_tick(start) == "failed"  # the roster was read: its categories are known
+    assert service.fetch.tick(start) == "failed"  # the roster was read: its categories are known
     csv = site / "subscribers.csv"
     good = csv.read_text()
     csv.write_text(good.replace("email,name", "e-mail,name", 1))
     fake_arxiv.serve_feed(DAY)
     later = clock.now = start + dt.timedelta(minutes=30)
-    assert service.fetch_tick(later) == "fetched"
-    assert service.stored_dates(DAY) == {DAY}
+    assert service.fetch.tick(later) == "fetched"
+    assert stored_dates(db, DAY) == {DAY}
     csv.write_text(good)  # fixed: Ada (Berlin, 07:00) is served at the next tick, no fetch needed
     fixed = clock.now = start + dt.timedelta(hours=1)
-    service.delivery_tick(fixed)
+    service.delivery.tick(fixed)
     assert sent_at(db, "ada@example.org") == fixed
     assert len([r for r in fake_arxiv.requests if r.target == "feed"]) == 2
 
     # a service started with the list already broken knows no categories: it says so, fetches nothing
     csv.write_text(good.replace("email,name", "e-mail,name", 1))
     friday = clock.now = dt.datetime(2025, 8, 29, 5, 0, tzinfo=UTC)
-    fresh = Service(load_settings(), db, clock=clock)
-    assert fresh.fetch_tick(friday) == "failed"
-    assert (fresh.state.fetch_error or "").startswith("the subscriber list cannot be read, so nor its")
+    fresh = Service(ServiceContext.build(load_settings(), db, clock=clock))
+    assert fresh.fetch.tick(friday) == "failed"
+    fetch_error = fresh.context.state.fetch_error or ""
+    assert fetch_error.startswith("the subscriber list cannot be read, so nor its")
     assert len([r for r in fake_arxiv.requests if r.target == "feed"]) == 2
 
 
@@ -228,7 +226,7 @@ def test_a_restart_at_ten_sends_the_missed_digest_at_once(site: Path) -> None:
     assert sent_at(db, "ada@example.org") == ten_berlin
     assert sent_at(db, "grace@example.org") is None  # 01:00 in Los Angeles
     assert sent_at(db, "alan@example.org") is None  # 17:00 in Tokyo: tomorrow morning's
-    assert service.state.due == 0
+    assert service.context.state.due == 0
 
 
 def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
@@ -242,8 +240,8 @@ def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv)
         fetched = source.fetch_day(("cs.AI", "cs.CV"), want=DAY, now=dt.datetime(2025, 8, 28, 1, tzinfo=UTC))
     save_day(db, fetched, source="test")
     ten_next_day = dt.datetime(2025, 8, 29, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
-    service = Service(settings, db, clock=Clock(ten_next_day))
-    service.delivery_tick(ten_next_day)  # the 29th is not fetched (the feed still shows the 28th)
+    service = Service(ServiceContext.build(settings, db, clock=Clock(ten_next_day)))
+    service.delivery.tick(ten_next_day)  # the 29th is not fetched (the feed still shows the 28th)
     assert sent_at(db, "ada@example.org") is None
     assert sent_at(db, "grace@example.org") is None  # 01:00 on the 29th in LA: the 28th's window closed
     # Tokyo's window for the 28th is still open (until midnight of the 29th, Tokyo time): sent now
@@ -257,15 +255,15 @@ def test_a_stale_feed_is_retried_alerted_once_then_tried_hourly_until_it_is_back
     start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)  # 00:35 US Eastern: the feed should be new
     service, clock, db = make_service(site, start)
     with caplog.at_level(logging.INFO, logger="newsletter.service.fetch_job"):
-        assert service.fetch_tick(start) == "failed"
-        assert service.fetch_tick(start + dt.timedelta(hours=1)) == "failed"
+        assert service.fetch.tick(start) == "failed"
+        assert service.fetch.tick(start + dt.timedelta(hours=1)) == "failed"
     # the trouble is warned of once; the same trouble at the next try is routine
     assert [r.levelname for r in caplog.records if "failed (will retry)" in r.message] == ["WARNING", "INFO"]
-    assert service.state.fetch_error
-    assert "2025-08-27" in service.state.fetch_error
-    assert service.fetch_tick(start + dt.timedelta(hours=9)) == "overdue"  # past the 8 h bound
-    assert service.fetch_tick(start + dt.timedelta(hours=9, minutes=30)) == "overdue"
-    assert service.fetch_tick(start + dt.timedelta(hours=10)) == "overdue"
+    assert service.context.state.fetch_error
+    assert "2025-08-27" in service.context.state.fetch_error
+    assert service.fetch.tick(start + dt.timedelta(hours=9)) == "overdue"  # past the 8 h bound
+    assert service.fetch.tick(start + dt.timedelta(hours=9, minutes=30)) == "overdue"
+    assert service.fetch.tick(start + dt.timedelta(hours=10)) == "overdue"
     feed_requests = [r for r in fake_arxiv.requests if r.target == "feed"]
     assert len(feed_requests) == 4  # past the bound, one try an hour: at 9 h and 10 h, not at 9.5 h
     alerts = [n for n in outbox(site) if n.endswith(".alert-fetch.eml")]
@@ -275,7 +273,7 @@ def test_a_stale_feed_is_retried_alerted_once_then_tried_hourly_until_it_is_back
     assert "Thursday 2025-08-28 is still not stored 9.1 h after arXiv's feed should have shown it" in text
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='fetch'").fetchone()[0] == 1
     # and nothing is delivered from a day that was never fetched
-    service.delivery_tick(start + dt.timedelta(hours=9))
+    service.delivery.tick(start + dt.timedelta(hours=9))
     assert db.read().execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == 0
     assert "keeps trying once an hour" in text
 
@@ -283,9 +281,9 @@ def test_a_stale_feed_is_retried_alerted_once_then_tried_hourly_until_it_is_back
     # reader, whose 28th is not over, gets it at once (Los Angeles and Tokyo at their 07:00)
     fake_arxiv.serve_feed(DAY)
     back = clock.now = start + dt.timedelta(hours=11)
-    assert service.fetch_tick(back) == "fetched"
-    assert service.state.fetch_status == "fetched" and service.state.fetch_error is None
-    service.delivery_tick(back)
+    assert service.fetch.tick(back) == "fetched"
+    assert service.context.state.fetch_status == "fetched" and service.context.state.fetch_error is None
+    service.delivery.tick(back)
     assert sent_at(db, "ada@example.org") == back
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='fetch'").fetchone()[0] == 1
 
@@ -296,11 +294,11 @@ def test_an_extra_holiday_is_no_announcement_and_no_alert(site: Path, monkeypatc
     monkeypatch.setenv("NEWSLETTER_ARXIV_EXTRA_HOLIDAYS", "2025-08-28")
     start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)
     service, _clock, db = make_service(site, start)
-    assert service.fetch_tick(start) == "fetched"
+    assert service.fetch.tick(start) == "fetched"
     night = dt.datetime(2025, 8, 29, 4, 35, tzinfo=UTC)  # Friday 00:35 US Eastern
     for now in (night, night + dt.timedelta(hours=10)):
-        assert service.fetch_tick(now) == "done"
-        assert service.state.fetch_want == DAY
+        assert service.fetch.tick(now) == "done"
+        assert service.context.state.fetch_want == DAY
     assert not [n for n in outbox(site) if ".alert-" in n]
     assert db.read().execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 0
 
@@ -318,22 +316,21 @@ class Refusing:
 
 def test_failed_digests_are_retried_by_a_few_runs_then_alerted(site: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("NEWSLETTER_ADMIN_EMAIL")
-    settings = load_settings(admin_email="")
+    settings = load_settings(admin_email="", max_send_runs=3)
     db = Database.open(settings.db_path)
     refusing = Refusing()
     start = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)  # 07:00 in Berlin
-    service = Service(settings, db, clock=Clock(start), transport=refusing,
-                      options=ServiceOptions(max_send_runs=3))
+    service = Service(ServiceContext.build(settings, db, clock=Clock(start), transport=refusing))
     now = start
     for _ in range(6):
-        service.fetch_tick(now)
-        service.delivery_tick(now)
+        service.fetch.tick(now)
+        service.delivery.tick(now)
         now += dt.timedelta(minutes=5)
     row = delivery_store.get(db, "ada@example.org", DAY)
     assert row is not None
     assert (row.status, row.attempts) == ("failed", 3)
     assert refusing.calls == 3
-    assert service.state.failed == {"ada@example.org": "HTTP 400: invalid recipient"}
+    assert service.context.state.failed == {"ada@example.org": "HTTP 400: invalid recipient"}
     # no admin address: the alert is logged and remembered, not mailed
     outcome = db.read().execute("SELECT outcome FROM alerts WHERE kind='run'").fetchall()
     assert [r[0] for r in outcome] == ["logged"]
@@ -352,7 +349,7 @@ def test_interrupted_sends_become_unknown_at_startup_and_are_alerted(site: Path)
     now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
     service, clock, db = make_service(site, now, WithoutCopies(site / "var" / "outbox"))
     delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
-    service.startup(now)
+    service.delivery.startup(now)
     row = delivery_store.get(db, "ada@example.org", DAY)
     assert row is not None
     assert row.status == "unknown"
@@ -361,14 +358,14 @@ def test_interrupted_sends_become_unknown_at_startup_and_are_alerted(site: Path)
     row = delivery_store.get(db, "ada@example.org", DAY)
     assert row is not None
     assert (row.status, row.attempts) == ("unknown", 1)
-    assert service.state.unknown == ["ada@example.org"]
+    assert service.context.state.unknown == ["ada@example.org"]
 
 
 def test_an_interrupted_outbox_send_without_its_file_is_sent_after_a_restart(site: Path) -> None:
     now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
     service, clock, db = make_service(site, now)
     delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
-    service.startup(now)
+    service.delivery.startup(now)
     assert delivery_store.get(db, "ada@example.org", DAY).status == "pending"  # type: ignore[union-attr]
     assert f"{ADMIN}.alert-run.eml" not in outbox(site)  # settled for certain: nothing to alert
     step(service, clock, now)
@@ -379,7 +376,7 @@ def test_an_interrupted_outbox_send_without_its_file_is_sent_after_a_restart(sit
 def test_an_outbox_send_interrupted_while_the_service_runs_is_settled_by_its_next_tick(site: Path) -> None:
     now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)  # Ada's morning
     service, clock, db = make_service(site, now)
-    service.startup(now)
+    service.delivery.startup(now)
     # A `newsletter run` beside the service was killed mid-send to Ada. The service's next run
     # (Grace's, at 07:00 in Los Angeles) looks through its gate at the outbox: no file, so Ada's
     # digest is sent on the next tick instead of waiting as `unknown` for --resend-unknown.
@@ -388,7 +385,7 @@ def test_an_outbox_send_interrupted_while_the_service_runs_is_settled_by_its_nex
         step(service, clock, later)
     assert delivery_store.get(db, "ada@example.org", DAY).status == "sent"  # type: ignore[union-attr]
     assert {"ada@example.org.eml", "grace@example.org.eml"} <= set(outbox(site))
-    assert service.state.unknown == []
+    assert service.context.state.unknown == []
 
 
 def test_the_gate_refuses_new_sends_once_closed(tmp_path: Path) -> None:
@@ -403,11 +400,20 @@ def test_the_gate_refuses_new_sends_once_closed(tmp_path: Path) -> None:
         gate.send(message)
 
 
-def test_options_come_from_the_settings_and_bad_ones_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_options_come_from_the_settings_and_bad_ones_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NEWSLETTER_DELIVERY_INTERVAL", "0.5")
+    monkeypatch.setenv("NEWSLETTER_OVERDUE_GRACE_MINUTES", "12")
     monkeypatch.setenv("NEWSLETTER_MAX_SEND_RUNS", "2")
-    options = ServiceOptions.from_settings(load_settings())
-    assert (options.delivery_interval, options.max_send_runs, options.fetch_retry_interval) == (0.5, 2, 900.0)
+    settings = load_settings()
+    assert (settings.delivery_interval, settings.max_send_runs, settings.fetch_retry_interval) == (
+        0.5, 2, 900.0)
+    db = Database.open(tmp_path / "state.db")
+    state = ServiceContext.build(settings, db, transport=OutboxTransport(tmp_path / "outbox")).state
+    assert state.delivery_interval == dt.timedelta(seconds=0.5)
+    assert state.overdue_grace == dt.timedelta(minutes=12)
+    db.close()
     monkeypatch.setenv("NEWSLETTER_FETCH_RETRY_HOURS", "soon")
     with pytest.raises(ConfigError, match="NEWSLETTER_FETCH_RETRY_HOURS"):
         load_settings()
@@ -417,11 +423,10 @@ def test_options_come_from_the_settings_and_bad_ones_are_named(monkeypatch: pyte
         load_settings()
 
 
-def test_the_test_clock_is_read_from_its_file_only_when_asked(tmp_path: Path) -> None:
-    assert clock_from_env({}) is utc_now
+def test_the_test_clock_is_read_from_its_file(tmp_path: Path) -> None:
     path = tmp_path / "now"
     path.write_text("2025-08-28T07:05:00+02:00\n")
-    fake = clock_from_env({"NEWSLETTER_TEST_CLOCK_FILE": str(path)})
+    fake = file_clock(path)
     assert fake() == dt.datetime(2025, 8, 28, 5, 5, tzinfo=UTC)
     path.write_text("2025-08-28T07:05:00")
     with pytest.raises(ValueError, match="UTC offset"):
@@ -451,12 +456,12 @@ def test_a_stop_lets_the_send_in_flight_finish_and_starts_no_new_one(site: Path)
     blocking = Blocking(OutboxTransport(settings.outbox_dir))
     # 07:00 in Los Angeles: Ada (Berlin) and Grace (LA) are due; Alan (Tokyo) reads tomorrow
     now = dt.datetime(2025, 8, 28, 14, 0, tzinfo=UTC)
-    service = Service(settings, db, clock=Clock(now), transport=blocking)
-    service.fetch_tick(now)
-    worker = threading.Thread(target=service.delivery_tick, args=(now,))
+    service = Service(ServiceContext.build(settings, db, clock=Clock(now), transport=blocking))
+    service.fetch.tick(now)
+    worker = threading.Thread(target=service.delivery.tick, args=(now,))
     worker.start()
     assert blocking.started.wait(30)
-    service.gate.close()  # what SIGTERM does
+    service.context.gate.close()  # what SIGTERM does
     blocking.release.set()
     worker.join(30)
     assert not worker.is_alive()
@@ -468,8 +473,8 @@ def test_a_stop_lets_the_send_in_flight_finish_and_starts_no_new_one(site: Path)
     assert others
     assert all(r.status == "failed" and r.error == TransportGate.STOPPING for r in others)
     # after a restart they go out (a stop is not the reader's fault)
-    again = Service(settings, db, clock=Clock(now + dt.timedelta(minutes=5)))
-    again.delivery_tick(now + dt.timedelta(minutes=5))
+    again = Service(ServiceContext.build(settings, db, clock=Clock(now + dt.timedelta(minutes=5))))
+    again.delivery.tick(now + dt.timedelta(minutes=5))
     assert all(delivery_store.get(db, r.email, DAY).status == "sent" for r in others)  # type: ignore[union-attr]
 
 

@@ -1,10 +1,10 @@
-"""`newsletter serve` as the container runs it (same command, NEWSLETTER_* environment), against the
+"""`newsletter serve` as the container runs it (a subprocess, NEWSLETTER_* environment), against the
 loopback arXiv and the outbox: a morning's delivery, a reply that unsubscribes, the next
 announcement's run without that reader, /healthz throughout, and a clean exit on SIGTERM.
 
-The service's clock is the test clock file (NEWSLETTER_TEST_CLOCK_FILE), moved by the test; the
-service ticks every 0.3 s. The loopback arXiv replays real days, so "the next day" is the next
-reference announcement the feed serves (2025-07-15, then 2025-08-28).
+The service is started through tests/fakes/clock_serve.py, which serves on a clock read from a
+file the test moves; the service ticks every 0.3 s. The loopback arXiv replays real days, so "the
+next day" is the next reference announcement the feed serves (2025-07-15, then 2025-08-28).
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def command() -> list[str]:
-    script = Path(sys.executable).with_name("newsletter")
-    return [str(script), "serve"] if script.exists() else [sys.executable, "-m", "newsletter", "serve"]
+REPO = Path(__file__).resolve().parents[2]  # where `tests.fakes.clock_serve` is imported from
+
+
+def command(clock: Path) -> list[str]:
+    return [sys.executable, "-m", "tests.fakes.clock_serve", str(clock)]
 
 
 def wait_for(what: str, probe: Callable[[], Any], proc: subprocess.Popen[bytes]) -> Any:
@@ -119,10 +121,11 @@ def service(tmp_path: Path, fake_arxiv) -> Iterator[tuple[Site, subprocess.Popen
         "NEWSLETTER_SEND_EMPTY": "true",
         "NEWSLETTER_DELIVERY_INTERVAL": "0.3",
         "NEWSLETTER_FETCH_RETRY_INTERVAL": "0.3",
-        "NEWSLETTER_TEST_CLOCK_FILE": str(site.clock),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")])),
     })
     stderr = (tmp_path / "service.log").open("wb")
-    proc = subprocess.Popen(command(), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    proc = subprocess.Popen(command(site.clock), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=stderr)
     try:
         yield site, proc
     finally:

@@ -12,7 +12,8 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.mail.base import PermanentSendError
 from newsletter.models import OutgoingEmail
-from newsletter.service.process import Service, ServiceOptions
+from newsletter.service.context import ServiceContext
+from newsletter.service.process import Service
 from newsletter.settings import load_settings
 from tests.conftest import make_site
 
@@ -36,22 +37,21 @@ def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  
 
 
 def test_a_failure_before_an_outage_is_reported_after_the_restart(site: Path) -> None:
-    settings = load_settings()
+    settings = load_settings(max_send_runs=3)
     db = Database.open(settings.db_path)
     seven_berlin = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
-    options = ServiceOptions(max_send_runs=3)
-    before = Service(settings, db, clock=lambda: seven_berlin, transport=Refusing(), options=options)
-    assert before.fetch_tick(seven_berlin) == "fetched"
-    before.delivery_tick(seven_berlin)
+    before = Service(ServiceContext.build(settings, db, clock=lambda: seven_berlin, transport=Refusing()))
+    assert before.fetch.tick(seven_berlin) == "fetched"
+    before.delivery.tick(seven_berlin)
     row = delivery_store.get(db, "ada@example.org", DAY)
     assert row is not None and (row.status, row.attempts) == ("failed", 1)
-    assert before.state.failed == {}  # not final yet: later ticks of the day would try again
+    assert before.context.state.failed == {}  # not final yet: later ticks of the day would try again
 
     # down until Saturday morning (06:00 US Eastern): Thursday's window closed long ago
     restart = dt.datetime(2025, 8, 30, 10, 0, tzinfo=UTC)
-    after = Service(settings, db, clock=lambda: restart, transport=Refusing(), options=options)
-    after.delivery_tick(restart)
+    after = Service(ServiceContext.build(settings, db, clock=lambda: restart, transport=Refusing()))
+    after.delivery.tick(restart)
 
-    assert after.state.failed == {"ada@example.org": "HTTP 400: invalid recipient"}
+    assert after.context.state.failed == {"ada@example.org": "HTTP 400: invalid recipient"}
     alerts = db.read().execute("SELECT subject, outcome FROM alerts WHERE kind='run'").fetchall()
     assert [tuple(a) for a in alerts] == [("arXiv Digest: 1 delivery problem(s) on 2025-08-28", "logged")]
