@@ -185,7 +185,7 @@ def _recover(
 
 
 def _logged(
-    kind: str,
+    kind: run_log.RunKind,
     summary: RunSummary,
     db: Database,
     *,

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from newsletter.db import Database
 from newsletter.models import Usage
 
+RunKind = Literal["run", "dry-run", "prepare"]
+RunStatus = Literal["running", "ok", "failed", "killed"]
 
-@dataclass
+
+@dataclass(frozen=True)
 class RunRecord:
-    kind: str
+    kind: RunKind
     started_at: dt.datetime
     digest_date: dt.date | None = None
-    status: str = "running"
+    status: RunStatus = "running"
     subscribers_due: int = 0
     subscribers_served: int = 0
     papers: int = 0
@@ -41,8 +45,7 @@ def start_run(db: Database, record: RunRecord) -> RunRecord:
                 record.started_at.isoformat(),
             ),
         )
-    record.id = cursor.lastrowid
-    return record
+    return dataclasses.replace(record, id=cursor.lastrowid)
 
 
 def add_usage(db: Database, run_id: int, usage: Usage) -> None:

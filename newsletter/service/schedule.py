@@ -24,13 +24,14 @@ gap is taken as the same wall time before the gap (02:30 on a 02:00→03:00 nigh
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from newsletter.daily.run import IsDue
 from newsletter.fetch.calendar import (
     EASTERN,
     FEED_LAG,
@@ -39,8 +40,6 @@ from newsletter.fetch.calendar import (
     latest_announcement_date,
 )
 from newsletter.models import Subscriber
-
-IsDue = Callable[[Subscriber, dt.date, dt.datetime], bool]
 
 # The mailing of the announcement dated D is on the evening before; nothing is due before it.
 # Windows last at most ~2 days after the mailing (a day to the first send_at, then one local day),

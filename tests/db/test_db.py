@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,11 +117,9 @@ def test_llm_spend_is_metered_as_it_comes_and_never_lowered_when_the_run_ends(db
     # one that knows more (a judge that does not report as it goes) keeps its own total.
     less = runs.start_run(db, runs.RunRecord(kind="run", started_at=started, digest_date=day))
     runs.usage_meter(db, less)(Usage(2, 700, 70, 1.0))
-    less.llm_calls, less.cost_usd, less.status = 1, 0.5, "ok"
-    runs.finish_run(db, less, started)
+    runs.finish_run(db, replace(less, llm_calls=1, cost_usd=0.5, status="ok"), started)
     more = runs.start_run(db, runs.RunRecord(kind="run", started_at=started, digest_date=day))
-    more.llm_calls, more.cost_usd, more.status = 3, 2.0, "ok"
-    runs.finish_run(db, more, started)
+    runs.finish_run(db, replace(more, llm_calls=3, cost_usd=2.0, status="ok"), started)
 
     rows = db.read().execute("SELECT status, llm_calls, prompt_tokens, cost_usd FROM runs ORDER BY id")
     assert [tuple(r) for r in rows] == [("running", 2, 1500, 0.75), ("ok", 2, 700, 1.0), ("ok", 3, 0, 2.0)]

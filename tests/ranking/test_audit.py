@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -219,8 +220,7 @@ def test_no_audit_once_half_the_days_budget_is_spent(tmp_path: Path) -> None:
     db = Database.open(settings.db_path)
     assert audit_every_for(settings, db, DAY) == 10
     record = run_log.start_run(db, run_log.RunRecord(kind="prepare", started_at=NOW, digest_date=DAY))
-    record.cost_usd = 0.5
-    run_log.finish_run(db, record, NOW)
+    run_log.finish_run(db, replace(record, cost_usd=0.5), NOW)
 
     assert audit_every_for(settings, db, DAY) == 0
     assert audit_every_for(_settings(tmp_path), db, DAY) == 10  # no cap: audits as set

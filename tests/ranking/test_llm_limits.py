@@ -9,6 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -180,8 +181,7 @@ def test_a_day_whose_earlier_runs_spent_the_budget_gets_no_more_llm_calls(fake_l
     db = Database.open(settings.db_path)
     day, now = dt.date(2025, 6, 19), dt.datetime(2025, 6, 19, 6, tzinfo=dt.UTC)
     record = run_log.start_run(db, run_log.RunRecord(kind="prepare", started_at=now, digest_date=day))
-    record.cost_usd = 0.5
-    run_log.finish_run(db, record, now)
+    run_log.finish_run(db, replace(record, cost_usd=0.5), now)
 
     spent_day = build_judge(settings, db, day)
     fresh_day = build_judge(settings, db, day + dt.timedelta(days=1))

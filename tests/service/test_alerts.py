@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+from dataclasses import replace
 from email import policy
 from pathlib import Path
 
@@ -70,9 +71,8 @@ def test_html_of_an_alert_is_escaped() -> None:
 def test_cost_line_sums_the_days_runs_but_not_dry_runs(db: Database) -> None:
     for kind, cost, calls in (("prepare", 0.25, 10), ("run", 0.05, 2), ("dry-run", 9.0, 99)):
         record = run_log.start_run(db, run_log.RunRecord(kind=kind, started_at=NOW, digest_date=DAY))
-        record.cost_usd, record.llm_calls = cost, calls
-        record.prompt_tokens, record.completion_tokens = 1000, 100
-        record.subscribers_served = 3 if kind == "run" else 0
+        record = replace(record, cost_usd=cost, llm_calls=calls, prompt_tokens=1000, completion_tokens=100,
+                         subscribers_served=3 if kind == "run" else 0)
         run_log.finish_run(db, record, NOW)
     cost = day_cost(db, DAY)
     assert (cost.runs, cost.llm_calls, cost.served) == (2, 12, 3)
@@ -318,8 +318,7 @@ def test_each_days_cost_line_is_sent_even_within_one_month(db: Database, tmp_pat
     friday = DAY + dt.timedelta(days=1)
     for day in (DAY, friday):
         record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=day))
-        record.subscribers_served = 2
-        run_log.finish_run(db, record, NOW)
+        run_log.finish_run(db, replace(record, subscribers_served=2), NOW)
         assert alerter.send(cost_alert(day_cost(db, day)), NOW)
     assert not alerter.send(cost_alert(day_cost(db, friday)), NOW)  # once per day
     assert (tmp_path / "outbox" / "2025-08-29" / "admin@example.org.alert-cost.eml").exists()

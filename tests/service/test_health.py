@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def test_a_healthy_service_reports_its_last_fetch_and_run(db: Database) -> None:
              now=NOW - dt.timedelta(hours=5))
     record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW - dt.timedelta(minutes=60),
                                                      digest_date=dt.date(2025, 8, 28)))
-    record.status, record.subscribers_due, record.subscribers_served = "ok", 2, 2
+    record = replace(record, status="ok", subscribers_due=2, subscribers_served=2)
     run_log.finish_run(db, record, NOW - dt.timedelta(minutes=59))
     response = client(db, healthy_state()).get("/healthz")
     assert response.status_code == 200
@@ -128,8 +129,8 @@ def test_a_service_that_never_ticked_answers_503_once_three_intervals_have_passe
 def test_the_last_runs_errors_are_counted_not_quoted(db: Database) -> None:
     record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW - dt.timedelta(minutes=9),
                                                      digest_date=dt.date(2025, 8, 28)))
-    record.status, record.failures = "failed", 2
-    record.errors = ["ada@example.org: HTTP 400", "grace@example.org: HTTP 400"]
+    record = replace(record, status="failed", failures=2,
+                     errors=["ada@example.org: HTTP 400", "grace@example.org: HTTP 400"])
     run_log.finish_run(db, record, NOW - dt.timedelta(minutes=8))
     code, body = health_status(db, healthy_state(), NOW)
     assert code == 200
