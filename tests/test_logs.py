@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +14,11 @@ from newsletter.logs import JsonFormatter, SecretFilter, mask_secrets
 
 KEY = "sk-proj-THISISASECRETKEY1234567890"
 PASSWORD = "hunter2pw"
+Captured = tuple[logging.Logger, logging.StreamHandler[io.StringIO], io.StringIO]
 
 
 @pytest.fixture
-def capture() -> Iterator[tuple[logging.Logger, logging.StreamHandler[io.StringIO], io.StringIO]]:
+def capture() -> Iterator[Captured]:
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.addFilter(SecretFilter([PASSWORD]))
@@ -35,7 +37,7 @@ def fail() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_a_traceback_is_masked_like_the_message(capture, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_traceback_is_masked_like_the_message(capture: Captured, fmt: str) -> None:
     logger, handler, out = capture
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -60,7 +62,7 @@ def test_mask_secrets_knows_the_shapes_and_the_given_values() -> None:
     assert mask_secrets("nothing secret here") == "nothing secret here"
 
 
-def test_an_atomic_write_keeps_the_files_permissions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_atomic_write_keeps_the_files_permissions(tmp_path: Path) -> None:
     import os
 
     from newsletter.files import atomic_write_text

@@ -14,13 +14,15 @@ from newsletter.cli.checks import collect, run_checks
 from newsletter.fetch.calendar import KNOWN_HOLIDAYS
 from newsletter.settings import load_settings
 from tests.conftest import make_site
-from tests.fakes.arxiv_server import Reply
+from tests.fakes.arxiv_server import FakeArxiv, Reply
+from tests.fakes.llm_server import FakeLLM
+from tests.fakes.sendgrid_server import FakeSendGrid
 
 NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = ["ada@example.org,criteria/generation-segmentation-matting.md,cs.CV,Europe/Berlin",
             "alan@example.org,criteria/vision-language-seven-topics.md,cs.AI;cs.CV,Asia/Tokyo"]
     return make_site(tmp_path, monkeypatch, rows, header="email,criteria,categories,timezone",
@@ -36,7 +38,9 @@ def check(**overrides: object) -> tuple[int, str]:
     return code, buffer.getvalue()
 
 
-def test_all_checks_pass_and_nothing_is_sent(site: Path, fake_llm, fake_sendgrid) -> None:  # type: ignore[no-untyped-def]
+def test_all_checks_pass_and_nothing_is_sent(
+    site: Path, fake_llm: FakeLLM, fake_sendgrid: FakeSendGrid
+) -> None:
     code, output = check(llm_model=fake_llm.model, llm_api_base=fake_llm.api_base, llm_api_key="sk-fake",
                          sendgrid_api_key=fake_sendgrid.api_key, sendgrid_host=fake_sendgrid.url)
     assert code == 0, output
@@ -67,7 +71,7 @@ def test_an_outbox_that_cannot_take_a_file_fails_the_check(site: Path) -> None:
     assert "NEWSLETTER_DATA_DIR" in checks["outbox"].detail and "outbox" in checks["outbox"].detail
 
 
-def test_a_failing_arxiv_api_is_named(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_arxiv_api_is_named(site: Path, fake_arxiv: FakeArxiv) -> None:
     fake_arxiv.script("api", Reply.error(404))
     code, output = check()
     assert code == 1
@@ -76,8 +80,8 @@ def test_a_failing_arxiv_api_is_named(site: Path, fake_arxiv) -> None:  # type: 
     assert [r.target for r in fake_arxiv.requests] == ["feed", "api"]
 
 
-def test_every_problem_is_named_and_the_exit_code_is_1(  # type: ignore[no-untyped-def]
-    site: Path, fake_arxiv, fake_llm, fake_sendgrid
+def test_every_problem_is_named_and_the_exit_code_is_1(
+    site: Path, fake_arxiv: FakeArxiv, fake_llm: FakeLLM, fake_sendgrid: FakeSendGrid
 ) -> None:
     (site / "subscribers.csv").write_text(
         "email,criteria,timezone\n"
@@ -111,7 +115,9 @@ def test_a_missing_roster_and_a_broken_database_fail(site: Path) -> None:
     assert "NEWSLETTER_LLM_MODEL unset" in flat
 
 
-def test_settings_warn_about_plain_http_and_missing_webhook_auth(site: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_settings_warn_about_plain_http_and_missing_webhook_auth(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NEWSLETTER_WEBHOOK_PASSWORD")
     checks = {c.name: c for c in collect(load_settings(public_url="http://digest.example.org"), NOW,
                                          network=False)}
@@ -135,7 +141,7 @@ def test_the_calendar_warns_when_next_years_holidays_are_missing(site: Path) -> 
     assert (calendar.status, calendar.detail) == ("ok", f"holidays known up to {last + 1}-07-05")
 
 
-def test_an_llm_error_that_echoes_the_key_does_not_show_it(site: Path, fake_llm) -> None:  # type: ignore[no-untyped-def]
+def test_an_llm_error_that_echoes_the_key_does_not_show_it(site: Path, fake_llm: FakeLLM) -> None:
     key = "not-shaped-like-any-known-key-42"
     fake_llm.script(lambda body: (401, {}, {"error": {"message": f"invalid key: Bearer {key}"}}))
     code, output = check(llm_model=fake_llm.model, llm_api_base=fake_llm.api_base, llm_api_key=key,
@@ -145,7 +151,7 @@ def test_an_llm_error_that_echoes_the_key_does_not_show_it(site: Path, fake_llm)
     assert key not in output
 
 
-def test_a_feed_still_showing_an_older_day_is_a_warning(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+def test_a_feed_still_showing_an_older_day_is_a_warning(site: Path, fake_arxiv: FakeArxiv) -> None:
     from newsletter.cli.checks import check_arxiv
 
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # 06:00 UTC on the 28th: the feed should show the 28th

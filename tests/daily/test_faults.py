@@ -114,6 +114,7 @@ def newsletter_run(env: dict[str, str], *args: str) -> subprocess.CompletedProce
                           env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_sigkill_mid_delivery_never_sends_twice_and_reports_the_interrupted(
     site: Path, fake_sendgrid: FakeSendGrid
@@ -171,6 +172,7 @@ def test_sigkill_mid_delivery_never_sends_twice_and_reports_the_interrupted(
     assert set(statuses(db).values()) == {"sent"}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_sigkill_mid_scoring_keeps_what_the_llm_was_paid_for_and_the_rerun_asks_only_the_rest(
     site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
@@ -296,6 +298,7 @@ def _entries(markdown: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_llm_garbage_and_rate_limits_every_paper_scored_or_marked_local(
     site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -449,6 +452,7 @@ def test_one_broken_roster_row_is_named_and_the_others_are_served(site: Path) ->
 # --- many criteria at once: the LLM concurrency setting bounds them all together ---------------
 
 
+@pytest.mark.slow
 def test_scoring_many_criteria_at_once_keeps_llm_calls_within_the_concurrency_setting(
     site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:

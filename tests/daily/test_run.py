@@ -17,6 +17,7 @@ from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.models import OutgoingEmail
 from tests.conftest import make_site
+from tests.fakes.arxiv_server import FakeArxiv
 
 runner = CliRunner()
 DAY = "2025-08-28"
@@ -28,7 +29,7 @@ READERS = [
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = [f"{a},,criteria/{c},{cats},{tz},07:00," for a, c, cats, tz in READERS]
     return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
                      ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",
@@ -245,7 +246,7 @@ def test_the_closest_papers_leave_out_one_the_reader_already_had(
     assert closest[0].startswith("  5/5  ")  # the paper that came second when GS was there
 
 
-def test_a_failed_fetch_is_one_line_that_names_the_feed(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_fetch_is_one_line_that_names_the_feed(site: Path, fake_arxiv: FakeArxiv) -> None:
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # the feed is behind the day asked for
     code, output = run("--date", DAY)
     assert code == 1

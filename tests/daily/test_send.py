@@ -355,6 +355,7 @@ deliver_all([make_job("a@example.org")], db=Database.open(db_path), transport=tr
 """
 
 
+@pytest.mark.slow
 def test_killed_between_the_send_and_its_record_is_unknown_never_a_second_email(
     tmp_path: Path, fake: FakeSendGrid
 ) -> None:

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from newsletter.cli.app import app
 from newsletter.db import Database, deliveries
 from tests.conftest import make_site
+from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 runner = CliRunner()
@@ -22,7 +23,7 @@ READERS = [
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv, fake_sendgrid: FakeSendGrid,  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, fake_sendgrid: FakeSendGrid,
          monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = [f"{a},,criteria/{c},{cats},UTC,07:00," for a, c, cats in READERS]
     return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
@@ -57,6 +58,7 @@ def test_a_run_sends_each_reader_one_message_through_sendgrid(
     assert counts(fake_sendgrid) == {address: 1 for address, *_ in READERS}
 
 
+@pytest.mark.slow
 def test_a_hung_send_is_unknown_and_only_the_admin_resends_it(
     site: Path, fake_sendgrid: FakeSendGrid
 ) -> None:

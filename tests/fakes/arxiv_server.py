@@ -1,7 +1,8 @@
 """Loopback fake of arXiv: the announcement feed (rss.arxiv.org/atom/<cats>) and the export API.
 
 It replays the real reference days in tests/data/arxiv/ (2025-06-19, 2025-07-15, 2025-08-28) in
-arXiv's own Atom formats (writers in tests/fakes/atom.py), over real HTTP on 127.0.0.1.
+arXiv's own Atom formats (writers in tests/fakes/atom.py), over real HTTP on 127.0.0.1 (the
+server and its lifecycle: tests/fakes/loopback.py).
 
 Fixture `fake_arxiv` yields a running `FakeArxiv`:
 
@@ -48,7 +49,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -66,8 +66,10 @@ from tests.fakes.atom import (
     day_feed,
     load_day,
 )
+from tests.fakes.loopback import Exchange, LoopbackFake, Steps
 
 Target = Literal["feed", "api"]
+ATOM = "application/atom+xml; charset=UTF-8"
 
 
 class FakeClock:
@@ -83,6 +85,8 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += max(0.0, seconds)
+
+
 FREEZE = dt.time(14, 0)
 
 
@@ -94,7 +98,7 @@ class Reply:
     body: bytes | None = None
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
-    content_type: str = "application/atom+xml; charset=UTF-8"
+    content_type: str = ATOM
 
     @classmethod
     def error(cls, status: int, retry_after: str | float | None = None) -> Reply:
@@ -252,17 +256,20 @@ def parse_query(query: str) -> Matcher:
 # --- the server --------------------------------------------------------------------------------
 
 
-class FakeArxiv:
+class FakeArxiv(LoopbackFake):
     """The fake's state; see the module docstring. Start it with `FakeArxiv.running()`."""
 
     def __init__(self, feed_day: dt.date = dt.date(2025, 8, 28)) -> None:
         self.feed_day = feed_day
         self.requests: list[Seen] = []
-        self._scripts: dict[str, deque[Reply]] = {"feed": deque(), "api": deque()}
+        self._scripts: dict[str, Steps[Reply]] = {"feed": Steps(), "api": Steps()}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self.base_url = ""
         self.clock = FakeClock()
+        self._listen(get=self._get, protocol="HTTP/1.1")
+
+    @property
+    def base_url(self) -> str:
+        return self.url
 
     @property
     def feed_url(self) -> str:
@@ -285,8 +292,7 @@ class FakeArxiv:
         self.feed_day = day
 
     def script(self, target: Target, *replies: Reply) -> None:
-        with self._lock:
-            self._scripts[target].extend(replies)
+        self._scripts[target].add(replies)
 
     def papers(self, day: dt.date) -> tuple[RefPaper, ...]:
         return load_day(day) if day in REFERENCE_DAYS else ()
@@ -295,11 +301,6 @@ class FakeArxiv:
 
     def seen(self, target: Target) -> list[Seen]:
         return [r for r in self.requests if r.target == target]
-
-    def _next(self, target: str) -> Reply | None:
-        with self._lock:
-            script = self._scripts.get(target)
-            return script.popleft() if script else None
 
     # normal answers
 
@@ -333,75 +334,34 @@ class FakeArxiv:
         return 200, api_feed(page, query=search, total=len(entries), start=start)
 
     @classmethod
-    def running(cls, feed_day: dt.date = dt.date(2025, 8, 28)) -> _Running:
-        return _Running(cls(feed_day))
+    def running(cls, feed_day: dt.date = dt.date(2025, 8, 28)) -> FakeArxiv:
+        """A fake to serve with `with FakeArxiv.running() as fake:` (it starts on entering)."""
+        return cls(feed_day)
 
+    # serving
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet test output
-        pass
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        parts = urlsplit(self.path)
+    def _get(self, exchange: Exchange) -> None:
+        parts = urlsplit(exchange.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         target = ("feed" if parts.path.startswith("/atom/")
                   else "api" if parts.path == "/api/query" else "other")
-        with fake._lock:
-            fake.requests.append(Seen(target, parts.path, query, time.monotonic()))
-        reply = fake._next(target)
+        with self._lock:
+            self.requests.append(Seen(target, parts.path, query, time.monotonic()))
+        script = self._scripts.get(target)
+        reply = script.take(None) if script is not None else None
         if reply is not None and reply.delay:
-            fake._stopping.wait(reply.delay)
+            self.pause(reply.delay)
         if reply is not None and reply.body is not None:
             status, body, content_type = reply.status, reply.body, reply.content_type
         elif target == "feed":
-            status, body = fake.feed_answer(parts.path)
-            content_type = "application/atom+xml; charset=UTF-8"
+            status, body = self.feed_answer(parts.path)
+            content_type = ATOM
         elif target == "api":
-            status, body = fake.api_answer(query)
-            content_type = "application/atom+xml; charset=UTF-8"
+            status, body = self.api_answer(query)
+            content_type = ATOM
         else:
             status, body, content_type = 404, b"not found", "text/plain"
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in reply.headers if reply is not None else ():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:  # the client gave up (a timeout test): nothing to answer
-            pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeArxiv
-
-
-class _Running:
-    def __init__(self, fake: FakeArxiv) -> None:
-        self.fake = fake
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.fake = fake
-        host, port = self.server.server_address[:2]
-        fake.base_url = f"http://{host!s}:{port}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> FakeArxiv:
-        self.thread.start()
-        return self.fake
-
-    def __exit__(self, *exc: object) -> None:
-        self.fake._stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        exchange.reply(status, body, content_type, reply.headers if reply is not None else ())
 
 
 @pytest.fixture

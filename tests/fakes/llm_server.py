@@ -34,7 +34,8 @@ is empty the oracle answers. A step is one of:
   "duplicate"     the oracle's answer with the first paper listed twice (different scores)
   "429"           HTTP 429 with `Retry-After: {fake_llm.retry_after}` (default "0")
   "500" / "503"   server errors;   "401" bad key;   "400" bad request
-  "slow"          sleeps `fake_llm.slow_seconds` (default 5) then answers like the oracle
+  "slow"          sleeps `fake_llm.slow_seconds` (default 5; cut short when the fake closes)
+                  then answers like the oracle
   "trickle"       the oracle's answer, its body led by one byte of JSON whitespace every 0.05 s
                   for `slow_seconds`: no single read waits long, only the whole call is slow
   "disconnect"    closes the connection without an answer
@@ -48,26 +49,24 @@ so litellm's `completion_cost` prices e.g. `gpt-4o-mini` when the test asks for
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import re
 import threading
 import time
 import zlib
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.fakes.loopback import Exchange, LoopbackFake, Steps
 
 StepResult = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
 Step = "str | Reply | Callable[[dict[str, Any]], StepResult]"
 
 _TRICKLE = "X-Fake-Trickle-Seconds"  # internal: tells _send to pace the body (never sent)
-_TRICKLE_GAP = 0.05
 _CRITERIA = re.compile(r"<criteria>(.*?)</criteria>", re.S)
 _PAPER = re.compile(r'<paper id="([^"]*)">(.*?)</paper>', re.S)
 _WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
@@ -90,7 +89,7 @@ def _words(text: str) -> set[str]:
     return {w.strip("-") for w in _WORD.findall(text.lower())} - _STOP
 
 
-class FakeLLM:
+class FakeLLM(LoopbackFake):
     model = "openai/fake-model"
 
     def __init__(self) -> None:
@@ -100,46 +99,20 @@ class FakeLLM:
         self.retry_after = "0"
         self.slow_seconds = 5.0
         self.served_model: str | None = None
-        self._steps: deque[Any] = deque()
+        self._steps: Steps[Any] = Steps()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeLLM:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeLLM:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._listen(post=self._post, protocol="HTTP/1.1")
 
     @property
     def api_base(self) -> str:
         return self.url + "/v1"
 
     def script(self, *steps: Any) -> None:
-        with self._lock:
-            self._steps.extend(steps)
+        self._steps.add(steps)
 
     @property
     def pending_steps(self) -> int:
-        with self._lock:
-            return len(self._steps)
+        return len(self._steps)
 
     # -- the oracle ------------------------------------------------------------------------
     @staticmethod
@@ -183,9 +156,9 @@ class FakeLLM:
     def _answer(self, body: dict[str, Any]) -> StepResult | None:
         with self._lock:
             self.requests.append(body)
-            step = self._steps.popleft() if self._steps else "oracle"
+            step = self._steps.take("oracle")
         if self.latency:
-            time.sleep(self.latency)
+            self.pause(self.latency)
         if callable(step):
             result: StepResult = step(body)
             return result
@@ -198,7 +171,7 @@ class FakeLLM:
             error = {"error": {"message": f"fake error {step}", "type": "fake", "code": step}}
             return int(step), headers, error
         if step == "slow":
-            time.sleep(self.slow_seconds)
+            self.pause(self.slow_seconds)
         answer = self.oracle_answer(body)
         papers = answer["papers"]
         if step == "garbage":
@@ -243,51 +216,27 @@ class FakeLLM:
             },
         }
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+    def _post(self, exchange: Exchange) -> None:
+        raw = exchange.body()
+        if not exchange.path.rstrip("/").endswith("/chat/completions"):
+            self._send(exchange, 404, {}, {"error": {"message": "not found"}})
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(exchange, 400, {}, {"error": {"message": "body is not JSON"}})
+            return
+        result = self._answer(body)
+        if result is None:
+            exchange.drop()
+            return
+        self._send(exchange, *result)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, {}, {"error": {"message": "not found"}})
-                    return
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    self._send(400, {}, {"error": {"message": "body is not JSON"}})
-                    return
-                result = fake._answer(body)
-                if result is None:
-                    self.close_connection = True
-                    return
-                self._send(*result)
-
-            def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                trickle = float(headers.pop(_TRICKLE, 0))
-                pad = int(trickle / _TRICKLE_GAP)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(pad + len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                # the client may have given up (a timeout test): nothing to answer then
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    for _ in range(pad):
-                        self.wfile.write(b" ")
-                        self.wfile.flush()
-                        time.sleep(_TRICKLE_GAP)
-                    self.wfile.write(data)
-
-        return Handler
+    @staticmethod
+    def _send(exchange: Exchange, status: int, headers: dict[str, str], payload: Any) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        trickle = float(headers.pop(_TRICKLE, 0))
+        exchange.reply(status, data, "application/json", headers.items(), trickle=trickle)
 
 
 @pytest.fixture

@@ -52,13 +52,13 @@ import itertools
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from tests.fakes.loopback import Exchange, LoopbackFake, Steps
 
 Answer = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
 
@@ -100,7 +100,7 @@ def _errors(message: str, field: str | None = None) -> dict[str, Any]:
 
 
 @dataclass
-class FakeSendGrid:
+class FakeSendGrid(LoopbackFake):
     api_key: str = "SG.fake-key.for-tests"
     latency: float = 0.0
     hang_seconds: float = 10.0
@@ -115,50 +115,23 @@ class FakeSendGrid:
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._steps: deque[Any] = deque()
+        self._steps: Steps[Any] = Steps()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._closing = threading.Event()
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests it was answering at once (a pool's bound)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeSendGrid:
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeSendGrid:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        self._listen(get=self._get, post=self._post)
 
     def script(self, *steps: Any) -> None:
-        with self._lock:
-            self._steps.extend(steps)
+        self._steps.add(steps)
 
     def clear_script(self) -> None:
         """Drop the steps not yet played: from now on every request is accepted."""
-        with self._lock:
-            self._steps.clear()
+        self._steps.clear()
 
     @property
     def pending_steps(self) -> int:
-        with self._lock:
-            return len(self._steps)
+        return len(self._steps)
 
     @property
     def accepted(self) -> list[Recorded]:
@@ -200,7 +173,7 @@ class FakeSendGrid:
     def _answer(self, record: Recorded) -> Answer | str:
         with self._lock:
             self.requests.append(record)
-            step = self._steps.popleft() if self._steps else "202"
+            step = self._steps.take("202")
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -211,7 +184,7 @@ class FakeSendGrid:
 
     def _step(self, record: Recorded, step: Any) -> Answer | str:
         if self.latency:
-            time.sleep(self.latency)
+            self.pause(self.latency)
         if callable(step):
             status, headers, body = step(record.body)
             if 200 <= status < 300:
@@ -241,64 +214,49 @@ class FakeSendGrid:
         if step == "accept_drop":
             return "drop"
         if step == "hang":
-            self._closing.wait(self.hang_seconds)
+            self.pause(self.hang_seconds)
         return 202, {"X-Message-Id": message_id}, b""
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+    @staticmethod
+    def _reply(exchange: Exchange, status: int, headers: dict[str, str],
+               body: dict[str, Any] | bytes) -> None:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        exchange.reply(status, data, "application/json" if data else None, headers.items())
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+    def _get(self, exchange: Exchange) -> None:
+        if exchange.path != "/_fake/stats":
+            self._reply(exchange, 404, {}, _errors("not found"))
+            return
+        self._reply(exchange, 200, {}, self.stats())
 
-            def _reply(self, status: int, headers: dict[str, str], body: dict[str, Any] | bytes) -> None:
-                data = json.dumps(body).encode() if isinstance(body, dict) else body
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                if data:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                if self.path != "/_fake/stats":
-                    self._reply(404, {}, _errors("not found"))
-                    return
-                self._reply(200, {}, fake.stats())
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                record = Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
-                                  body if isinstance(body, dict) else None, raw)
-                if not fake.keep_bodies and record.body is not None:
-                    # Keep only what counting needs: a bench sends ~100 KB per request.
-                    record.body = {"personalizations": record.body.get("personalizations", []),
-                                   "mail_settings": record.body.get("mail_settings", {}),
-                                   "from": 1, "subject": 1, "content": 1}
-                    record.raw = b""
-                if self.path.rstrip("/") != "/v3/mail/send":
-                    with fake._lock:
-                        fake.requests.append(record)
-                    record.status = 404
-                    self._reply(404, {}, _errors("not found"))
-                    return
-                answer = fake._answer(record)
-                if answer == "drop":
-                    self.close_connection = True
-                    return
-                assert not isinstance(answer, str)
-                status, headers, payload = answer
-                record.status = status
-                self._reply(status, headers, payload)
-
-        return Handler
+    def _post(self, exchange: Exchange) -> None:
+        raw = exchange.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        record = Recorded("POST", exchange.path, {k.lower(): v for k, v in exchange.headers.items()},
+                          body if isinstance(body, dict) else None, raw)
+        if not self.keep_bodies and record.body is not None:
+            # Keep only what counting needs: a bench sends ~100 KB per request.
+            record.body = {"personalizations": record.body.get("personalizations", []),
+                           "mail_settings": record.body.get("mail_settings", {}),
+                           "from": 1, "subject": 1, "content": 1}
+            record.raw = b""
+        if exchange.path.rstrip("/") != "/v3/mail/send":
+            with self._lock:
+                self.requests.append(record)
+            record.status = 404
+            self._reply(exchange, 404, {}, _errors("not found"))
+            return
+        answer = self._answer(record)
+        if answer == "drop":
+            exchange.drop()
+            return
+        assert not isinstance(answer, str)
+        status, headers, payload = answer
+        record.status = status
+        self._reply(exchange, status, headers, payload)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from newsletter.ranking.base import Judgement
 from newsletter.ranking.llm import judge_cache_key
 from newsletter.ranking.scoring import BUDGET_NOTE, score_criteria
 from newsletter.readers.roster import Roster, load_roster
-from newsletter.settings import load_settings
+from newsletter.settings import Settings, load_settings
 from tests.daily.test_faults import DAY, NOW, daily, use_fake_llm, write_roster
 from tests.daily.test_faults import site as site  # the fixture: a site served by the loopback fakes
 from tests.fakes.llm_server import FakeLLM
@@ -157,7 +157,7 @@ def test_audits_are_scored_last_so_they_never_spend_a_normal_days_budget() -> No
     assert scored[audited].audit is not None and scored[audited].audit.unscored == 5
 
 
-def _settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+def _settings(tmp_path: Path, **overrides: object) -> Settings:
     return load_settings(data_dir=tmp_path, llm_model="openai/fake", **overrides)
 
 

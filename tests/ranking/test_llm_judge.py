@@ -96,9 +96,9 @@ def test_scores_every_paper_in_balanced_batches(fake_llm: FakeLLM) -> None:
 
 @pytest.mark.parametrize(
     "step",
-    ["garbage", "missing", "extra", "out_of_range", "duplicate", "429", "500", "503", "slow",
-     "disconnect", Reply('{"papers": "none"}'), Reply("```json\n{}\n```"),
-     not_json_body, odd_body],
+    ["garbage", "missing", "extra", "out_of_range", "duplicate", "429", "500", "503",
+     pytest.param("slow", marks=pytest.mark.slow), "disconnect", Reply('{"papers": "none"}'),
+     Reply("```json\n{}\n```"), not_json_body, odd_body],
 )
 def test_every_transient_failure_ends_with_every_paper_scored(
     fake_llm: FakeLLM, step: object
@@ -118,6 +118,7 @@ def test_every_transient_failure_ends_with_every_paper_scored(
         assert len(fake_llm.requests) >= 2  # the failure was seen and recovered from
 
 
+@pytest.mark.slow
 def test_an_answer_that_never_stops_arriving_is_cut_off_whole_and_asked_again(
     fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -98,6 +98,7 @@ def test_a_retry_after_date_in_the_past_means_retry_at_once(fake_llm: FakeLLM) -
     assert len(result.scores) == 2
 
 
+@pytest.mark.slow
 def test_backoff_jitter_never_drops_below_half_the_ceiling(fake_llm: FakeLLM) -> None:
     """Full jitter could retry at once, into the very overload that failed the call: the delay
     stays within [ceiling / 2, ceiling]. The ceiling is 1 s for every attempt here (base 1 s,

@@ -15,6 +15,7 @@ from newsletter.db import subscribers as subs
 from newsletter.mail.sendgrid import SendGridTransport
 from newsletter.readers import leave
 from tests.fakes.inbound import NOW, LeaveApp, make_leave_app
+from tests.fakes.sendgrid_server import FakeSendGrid
 
 ADA = "ada@example.org"
 BOB = "bob@example.org"
@@ -132,7 +133,7 @@ def test_resubscribe_is_one_transaction(leave_app: LeaveApp, monkeypatch: pytest
 
 
 @pytest.fixture
-def sendgrid_app(tmp_path: Path, fake_sendgrid) -> Iterator[tuple[LeaveApp, object]]:  # type: ignore[no-untyped-def]
+def sendgrid_app(tmp_path: Path, fake_sendgrid: FakeSendGrid) -> Iterator[tuple[LeaveApp, FakeSendGrid]]:
     transport = SendGridTransport(fake_sendgrid.api_key, host=fake_sendgrid.url, timeout=5)
     env = make_leave_app(tmp_path, transport=transport)
     with env.client:
@@ -140,7 +141,7 @@ def sendgrid_app(tmp_path: Path, fake_sendgrid) -> Iterator[tuple[LeaveApp, obje
     env.db.close()
 
 
-def test_confirmation_goes_out_once_through_sendgrid(sendgrid_app) -> None:  # type: ignore[no-untyped-def]
+def test_confirmation_goes_out_once_through_sendgrid(sendgrid_app: tuple[LeaveApp, FakeSendGrid]) -> None:
     env, fake = sendgrid_app
     token = env.token(ADA)
     for _ in range(3):
@@ -151,7 +152,7 @@ def test_confirmation_goes_out_once_through_sendgrid(sendgrid_app) -> None:  # t
     assert subs.suppressions(env.db)[ADA].confirmation_sent_at == NOW.isoformat()
 
 
-def test_a_failed_confirmation_is_retried_later_not_lost(sendgrid_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_confirmation_is_retried_later_not_lost(sendgrid_app: tuple[LeaveApp, FakeSendGrid]) -> None:
     env, fake = sendgrid_app
     fake.script("500")
     token = env.token(ADA)
@@ -187,7 +188,7 @@ def test_the_confirmation_escapes_the_address_in_its_html(leave_app: LeaveApp) -
     assert f"{address} will get no more digests" in message.text
 
 
-def test_bounces_and_complaints_get_no_confirmation(sendgrid_app) -> None:  # type: ignore[no-untyped-def]
+def test_bounces_and_complaints_get_no_confirmation(sendgrid_app: tuple[LeaveApp, FakeSendGrid]) -> None:
     env, fake = sendgrid_app
     subs.suppress(env.db, ADA, "bounce", NOW)
     subs.suppress(env.db, BOB, "complaint", NOW)

@@ -19,6 +19,7 @@ from newsletter.service.context import ServiceContext
 from newsletter.service.process import Service
 from newsletter.settings import load_settings
 from tests.conftest import make_site
+from tests.fakes.arxiv_server import FakeArxiv
 
 UTC = dt.UTC
 DAY = dt.date(2025, 8, 28)
@@ -27,7 +28,7 @@ ADA = "ada@example.org"  # Berlin, 07:00: her window for the 28th is 05:00–22:
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = [f"{ADA},,criteria/generation-segmentation-matting.md,cs.CV,Europe/Berlin,07:00,"]
     return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
                      ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",

@@ -27,6 +27,7 @@ from newsletter.service.context import ServiceContext, TransportGate
 from newsletter.service.process import Service, describe_setup
 from newsletter.settings import ConfigError, load_settings
 from tests.conftest import make_site
+from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.clock_serve import file_clock
 
 UTC = dt.UTC
@@ -48,7 +49,7 @@ class Clock:
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = [f"{a},,criteria/{c},{cats},{tz},07:00," for a, c, cats, tz in READERS]
     return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
                      ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",
@@ -190,7 +191,7 @@ def test_an_unreadable_roster_is_alerted_once_a_day_and_logged_once(
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='roster'").fetchone()[0] == 2
 
 
-def test_a_roster_broken_after_it_was_read_does_not_stop_the_fetch(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+def test_a_roster_broken_after_it_was_read_does_not_stop_the_fetch(site: Path, fake_arxiv: FakeArxiv) -> None:
     """The day is stored while the list is broken, so the readers are served once it is fixed."""
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # not out yet at the first try
     start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)
@@ -229,7 +230,7 @@ def test_a_restart_at_ten_sends_the_missed_digest_at_once(site: Path) -> None:
     assert service.context.state.due == 0
 
 
-def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
+def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv: FakeArxiv) -> None:
     settings = load_settings()
     db = Database.open(settings.db_path)
     # the 28th was fetched, then the service was down all of the 28th (Berlin time)
@@ -248,8 +249,8 @@ def test_a_restart_the_next_day_does_not_send_yesterdays(site: Path, fake_arxiv)
     assert sent_at(db, "alan@example.org") == ten_next_day
 
 
-def test_a_stale_feed_is_retried_alerted_once_then_tried_hourly_until_it_is_back(  # type: ignore[no-untyped-def]
-    site: Path, fake_arxiv, caplog: pytest.LogCaptureFixture
+def test_a_stale_feed_is_retried_alerted_once_then_tried_hourly_until_it_is_back(
+    site: Path, fake_arxiv: FakeArxiv, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # arXiv still shows yesterday's
     start = dt.datetime(2025, 8, 28, 4, 35, tzinfo=UTC)  # 00:35 US Eastern: the feed should be new
@@ -288,7 +289,9 @@ def test_a_stale_feed_is_retried_alerted_once_then_tried_hourly_until_it_is_back
     assert db.read().execute("SELECT COUNT(*) FROM alerts WHERE kind='fetch'").fetchone()[0] == 1
 
 
-def test_an_extra_holiday_is_no_announcement_and_no_alert(site: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_extra_holiday_is_no_announcement_and_no_alert(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # arXiv closed on Thursday 2025-08-28 (a closure the built-in table lacks): no mailing that
     # evening, so Friday has no announcement and Thursday's stays the newest.
     monkeypatch.setenv("NEWSLETTER_ARXIV_EXTRA_HOLIDAYS", "2025-08-28")
@@ -314,7 +317,9 @@ class Refusing:
         raise PermanentSendError("HTTP 400: invalid recipient")
 
 
-def test_failed_digests_are_retried_by_a_few_runs_then_alerted(site: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_failed_digests_are_retried_by_a_few_runs_then_alerted(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NEWSLETTER_ADMIN_EMAIL")
     settings = load_settings(admin_email="", max_send_runs=3)
     db = Database.open(settings.db_path)
@@ -479,7 +484,7 @@ def test_a_stop_lets_the_send_in_flight_finish_and_starts_no_new_one(site: Path)
 
 
 def test_serve_on_a_port_in_use_is_one_line_naming_the_settings_and_nothing_runs(
-    site: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    site: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

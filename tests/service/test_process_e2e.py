@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from tests.conftest import DATA
+from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.inbound import basic_auth, default_post, reply
 
 pytestmark = pytest.mark.slow
@@ -94,7 +95,7 @@ class Site:
 
 
 @pytest.fixture
-def service(tmp_path: Path, fake_arxiv) -> Iterator[tuple[Site, subprocess.Popen[bytes]]]:  # type: ignore[no-untyped-def]
+def service(tmp_path: Path, fake_arxiv: FakeArxiv) -> Iterator[tuple[Site, subprocess.Popen[bytes]]]:
     shutil.copytree(DATA / "criteria", tmp_path / "criteria")
     (tmp_path / "subscribers.csv").write_text(
         "email,name,criteria,categories,timezone,send_at\n"
@@ -136,7 +137,7 @@ def service(tmp_path: Path, fake_arxiv) -> Iterator[tuple[Site, subprocess.Popen
 
 
 def test_serve_delivers_unsubscribes_by_reply_and_skips_the_reader_next_day(
-    service: tuple[Site, subprocess.Popen[bytes]], fake_arxiv  # type: ignore[no-untyped-def]
+    service: tuple[Site, subprocess.Popen[bytes]], fake_arxiv: FakeArxiv
 ) -> None:
     site, proc = service
     first = wait_for("the first morning's digests",

@@ -16,6 +16,7 @@ from newsletter.service.context import ServiceContext
 from newsletter.service.process import Service
 from newsletter.settings import load_settings
 from tests.conftest import make_site
+from tests.fakes.arxiv_server import FakeArxiv
 
 UTC = dt.UTC
 DAY = dt.date(2025, 8, 28)  # a Thursday; mailed Wednesday 20:00 EDT = 00:00 UTC on the 28th
@@ -29,7 +30,7 @@ class Refusing:
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = ["ada@example.org,,criteria/generation-segmentation-matting.md,cs.CV,Europe/Berlin,07:00,"]
     return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
                      ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",

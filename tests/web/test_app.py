@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -72,7 +73,7 @@ def test_create_app_wires_state_and_routes(tmp_path: Path) -> None:
             sent.append(email.to)
             return "id"
 
-    async def healthz(request):  # type: ignore[no-untyped-def]
+    async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
     app = create_app(settings, db, clock=lambda: WHEN, transport=Recording(), inbound_max_bytes=1024,

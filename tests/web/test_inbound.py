@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,6 +21,7 @@ from newsletter.web.inbound import _recode
 from tests.fakes.inbound import (
     NOW,
     REPLY_DOMAIN,
+    InboundPost,
     LeaveApp,
     default_post,
     make_leave_app,
@@ -190,44 +192,44 @@ def test_other_reply_is_kept_as_feedback_once(both: LeaveApp) -> None:
     assert suppressions(both.db) == {}  # "Remove"/"Stop" in the quoted digest and subject count for nothing
 
 
-def _ooo(env: LeaveApp) -> object:
+def _ooo(env: LeaveApp) -> InboundPost:
     return default_post(reply(to=env.reply_address(ADA), subject="Out of Office: Re: arXiv digest",
                               text="I am away until Monday. unsubscribe", quote=None))
 
 
-def _header(name: str, value: str):  # type: ignore[no-untyped-def]
-    def build(env: LeaveApp) -> object:
+def _header(name: str, value: str) -> Callable[[LeaveApp], InboundPost]:
+    def build(env: LeaveApp) -> InboundPost:
         return default_post(reply(to=env.reply_address(ADA), text="unsubscribe", headers=[(name, value)]))
     return build
 
 
-def _report(env: LeaveApp) -> object:
+def _report(env: LeaveApp) -> InboundPost:
     message = reply(to=env.reply_address(ADA), text="unsubscribe", quote=None,
                     content_type='multipart/report; report-type=delivery-status; boundary="b1"')
     return raw_post(message)
 
 
-def _empty_sender(env: LeaveApp) -> object:
+def _empty_sender(env: LeaveApp) -> InboundPost:
     return default_post(reply(to=env.reply_address(ADA), text="unsubscribe"), envelope_from="")
 
 
-def _forged_token(env: LeaveApp) -> object:
+def _forged_token(env: LeaveApp) -> InboundPost:
     return default_post(reply(to=f"u-{'a' * 32}@{REPLY_DOMAIN}", text="unsubscribe"))
 
 
-def _wrong_token_from_subscriber(env: LeaveApp) -> object:
+def _wrong_token_from_subscriber(env: LeaveApp) -> InboundPost:
     token = env.token(ADA)
     wrong = ("b" if token[0] != "b" else "c") + token[1:]
     return default_post(reply(to=f"u-{wrong}@{REPLY_DOMAIN}", sender=f"Ada <{ADA}>", text="unsubscribe"))
 
 
-def _token_only_in_from(env: LeaveApp) -> object:
+def _token_only_in_from(env: LeaveApp) -> InboundPost:
     # Someone who learnt Ada's reply address forges it as the sender: From is never trusted.
     return default_post(reply(to=f"u-{'q' * 32}@{REPLY_DOMAIN}", sender=env.reply_address(ADA),
                               text="unsubscribe"))
 
 
-def _other_domain(env: LeaveApp) -> object:
+def _other_domain(env: LeaveApp) -> InboundPost:
     return default_post(reply(to=f"u-{env.token(ADA)}@evil.example.com", text="unsubscribe"))
 
 
@@ -246,7 +248,9 @@ def _other_domain(env: LeaveApp) -> object:
 ], ids=["out-of-office", "auto-submitted", "precedence-bulk", "precedence-auto-reply", "x-autoreply",
         "multipart-report", "empty-envelope-sender", "forged-token", "wrong-token-from-subscriber",
         "token-only-in-from", "other-domain"])
-def test_mail_that_must_change_nothing_gets_200(both: LeaveApp, build, outcome: str) -> None:  # type: ignore[no-untyped-def]
+def test_mail_that_must_change_nothing_gets_200(
+    both: LeaveApp, build: Callable[[LeaveApp], InboundPost], outcome: str
+) -> None:
     response = both.post(build(both))
     assert (response.status_code, response.text.strip()) == (200, f"ok: {outcome}")
     assert_nothing_changed(both)
@@ -267,7 +271,7 @@ def test_bad_credentials_get_401_and_change_nothing(both: LeaveApp, auth: tuple[
     assert_nothing_changed(both)
 
 
-def test_unset_webhook_credentials_refuse_everything(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_unset_webhook_credentials_refuse_everything(tmp_path: Path) -> None:
     env = make_leave_app(tmp_path, webhook_username="", webhook_password="")
     env.token(ADA)
     with env.client:

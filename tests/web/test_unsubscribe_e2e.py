@@ -19,6 +19,7 @@ from newsletter.mail.outbox import OutboxTransport
 from newsletter.settings import load_settings
 from newsletter.web.app import create_app
 from tests.conftest import make_site
+from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.inbound import WEBHOOK_PASSWORD, WEBHOOK_USER, basic_auth, default_post, reply
 
 READERS = [
@@ -29,7 +30,7 @@ READERS = [
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = [f"{address},,criteria/{criteria},cs.AI;cs.CV,UTC,07:00," for address, criteria in READERS]
     return make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
                      ARXIV_API_URL=fake_arxiv.api_url, PUBLIC_URL="https://digest.example.org",
@@ -45,7 +46,7 @@ def run(day: str) -> None:
 def mailed(site: Path, day: str) -> dict[str, EmailMessage]:
     folder = site / "var" / "outbox" / day
     return {p.name.removesuffix(".eml"): email.message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in folder.glob("*.eml")}  # type: ignore[misc]
+            for p in folder.glob("*.eml")}
 
 
 def test_leaving_by_reply_and_by_button_stops_the_next_run(site: Path) -> None:
