@@ -1,4 +1,4 @@
-"""Plain data passed between the pipeline stages: fetch → score → select → render → deliver.
+"""Plain data passed between the stages of the daily cycle: fetch → score → select → render → deliver.
 
 Everything here is frozen; stages take these and return new ones. No I/O in this module.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -161,3 +162,62 @@ class OutgoingEmail:
     @property
     def list_unsubscribe(self) -> str:
         return f"<{self.unsubscribe_url}>, <mailto:{self.reply_to}?subject=unsubscribe>"
+
+
+HIGH, USEFUL = 7, 5  # relevance of a must-have paper, and the digest's usual bar
+
+
+@dataclass(frozen=True, slots=True)
+class CutAudit:
+    """What the usual cut would have done on a day the LLM scored every candidate.
+
+    `relevant_*`: papers the LLM scored at least HIGH (or USEFUL); `caught_*`: those of them the
+    cut would have sent. `unscored`: candidates the LLM gave no score (budget, failures). They
+    would have to count as not relevant, which can only flatter the cut, so an audit with any is
+    incomplete and the totals leave it out (`newsletter.db.audits`). Audit days:
+    `newsletter.ranking.audit`.
+    """
+
+    candidates: int
+    would_send: int
+    relevant_high: int
+    caught_high: int
+    relevant_useful: int
+    caught_useful: int
+    unscored: int = 0
+
+    @classmethod
+    def measure(
+        cls, candidates: Collection[str], would_send: Collection[str], llm_scores: Mapping[str, Score]
+    ) -> CutAudit:
+        sent = set(would_send) & set(candidates)
+
+        def relevant(level: int) -> set[str]:
+            return {i for i in candidates if i in llm_scores and llm_scores[i].relevance >= level}
+
+        high, useful = relevant(HIGH), relevant(USEFUL)
+        return cls(
+            candidates=len(candidates),
+            would_send=len(sent),
+            relevant_high=len(high),
+            caught_high=len(high & sent),
+            relevant_useful=len(useful),
+            caught_useful=len(useful & sent),
+            unscored=sum(1 for i in candidates if i not in llm_scores),
+        )
+
+    @property
+    def complete(self) -> bool:
+        return self.unscored == 0
+
+    def describe(self) -> str:
+        """One line for the run summary and the log."""
+        share = self.would_send / self.candidates if self.candidates else 0.0
+        text = (
+            f"all {self.candidates} papers went to the LLM; the usual cut would have sent"
+            f" {self.would_send} ({share:.0%}) and caught {self.caught_high} of {self.relevant_high}"
+            f" of relevance ≥ {HIGH}, {self.caught_useful} of {self.relevant_useful} of relevance ≥ {USEFUL}"
+        )
+        if self.unscored:
+            text += f" (incomplete: {self.unscored} got no LLM score)"
+        return text

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import astuple, dataclass, fields
 
 from newsletter.db import Database
-from newsletter.ranking.audit import HIGH, CutAudit
+from newsletter.models import HIGH, CutAudit
 
 _COLUMNS = [f.name for f in fields(CutAudit)]
 

@@ -9,8 +9,7 @@ from collections.abc import Iterable, Mapping
 from newsletter.db import Database
 from newsletter.db.audits import save_audit
 from newsletter.db.papers import papers_by_id
-from newsletter.models import Paper, Score
-from newsletter.ranking.audit import CutAudit
+from newsletter.models import CutAudit, Paper, Score
 
 
 def criteria_hash(criteria: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from newsletter.models import Paper, Score, Usage
 
 if TYPE_CHECKING:
-    from newsletter.ranking.audit import CutAudit
+    from newsletter.models import CutAudit
 
 
 class Ranker(Protocol):

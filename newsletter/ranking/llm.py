@@ -88,7 +88,7 @@ class LiteLLMJudge:
         self.abstract_chars = abstract_chars
         self._sleep: Sleep = sleep or asyncio.sleep
         self._cost_unknown_logged = False
-        # One semaphore per event loop, shared by every `judge` call on it: the orchestrator
+        # One semaphore per event loop, shared by every `judge` call on it: the daily run
         # scores several criteria texts at once, and `concurrency` must bound all their calls
         # together (a semaphore per call let 8 criteria × 8 = 64 calls fly with concurrency=8).
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (

@@ -17,8 +17,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from newsletter.models import Paper, Score, Usage
-from newsletter.ranking.audit import CutAudit
+from newsletter.models import CutAudit, Paper, Score, Usage
 from newsletter.ranking.base import BatchListener, Judge, Judgement, Ranker, ScoreCache
 
 log = logging.getLogger(__name__)

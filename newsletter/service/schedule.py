@@ -109,7 +109,7 @@ def is_due(subscriber: Subscriber, digest_date: dt.date, now: dt.datetime) -> bo
 
 
 def due_checker(fetched: Collection[dt.date]) -> IsDue:
-    """The `is_due` the orchestrator takes: the clock rule, and only for fetched announcements."""
+    """The `is_due` that `run_daily` takes: the clock rule, and only for fetched announcements."""
     fetched_days = frozenset(fetched)
 
     def check(subscriber: Subscriber, digest_date: dt.date, now: dt.datetime) -> bool:

@@ -1,7 +1,7 @@
 """Everything that can go wrong in a daily run, end to end against the loopback fakes.
 
 Each test drives the real client libraries (arxiv feed over HTTP, litellm, sendgrid) through the
-real orchestrator or the real `newsletter run` command. Waits are made fast by answering with
+real daily run or the real `newsletter run` command. Waits are made fast by answering with
 `Retry-After: 0` / a rate-limit reset of "now", or by sleeping on a fake clock; no test waits for
 real backoff.
 """

@@ -18,9 +18,9 @@ from newsletter.db import Database
 from newsletter.db import runs as run_log
 from newsletter.db.audits import audit_totals, save_audit
 from newsletter.db.scores import criteria_hash
-from newsletter.models import AnnouncementDay, Paper, Score, Subscriber
+from newsletter.models import AnnouncementDay, CutAudit, Paper, Score, Subscriber
 from newsletter.ranking import scoring
-from newsletter.ranking.audit import CutAudit, is_audit_day
+from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.base import Judgement
 from newsletter.ranking.llm import judge_cache_key
 from newsletter.ranking.scoring import BUDGET_NOTE, score_criteria

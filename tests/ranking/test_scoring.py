@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
 
-from newsletter.models import Paper, Score, Usage
-from newsletter.ranking.audit import CutAudit
+from newsletter.models import CutAudit, Paper, Score, Usage
 from newsletter.ranking.base import Judgement
 from newsletter.ranking.budget import Budget
 from newsletter.ranking.llm import LiteLLMJudge
