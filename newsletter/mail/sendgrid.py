@@ -36,7 +36,7 @@ from newsletter.mail.base import (
     TransientSendError,
     UncertainSendError,
 )
-from newsletter.models import OutgoingEmail
+from newsletter.models import OutgoingEmail, RenderedDigest
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -250,21 +250,15 @@ def sandbox_check(settings: Settings, *, now: dt.datetime) -> None:
     Raises SendError with a one-line reason when the key, the host or the sender is not accepted.
     """
     from newsletter.db.deliveries import digest_id_for
+    from newsletter.mail.compose import compose
 
     sender = settings.from_email
-    probe = OutgoingEmail(
-        to=sender,
-        from_email=sender,
-        from_name=settings.from_name,
-        subject="arXiv Digest configuration check",
-        text="SendGrid sandbox check: this message is validated and never delivered.",
-        html="<p>SendGrid sandbox check: this message is validated and never delivered.</p>",
-        reply_to=f"check@{settings.reply_domain}",
-        unsubscribe_url=f"{settings.public_url}/unsubscribe/check",
-        message_id=f"<check-{now:%Y%m%d%H%M%S}@{settings.reply_domain}>",
-        date=now,
-        digest_id=digest_id_for(sender, now.date()),
-        category="check",
+    text = "SendGrid sandbox check: this message is validated and never delivered."
+    probe = compose(
+        RenderedDigest(subject="arXiv Digest configuration check", markdown=text, html=f"<p>{text}</p>"),
+        to=sender, token="check",  # noqa: S106 (a placeholder: the probe is never delivered)
+        settings=settings, now=now,
+        digest_id=digest_id_for(sender, now.date()), category="check",
     )
     transport = SendGridTransport.from_settings(settings, sandbox=True)
     try:
