@@ -18,6 +18,7 @@ Before every retry the suppression list is read again, so an unsubscribe during 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import random
 import threading
@@ -155,6 +156,7 @@ class _Run:
 
 
 def _send_one(job: ComposedDigest, run: _Run) -> None:
+    """Claim the digest, send it with retries, and record how it ended."""
     address, report = job.email.to, run.report
     if run.stop.is_set():
         # Never claimed, so the next run (with a good key) sends it.
@@ -165,9 +167,18 @@ def _send_one(job: ComposedDigest, run: _Run) -> None:
         log.info("not sending to %s for %s: suppressed or already handled", address, job.digest_date)
         report.record("skipped", address)
         return
-    attempt = 0
-    while True:
-        attempt += 1
+    reason = _send_with_retries(job, run)
+    if reason is not None:
+        store.mark_failed(run.db, address, job.digest_date, error=reason, now=run.clock())
+        report.record("failed", address, reason)
+        log.error("could not send to %s: %s", address, reason)
+
+
+def _send_with_retries(job: ComposedDigest, run: _Run) -> str | None:
+    """Send until it is settled (None: sent, unknown or unsubscribed, each recorded here) or
+    failed for good (the reason, for the caller to record)."""
+    address = job.email.to
+    for attempt in itertools.count(1):
         try:
             try:
                 provider_id = run.transport.send(job.email)
@@ -177,52 +188,55 @@ def _send_one(job: ComposedDigest, run: _Run) -> None:
             reason = (f"{exc} (not retried: check SendGrid's activity, or resend with"
                       " `newsletter run --resend-unknown`)")
             store.mark_unknown(run.db, address, job.digest_date, error=reason, now=run.clock())
-            report.record("unknown", address, reason)
+            run.report.record("unknown", address, reason)
             log.error("delivery to %s is unknown: %s", address, exc)
-            return
+            return None
         except TransientSendError as exc:
             if attempt >= run.policy.max_attempts:
-                reason = f"gave up after {attempt} attempts: {exc}"
-                break
-            delay = run.policy.wait(attempt, exc.retry_after)
-            log.warning("send to %s failed (%s); retrying in %.1f s", address, exc, delay)
-            if not run.stop.is_set():
-                run.sleep(delay)
-            if run.stop.is_set():
-                reason = f"not retried, the run stopped ({report.aborted}); last error: {exc}"
-                break
+                return f"gave up after {attempt} attempts: {exc}"
+            if not _wait_to_retry(run, address, attempt, exc):
+                return f"not retried, the run stopped ({run.report.aborted}); last error: {exc}"
             if subscriber_store.is_suppressed(run.db, address):
-                reason = "unsubscribed during the run; not sent"
-                store.mark_failed(run.db, address, job.digest_date, error=reason, now=run.clock())
-                report.record("skipped", address)
+                store.mark_failed(run.db, address, job.digest_date, now=run.clock(),
+                                  error="unsubscribed during the run; not sent")
+                run.report.record("skipped", address)
                 log.info("%s unsubscribed while its send was waiting; not sent", address)
-                return
+                return None
             continue
         except PermanentSendError as exc:
-            reason = str(exc)
-            break
+            return str(exc)
         except AuthSendError as exc:
-            reason = str(exc)
-            report.abort(reason)
+            run.report.abort(str(exc))
             run.stop.set()
-            break
+            return str(exc)
         except Exception as exc:  # a bug or an unforeseen library error must not stop the others
             log.exception("unexpected error sending to %s", address)
-            reason = f"unexpected error: {exc!r}"
-            break
-        try:
-            store.mark_sent(run.db, address, job.digest_date, provider_id=provider_id, now=run.clock())
-        except Exception as exc:
-            # Sent, but not recorded: the row stays `sending`, which the next run reports as
-            # `unknown` (and a `processed` event settles) — never a second email.
-            log.exception("sent to %s but could not record it", address)
-            report.record("unknown", address, f"sent (id {provider_id}) but not recorded: {exc}")
-            return
-        report.record("sent", address)
+            return f"unexpected error: {exc!r}"
+        _record_sent(job, run, provider_id)
+        return None
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
+def _wait_to_retry(run: _Run, address: str, attempt: int, exc: TransientSendError) -> bool:
+    """Wait as the policy says; False when the run is stopping (the wait is cut short)."""
+    delay = run.policy.wait(attempt, exc.retry_after)
+    log.warning("send to %s failed (%s); retrying in %.1f s", address, exc, delay)
+    if not run.stop.is_set():
+        run.sleep(delay)
+    return not run.stop.is_set()
+
+
+def _record_sent(job: ComposedDigest, run: _Run, provider_id: str) -> None:
+    address = job.email.to
+    try:
+        store.mark_sent(run.db, address, job.digest_date, provider_id=provider_id, now=run.clock())
+    except Exception as exc:
+        # Sent, but not recorded: the row stays `sending`, which the next run reports as
+        # `unknown` (and a `processed` event settles) — never a second email.
+        log.exception("sent to %s but could not record it", address)
+        run.report.record("unknown", address, f"sent (id {provider_id}) but not recorded: {exc}")
         return
-    store.mark_failed(run.db, address, job.digest_date, error=reason, now=run.clock())
-    report.record("failed", address, reason)
-    log.error("could not send to %s: %s", address, reason)
+    run.report.record("sent", address)
 
 
 def deliver_all(
