@@ -54,7 +54,7 @@ def email_for_token(db: Database, token: str) -> str | None:
 @dataclass(frozen=True, slots=True)
 class Suppression:
     email: str
-    source: str
+    source: SuppressionSource
     at: str
     message_id: str | None
     detail: str

@@ -56,7 +56,7 @@ def unsubscribe(
 
 
 def confirmation_email(
-    email: str, source: str, *, token: str, settings: Settings, now: dt.datetime
+    email: str, source: SuppressionSource, *, token: str, settings: Settings, now: dt.datetime
 ) -> OutgoingEmail:
     """The one "you will get no more digests" message."""
     how = _HOW.get(source, "a request")

@@ -8,7 +8,7 @@ from importlib import resources
 
 import jinja2
 
-from newsletter.models import Digest, DigestEntry
+from newsletter.models import Digest, DigestEntry, ScoreSource
 
 from .text import one_line
 
@@ -27,7 +27,7 @@ class EntryView:
     comment: str
     relevance: int
     novelty: int
-    source: str
+    source: ScoreSource
     author_match: bool
     abs_url: str
     pdf_url: str
