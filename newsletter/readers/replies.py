@@ -1,9 +1,12 @@
 """What a reply to a digest means: automatic mail to ignore, a request to leave, or feedback.
 
 Pure functions over already-parsed mail, so the rules are tested without HTTP. The rules are
-deliberately conservative about "stop" and "remove": "please stop sending me these" leaves,
-"remove the robotics papers" is feedback. "Unsubscribe" (in several languages) leaves wherever
-it stands in the subject or the first lines of the reply.
+deliberately conservative: anything that is not a clear request to leave is feedback, which the
+admin sees (a wrong unsubscribe is silent). "Please stop sending me these" leaves, "remove the
+robotics papers" is feedback. "Unsubscribe" (in several languages) leaves in the subject or the
+first lines of the reply unless a negation or hedge stands with it in its clause ("I do not want
+to unsubscribe", "if this goes on I will unsubscribe"). Automatic mail is told by its headers
+and by the part of the subject the sender wrote, never by our own subject's paper title.
 """
 
 from __future__ import annotations
@@ -53,8 +56,28 @@ _LEAVE_ANYWHERE = re.compile(
     r"|退订|退訂|取消订阅|取消訂閱|配信停止|購読解除|登録解除|수신\s*거부|구독\s*취소",
     re.IGNORECASE,
 )
-_NEGATED = re.compile(
-    r"\b(don'?t|do not|never|no need to|won'?t)\W+(\w+\W+)?unsub", re.IGNORECASE
+# Words that make a leave word something other than a request: negations ("I do not want to
+# unsubscribe", "bitte nicht abmelden") and hedges ("if this goes on I will unsubscribe"). One of them
+# before the leave word in the same clause makes the clause feedback: a wrong "feedback" reaches the
+# admin, who can act; a wrong unsubscribe is silent.
+_DOUBT_BEFORE = re.compile(
+    r"\b(not|no|never|nor|neither|without|hardly|cannot|dont|doesnt|didnt|wont|wouldnt|shouldnt"
+    r"|cant|isnt|if|unless|whether|otherwise|else|may|might|maybe|perhaps|probably|consider\w*"
+    r"|thinking|wonder\w*|tempted|almost|nearly"
+    r"|nicht|kein\w*|nie|niemals|falls|wenn|vielleicht|ne|pas|jamais|si|peut-être|nunca|tal vez"
+    r"|quizás|non|mai|forse|niet|geen|nooit|misschien|als|não|talvez|inte|ikke|ikkje|aldri|aldrig"
+    r"|om|hvis|nei|не|ни|нет|если|может)\b|n['’]t\b",
+    re.IGNORECASE,
+)
+# "Unsubscribing is not needed": a negation right after the leave word.
+_DOUBT_AFTER = re.compile(r"\w*\s+(?:(?:is|was|are|would|will)\s*(?:be\s+)?)?(?:n['’]?t|not|never)\b",
+                          re.IGNORECASE)
+# Chinese, Japanese and Korean negate around the verb (不要退订, 配信停止しないで, 수신 거부 하지 마세요).
+_DOUBT_CJK = re.compile(r"不|别|別|勿|しない|ないで|しなくて|하지\s*마|않|말아|마세요")
+# Where one clause ends and the next starts: "Not interested anymore, unsubscribe" leaves.
+_CLAUSE_END = re.compile(
+    r"[.,;:!?¿¡。，、；：！？()]|\s[-–—]+\s|\s(?:but|however|aber|mais|pero|ma|maar|mas|men|ale|но)\s",
+    re.IGNORECASE,
 )
 
 # Words that mean "take me off" only when (nearly) nothing else is said: "STOP", "remove me".
@@ -128,7 +151,9 @@ def automatic_reason(reply: Reply) -> str | None:
     sender = (reply.envelope_from or parseaddr(reply.from_header)[1]).lower()
     if sender.split("@")[0] in _AUTOMATIC_SENDERS:
         return "automatic sender"
-    if _OUT_OF_OFFICE.search(reply.subject):
+    # Only the words before our own subject: that carries the top paper's title, and a title
+    # such as "On Leave-One-Out Conformal Prediction" says nothing about the mail.
+    if _OUT_OF_OFFICE.search(reader_subject(reply.subject)):
         return "out-of-office subject"
     return None
 
@@ -149,8 +174,17 @@ def _words(line: str) -> list[str]:
     return re.findall(r"[^\W\d_]+", line.lower())
 
 
+def _clearly_leaves(clause: str) -> bool:
+    """A leave word with no negation or hedge around it in its clause."""
+    for match in _LEAVE_ANYWHERE.finditer(clause):
+        before, after = clause[: match.start()], clause[match.end():]
+        if not (_DOUBT_BEFORE.search(before) or _DOUBT_AFTER.match(after) or _DOUBT_CJK.search(clause)):
+            return True
+    return False
+
+
 def _says_leave(line: str) -> bool:
-    if _LEAVE_ANYWHERE.search(line) and not _NEGATED.search(line):
+    if any(_clearly_leaves(clause) for clause in _CLAUSE_END.split(line)):
         return True
     words = [word for word in _words(line) if word not in _FILLER]
     return len(words) == 1 and words[0] in _LEAVE_ALONE

@@ -1,8 +1,10 @@
 """POST /inbound: SendGrid Inbound Parse — replies to a digest (unsubscribe or feedback).
 
 SendGrid drops a mail it gets a 4xx for and retries a 5xx for three days, so: 401 only for bad
-credentials, 413 for an oversized body, 400 for a body that is not a form at all, 500 only when
-nothing could be stored, and 200 for everything else — an unknown token and automatic mail too.
+credentials, 400 for a body that is not an Inbound Parse form at all (413 if it was also cut at
+the read cap), 500 only when nothing could be stored, and 200 for everything else — an unknown
+token, automatic mail, a mail of any size or with any number of attachments too. Only the text
+fields are read, each up to its cap; attachments stream past unread (see form_fields.py).
 The subscriber is whoever owns the token in the envelope recipient; `From` is never trusted.
 Tokens are credentials: they are never logged.
 """
@@ -28,12 +30,9 @@ from lxml import etree
 from lxml import html as lxml_html
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Message as AsgiMessage
 
 from newsletter.db import Database, DatabaseError
 from newsletter.db import subscribers as subs
@@ -42,11 +41,18 @@ from newsletter.readers.feedback import record_feedback
 from newsletter.readers.replies import Reply, above_quote, asks_to_leave, automatic_reason
 from newsletter.settings import Settings
 from newsletter.web.auth import unauthorized, webhook_authorized
-from newsletter.web.body import BodyTooLarge, read_capped
+from newsletter.web.form_fields import MalformedForm, read_fields
 
 log = logging.getLogger(__name__)
 
-MAX_INBOUND_BYTES = 5 * 1024 * 1024  # a reply with a photo fits; a mailbomb does not
+# SendGrid posts mails of up to 30 MB; past twice that, reading stops and what was read is used.
+MAX_INBOUND_BYTES = 64 * 1024 * 1024
+_MIB = 1024 * 1024
+# The fields read, each kept up to its cap (bytes); every other field and every file streams past.
+# Raw mode's `email` holds the whole MIME message, attachments too: its first 2 MiB hold the
+# headers and the text parts (mail clients put attachments last), and parsing them stays cheap.
+FIELD_CAPS = {"email": 2 * _MIB, "headers": _MIB, "text": _MIB, "html": _MIB, "subject": 64 * 1024,
+              "from": 64 * 1024, "to": 64 * 1024, "envelope": 64 * 1024, "charsets": 64 * 1024}
 # A reader's own words fit many times over; the rest of a long mail is quotes, signatures, junk.
 MAX_REPLY_CHARS = 100_000
 _TOKEN = re.compile(r"^[a-z0-9]{16,128}$")
@@ -71,6 +77,8 @@ def _recode(value: str, charset: str | None) -> str:
         return value
 
 
+# lxml refuses a str that declares its own encoding; the declaration says nothing about a str.
+_XML_DECLARATION = re.compile(r"^[\s\ufeff]*<\?xml[^>]*>")
 _SKIPPED = frozenset({"blockquote", "style", "script", "head", "title"})
 _BLOCKS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
 _QUOTE_CLASSES = ("gmail_quote", "moz-cite-prefix")  # where mail clients put the quoted message
@@ -83,7 +91,7 @@ def _html_to_text(markup: str) -> str:
     mail of unclosed tags, and this runs for any sender before a token is checked.
     """
     try:
-        document = lxml_html.document_fromstring(markup[:MAX_REPLY_CHARS])
+        document = lxml_html.document_fromstring(_XML_DECLARATION.sub("", markup[:MAX_REPLY_CHARS]))
     except (etree.ParserError, ValueError):  # empty, or nothing but whitespace
         return ""
     parts: list[str] = []
@@ -112,12 +120,40 @@ def _html_to_text(markup: str) -> str:
     return "".join(parts)
 
 
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Bytes in a declared charset that may be unknown ("unknown-8bit") or wrong: the declared one,
+    then UTF-8, then Windows-1252 with replacement characters, which reads anything."""
+    for name in (charset, "utf-8"):
+        try:
+            return data.decode(name) if name else data.decode("utf-8")
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("cp1252", errors="replace")
+
+
+def _part_text(part: Message) -> str:
+    """A text part's content, decoded defensively: a charset Python does not know must not make a
+    reply read as empty (and so lose its unsubscribe)."""
+    try:
+        return str(part.get_content())  # type: ignore[attr-defined]
+    except (LookupError, UnicodeError, ValueError, AssertionError) as exc:
+        log.info("inbound: read a text part the slow way (%s)", type(exc).__name__)
+    encoding = str(part.get("Content-Transfer-Encoding", "") or "").strip().lower()
+    if encoding not in ("base64", "quoted-printable"):
+        payload = part.get_payload()  # already text: the form field it came in was decoded
+        return payload if isinstance(payload, str) else ""
+    data = part.get_payload(decode=True)
+    return _decode_bytes(data, part.get_content_charset()) if isinstance(data, bytes) else ""
+
+
 def _body_text(message: Message) -> str:
     try:
         body = message.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
+        if body is None:  # no body by the book: the first text part, wherever it is
+            body = next((p for p in message.walk() if p.get_content_maintype() == "text"), None)
         if body is None:
             return ""
-        content = str(body.get_content())
+        content = _part_text(body)
         return _html_to_text(content) if body.get_content_type() == "text/html" else content
     except (LookupError, ValueError, KeyError, AttributeError, TypeError) as exc:
         log.info("could not read the body of an inbound mail: %s", type(exc).__name__)
@@ -219,23 +255,20 @@ async def inbound(request: Request) -> Response:
     state = request.app.state
     limit: int = getattr(state, "inbound_max_bytes", MAX_INBOUND_BYTES)
     try:
-        body = await read_capped(request, limit)
-    except BodyTooLarge:
-        log.warning("inbound: refused a body over %d bytes", limit)
-        return PlainTextResponse("body too large\n", status_code=413)
-
-    async def replay() -> AsgiMessage:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        async with Request(request.scope, replay).form(
-            max_files=100, max_fields=200, max_part_size=limit
-        ) as form:
-            fields = {key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)}
-    except HTTPException as exc:
-        log.warning("inbound: malformed form (%s)", exc.detail)
+        form = await read_fields(request.headers.get("content-type", ""), request.stream(),
+                                 caps=FIELD_CAPS, max_bytes=limit)
+    except MalformedForm as exc:
+        log.warning("inbound: malformed form (%s)", exc)
         return PlainTextResponse("malformed form\n", status_code=400)
+    if form.cut or form.skipped_files or not form.complete:
+        log.info("inbound: read %d bytes%s; kept the start of %s; skipped %d attachment(s)",
+                 form.read_bytes, "" if form.complete else f" (stopped at the {limit}-byte cap)",
+                 ", ".join(form.cut) or "no field", form.skipped_files)
+    fields = form.fields
     if not any(name in fields for name in ("email", "headers", "envelope", "to")):
+        if not form.complete:
+            log.warning("inbound: refused a body over %d bytes without Inbound Parse fields", limit)
+            return PlainTextResponse("body too large\n", status_code=413)
         log.warning("inbound: a post without Inbound Parse fields")
         return PlainTextResponse("not an Inbound Parse post\n", status_code=400)
 

@@ -142,8 +142,13 @@ def default_post(
     envelope_to: Sequence[str] | None = None,
     envelope_from: str | None = None,
     attachments: Sequence[tuple[str, str, bytes]] = (),
+    extra_fields: Sequence[tuple[str, str]] = (),
+    charsets: dict[str, str] | None = None,
 ) -> InboundPost:
-    """Default (parsed) mode: headers, dkim, to, html, from, text, sender_ip, envelope, …"""
+    """Default (parsed) mode: headers, dkim, to, html, from, text, sender_ip, envelope, …
+
+    `extra_fields` come after SendGrid's own (as `content-ids`, `spam_report` … would);
+    `charsets` replaces the per-field charsets SendGrid reports (all UTF-8 by default)."""
     fields = [("headers", _header_block(message)), ("dkim", "{@example.org : pass}"),
               ("to", str(message["To"]))]
     html_part = _html(message)
@@ -156,9 +161,10 @@ def default_post(
         ("envelope", _envelope(message, envelope_to, envelope_from)),
         ("attachments", str(len(attachments))),
         ("subject", str(message["Subject"])),
-        ("charsets", json.dumps({"to": "UTF-8", "html": "UTF-8", "subject": "UTF-8", "from": "UTF-8",
-                                 "text": "UTF-8"})),
+        ("charsets", json.dumps(charsets if charsets is not None else {
+            "to": "UTF-8", "html": "UTF-8", "subject": "UTF-8", "from": "UTF-8", "text": "UTF-8"})),
         ("SPF", "pass"),
+        *extra_fields,
     ]
     files = [(f"attachment{i}", name, ctype, data) for i, (name, ctype, data) in enumerate(attachments, 1)]
     if attachments:

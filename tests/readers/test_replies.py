@@ -61,6 +61,44 @@ def test_does_not_ask_to_leave(subject: str, text: str) -> None:
     assert not asks_to_leave(subject, text)
 
 
+@pytest.mark.parametrize("text", [
+    "I do not want to unsubscribe, just fewer papers",
+    "I don't ever want to unsubscribe",
+    "I don’t want to unsubscribe",
+    "I would not like to unsubscribe",
+    "I never want to unsubscribe from this",
+    "Please dont unsubscribe me",
+    "No need to unsubscribe me, just fewer robotics papers",
+    "If this keeps up I will unsubscribe",
+    "I'm thinking about unsubscribing",
+    "Maybe I should unsubscribe?",
+    "Unsubscribing is not what I want",
+    "Unsubscribing isn't necessary, only fewer papers",
+    "Bitte nicht abmelden, nur weniger Artikel",
+    "Je ne veux pas me désabonner",
+    "No quiero darme de baja",
+    "Non voglio disiscrivermi",
+    "Не отписывайте меня",
+    "请不要退订",
+    "配信停止しないでください",
+])
+def test_a_negated_or_hedged_leave_word_is_feedback(text: str) -> None:
+    """The old check allowed one word between the negation and "unsubscribe"."""
+    assert not asks_to_leave(DIGEST_SUBJECT, text)
+    assert not asks_to_leave(text, "")  # the same words as the subject
+
+
+@pytest.mark.parametrize("text", [
+    "I don't want these anymore, please unsubscribe me",
+    "Not for me. Unsubscribe",
+    "No more emails please; unsubscribe",
+    "Unsubscribe me, I don't read them",
+    "Thanks, but unsubscribe me",
+])
+def test_a_negation_in_another_clause_still_leaves(text: str) -> None:
+    assert asks_to_leave(DIGEST_SUBJECT, text)
+
+
 def test_reader_subject_drops_prefixes_and_our_subject() -> None:
     assert reader_subject(DIGEST_SUBJECT) == ""
     assert reader_subject("AW: WG: Re[2]: stop arXiv digest · x") == "stop"
@@ -127,6 +165,21 @@ def test_automatic_mail_is_recognised(reply: Reply, reason: str) -> None:
 ])
 def test_a_persons_mail_is_not_automatic(reply: Reply) -> None:
     assert automatic_reason(reply) is None
+
+
+@pytest.mark.parametrize("title", [
+    "On Leave-One-Out Conformal Prediction", "Automatic Answer Grading with LLMs",
+    "Mail Delivery Networks for Drones", "Undelivered Packets in Lossy Networks",
+    "Out of Office: Remote Work and Productivity", "Autoreply: A Benchmark", "Returned Mail Detection",
+])
+@pytest.mark.parametrize("prefix", ["Re: ", "AW: ", "RE: Fwd: ", ""])
+def test_our_own_subject_with_a_paper_title_is_not_automatic(title: str, prefix: str) -> None:
+    """The top paper's title is in our subject; only the reader's part may say "automatic"."""
+    reply = _reply(subject=f"{prefix}arXiv digest · Thu 28 Aug 2025 · 3 papers · {title}…")
+    assert automatic_reason(reply) is None
+    assert asks_to_leave(reply.subject, reply.text)
+    assert automatic_reason(_reply(subject=f"Automatic reply: {prefix}arXiv digest · 1 paper · {title}")) \
+        == "out-of-office subject"
 
 
 def test_reply_tokens_need_our_domain_and_the_prefix() -> None:

@@ -82,7 +82,7 @@ def test_create_app_wires_state_and_routes(tmp_path: Path) -> None:
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/healthz").json() == {"ok": True}
         assert client.post(f"/unsubscribe/{token}").status_code == 200
-        too_big = b"x" * 2048
+        too_big = b'--x\r\nContent-Disposition: form-data; name="padding"\r\n\r\n' + b"x" * 2048
         assert client.post("/inbound", content=too_big, headers=form | _auth("u", "p")).status_code == 413
         assert client.post("/inbound", content=too_big, headers=form | _auth("u", "q")).status_code == 401
         assert client.post("/events", content=b"[]").status_code == 403  # mounted; no public key set
