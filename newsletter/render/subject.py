@@ -6,6 +6,7 @@ import datetime as dt
 
 from newsletter.models import Digest
 
+from .math import render_math
 from .text import one_line, plural, short_date, shorten
 
 SUBJECT_MAX = 78  # RFC 5322's recommended line length; also about what a desktop inbox shows
@@ -18,7 +19,7 @@ def digest_subject(digest: Digest, max_length: int = SUBJECT_MAX) -> str:
     head = _SEP.join(("arXiv digest", short_date(digest.date), plural(len(digest.entries), "paper")))
     if not digest.entries:
         return head
-    title = one_line(digest.entries[0].paper.title)  # one line: no header folding tricks
+    title = render_math(one_line(digest.entries[0].paper.title))  # one line: no header folding tricks
     room = max_length - len(head) - len(_SEP)
     if room < _MIN_TITLE:
         return head

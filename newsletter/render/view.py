@@ -10,6 +10,7 @@ import jinja2
 
 from newsletter.models import Digest, DigestEntry, ScoreSource
 
+from .math import render_math
 from .text import one_line
 
 TEMPLATE_PACKAGE = "newsletter.templates"
@@ -47,11 +48,11 @@ def _view(number: int, entry: DigestEntry) -> EntryView:
         number=number,
         arxiv_id=paper.arxiv_id,
         category=paper.primary_category,
-        title=one_line(paper.title),
+        title=_readable(paper.title),
         authors=", ".join(one_line(a) for a in paper.authors),
         authors_short=_short_authors([one_line(a) for a in paper.authors]),
-        abstract=one_line(paper.abstract),
-        comment=one_line(score.comment),
+        abstract=_readable(paper.abstract),
+        comment=_readable(score.comment),
         relevance=score.relevance,
         novelty=score.novelty,
         source=score.source,
@@ -59,6 +60,11 @@ def _view(number: int, entry: DigestEntry) -> EntryView:
         abs_url=paper.abs_url,
         pdf_url=paper.pdf_url,
     )
+
+
+def _readable(text: str) -> str:
+    """One line, with its LaTeX as Unicode where that loses nothing (both the HTML and text parts)."""
+    return render_math(one_line(text))
 
 
 def _short_authors(names: list[str]) -> str:

@@ -20,6 +20,7 @@ import pytest
 
 from newsletter.models import Digest, DigestEntry, Paper, Score
 from newsletter.render import render_digest
+from newsletter.render.math import render_math
 from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, thirty_paper_digest
 
 pytestmark = pytest.mark.browser
@@ -112,7 +113,7 @@ def test_digest_in_headless_chromium(tmp_path: Path) -> None:
     rendered = render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO)
     page = tmp_path / "digest.html"
     page.write_text(rendered.html, encoding="utf-8")
-    titles = [" ".join(e.paper.title.split()) for e in digest.entries]
+    titles = [render_math(" ".join(e.paper.title.split())) for e in digest.entries]
     artifacts = _artifacts()
 
     for width in WIDTHS:
