@@ -15,12 +15,17 @@ Markdown part, which gets the same text, never loses information either.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Literal
 
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+# pylatexenc warns about every malformed span; such a span is left as written here, which is
+# all the service needs to know, so its warnings would only be noise in the service's log.
+logging.getLogger("pylatexenc").setLevel(logging.ERROR)
 
 SpanKind = Literal["math", "escape"]
 
