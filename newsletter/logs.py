@@ -15,6 +15,15 @@ _SECRET_PATTERNS = [
     re.compile(r"SG\.[\w-]{10,}\.[\w-]{10,}"),  # SendGrid keys
     re.compile(r"\bsk-[\w-]{16,}"),  # OpenAI-style keys
 ]
+# Credentials in URLs (a feed or API base URL can carry them): the userinfo of
+# `https://user:pw@host/`, and the value of a query parameter whose name says it is secret
+# (key, api_key, X-Api-Key, token, access_token, password, secret, sig, X-Amz-Signature, …).
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]+@")
+_URL_SECRET_PARAM = re.compile(
+    r"(?i)([?&;](?:[\w.-]*?[_.-])?"
+    r"(?:api_?key|key|token|password|passwd|pwd|pass|secret|sig|signature|auth|credentials?)=)"
+    r"[^&;#\s\"'<>]+"
+)
 
 
 _TRACEBACK = logging.Formatter()  # formats an attached traceback so it can be masked
@@ -27,7 +36,13 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub("***", text)
-    return text
+    return mask_url_credentials(text)
+
+
+def mask_url_credentials(text: str) -> str:
+    """`text` with the user and password of every URL, and secret-named query values, masked."""
+    text = _URL_USERINFO.sub(r"\1***@", text)
+    return _URL_SECRET_PARAM.sub(r"\1***", text)
 
 
 class SecretFilter(logging.Filter):

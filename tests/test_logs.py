@@ -62,6 +62,40 @@ def test_mask_secrets_knows_the_shapes_and_the_given_values() -> None:
     assert mask_secrets("nothing secret here") == "nothing secret here"
 
 
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_credentials_in_urls_are_masked_in_messages_and_tracebacks(capture: Captured, fmt: str) -> None:
+    logger, handler, out = capture
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    url = "https://digest:s3cr3t-pw@feeds.example.net/atom/cs.CV?key=K3Y-value&X-Amz-Signature=abcd&page=2"
+    logger.warning("fetching %s failed", url)
+    try:
+        raise ConnectionError(f"cannot reach {url}")
+    except ConnectionError:
+        logger.exception("feed down")
+    text = out.getvalue()
+    for secret in ("digest:", "s3cr3t-pw", "K3Y-value", "abcd"):
+        assert secret not in text
+    assert "https://***@feeds.example.net/atom/cs.CV?key=***&X-Amz-Signature=***&page=2" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("http://user@host/x", "http://***@host/x"),
+        ("https://u:p@ss@host:8080/a, ada@example.org", "https://***@host:8080/a, ada@example.org"),
+        ("https://h/p?api_key=Z&token=T;sig=9#f", "https://h/p?api_key=***&token=***;sig=***#f"),
+        ("https://h/?access_token=abc&client_secret=d&password=e", "https://h/?access_token=***&client_secret=***&password=***"),
+        # ordinary parameters, addresses and plain URLs stay as they are
+        ("https://export.arxiv.org/api/query?search_query=cat:cs.CV&keyword=x&monkey=y",
+         "https://export.arxiv.org/api/query?search_query=cat:cs.CV&keyword=x&monkey=y"),
+        ("mailto:ada@example.org and ada@example.org", "mailto:ada@example.org and ada@example.org"),
+    ],
+)
+def test_url_masking_takes_credentials_only(text: str, masked: str) -> None:
+    assert mask_secrets(text) == masked
+
+
 def test_an_atomic_write_keeps_the_files_permissions(tmp_path: Path) -> None:
     import os
 

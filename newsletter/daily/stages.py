@@ -22,7 +22,7 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.papers import load_day, save_day
-from newsletter.files import atomic_write_text
+from newsletter.files import atomic_write_text, private_folder
 from newsletter.mail.compose import compose, reply_address, unsubscribe_url
 from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, DigestEntry, Subscriber
@@ -133,8 +133,9 @@ def _write_preview(
     base = folder / digest_date.isoformat()
     name = safe_filename(address)
     paths = (base / f"{name}.md", base / f"{name}.html")
-    atomic_write_text(paths[0], markdown)
-    atomic_write_text(paths[1], html)
+    private_folder(folder)  # a preview holds the reader's unsubscribe link: owner-only, like the outbox
+    atomic_write_text(paths[0], markdown, private=True)
+    atomic_write_text(paths[1], html, private=True)
     return paths
 
 

@@ -12,7 +12,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from urllib.parse import quote
 
-from newsletter.files import atomic_write_bytes, write_new_file
+from newsletter.files import atomic_write_bytes, private_folder, write_new_file
 from newsletter.mail.base import PermanentSendError
 from newsletter.mail.compose import to_mime
 from newsletter.models import OutgoingEmail
@@ -38,7 +38,11 @@ def safe_filename(address: str) -> str:
 
 
 class OutboxTransport:
-    """Writes `<folder>/<digest date>/<address>.eml`; the date folder comes from the digest id."""
+    """Writes `<folder>/<digest date>/<address>.eml`; the date folder comes from the digest id.
+
+    Each message holds the reader's unsubscribe token (in the links and the Reply-To address), so
+    the files are owner-only (0600) in owner-only folders (0700), like `state.db`.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -70,10 +74,11 @@ class OutboxTransport:
         path = self.path_for(email)
         data = to_mime(email).as_bytes(policy=_POLICY)
         try:
+            private_folder(self.folder)  # the root too: it lists every reader's address
             if email.category == "digest":  # a digest sent again is the same digest: replace it
-                atomic_write_bytes(path, data)
+                atomic_write_bytes(path, data, private=True)
             else:  # each alert is sent once, so a second of the same kind and day is news: keep both
-                path = write_new_file(_numbered(path), data)
+                path = write_new_file(_numbered(path), data, private=True)
         except OSError as exc:  # read-only mount, full disk, a file where the folder should be
             raise PermanentSendError(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from exc
         log.debug("wrote %s", path)

@@ -23,12 +23,12 @@ from filelock import FileLock
 
 from newsletter.files import atomic_write_bytes
 from newsletter.models import Subscriber
+from newsletter.readers.criteria import one_line_text, read_criteria
 from newsletter.settings import Settings, parse_local_time
 from newsletter.taxonomy import category_problem
 
 COLUMNS = ("email", "name", "criteria", "categories", "timezone", "send_at", "authors")
 OVERRIDES = ("min_relevance", "min_novelty", "max_papers")
-CRITERIA_MAX_BYTES = 64 * 1024
 T = TypeVar("T")
 
 
@@ -71,31 +71,6 @@ class Roster:
 
 def split_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[;,]", value) if part.strip())
-
-
-def _read_criteria(folder: Path, value: str) -> tuple[Path, str]:
-    """Read one criteria file (a path relative to the roster's folder); ValueError says why not."""
-    if not value:
-        raise ValueError("is required (a criteria file, relative to the roster's folder)")
-    given = Path(value)
-    if given.is_absolute() or ".." in given.parts:
-        # SPEC: relative to the roster's folder. Anything else could feed any file the service can
-        # read (its own environment with the API keys, say) to the LLM and into digests.
-        raise ValueError(f"must be a path inside the roster's folder ({folder}), without '..'")
-    path = (folder / given).resolve()
-    if not path.is_file():
-        raise ValueError(f"criteria file not found: {path}")
-    size = path.stat().st_size
-    if size > CRITERIA_MAX_BYTES:
-        raise ValueError(f"criteria file is {size} bytes, over the {CRITERIA_MAX_BYTES}-byte cap")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"criteria file is not UTF-8 text (byte {exc.start})") from None
-    text = text.replace("\r\n", "\n").strip("\n")
-    if not text.strip():
-        raise ValueError(f"criteria file is empty: {path}")
-    return path, text
 
 
 def _int_override(value: str, low: int, high: int) -> int | None:
@@ -153,7 +128,8 @@ def parse_row(
             raise ValueError("must be a local time as HH:MM (e.g. 07:00)") from None
 
     address = check("email", email)
-    criteria = check("criteria", lambda v: _read_criteria(folder, v))
+    name = check("name", one_line_text)
+    criteria = check("criteria", lambda v: read_criteria(folder, v))
     cats = check("categories", categories)
     tz = check("timezone", timezone)
     at = check("send_at", send_at)
@@ -167,7 +143,7 @@ def parse_row(
         email=address,
         criteria=criteria[1],
         criteria_path=criteria[0],
-        name=(row.get("name") or "").strip(),
+        name=name or "",
         categories=cats or settings.default_categories,
         timezone=tz or settings.timezone,
         send_at=at or settings.send_at,

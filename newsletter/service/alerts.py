@@ -28,6 +28,7 @@ from newsletter.db import feedback as feedback_db
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import AuditTotals, audit_totals
 from newsletter.db.runs import DayCost, day_cost
+from newsletter.logs import mask_secrets
 from newsletter.mail.base import SendError, Transport
 from newsletter.mail.compose import compose
 from newsletter.models import OutgoingEmail, RenderedDigest
@@ -46,6 +47,12 @@ class Alert:
     day: dt.date  # the announcement date it concerns (the outbox folder)
     subject: str
     lines: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        # Error texts quote URLs (the feed's, with its credentials if it has any) and exceptions:
+        # the mail to the admin is masked like the log.
+        object.__setattr__(self, "subject", mask_secrets(self.subject))
+        object.__setattr__(self, "lines", tuple(mask_secrets(line) for line in self.lines))
 
     @property
     def text(self) -> str:

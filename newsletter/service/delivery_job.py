@@ -59,7 +59,7 @@ class DeliveryJob:
                 roster = context.roster()
             except RosterError as exc:
                 error = str(exc)
-                if error != state.tick_error:  # once, not every tick: /healthz keeps showing it
+                if error != state.tick_error:  # once, not every tick (/healthz says the tick failed)
                     log.error("delivery tick: %s", error)
                 context.alerter.send(roster_file_alert(newest, error), now)
                 state.record_tick(now, error)

@@ -75,7 +75,9 @@ class FetchJob:
             # A broken subscriber list is alerted by the delivery side; fetch what the readers
             # last wanted, so the day is stored by the time the list is fixed.
             if not self._last_categories:
-                return "failed", f"the subscriber list cannot be read, so nor its categories: {exc}"
+                error = f"the subscriber list cannot be read, so nor its categories: {exc}"
+                log.warning("fetching %s: %s", want, error)  # /healthz says "failed", the log why
+                return "failed", error
             log.warning("fetching %s for the categories last read: %s", want, exc)
             subscribers = []
         categories = sorted(

@@ -6,6 +6,9 @@ running, the delivery job has not ticked for a while, the expected announcement 
 stored past the fetch retry bound, or a due digest has waited for longer than a grace period.
 Digests that failed are reported (status "degraded") but answer 200: restarting the container
 does not fix a bounced address, and the admin alert already told someone.
+
+/healthz answers anyone who asks, so it shows states, dates and counts only: never an error's
+text, which can name paths, URLs (with credentials) or addresses. The details are in the log.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class ServiceState:
     due_since: dt.datetime | None = None  # since when `due` has been non-zero
     failed: dict[str, str] = field(default_factory=dict)  # address → reason, open windows only
     unknown: list[str] = field(default_factory=list)
+    logged_health_error: str | None = None  # the last health problem logged (once, not every check)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def mark_running(self) -> None:
@@ -81,6 +85,13 @@ class ServiceState:
             copy = dataclasses.replace(self, failed=dict(self.failed), unknown=list(self.unknown))
         return copy
 
+    def first_report(self, error: str | None) -> bool:
+        """True when `error` differs from the last one reported (so it is logged once)."""
+        with self._lock:
+            new = error is not None and error != self.logged_health_error
+            self.logged_health_error = error
+        return new
+
     def record_due(self, due: int, now: dt.datetime) -> None:
         with self._lock:
             if due and not self.due:
@@ -112,19 +123,21 @@ def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[
     try:
         stored = latest_day(db)
         last_run = _last_run(db)
+        error = None
     except (sqlite3.Error, DatabaseError) as exc:
-        problems.append(f"database: {exc}")
-        stored, last_run = None, None
+        problems.append("the database cannot be read (see the log)")
+        stored, last_run, error = None, None, str(exc)
+    if state.first_report(error):
+        log.error("health check: the database cannot be read: %s", error)
     body["last_fetch"] = {
         "announcement_date": _iso(stored[0]) if stored else None,
         "fetched_at": stored[1] if stored else None,
         "expected": _iso(snap.fetch_want),
         "status": snap.fetch_status,
-        "error": snap.fetch_error,
         "checked_at": _iso(snap.fetch_at),
     }
     body["last_delivery_run"] = last_run
-    body["last_tick"] = {"at": _iso(snap.tick_at), "error": snap.tick_error}
+    body["last_tick"] = {"at": _iso(snap.tick_at), "status": "failed" if snap.tick_error else "ok"}
     body["digests"] = {"due": snap.due, "due_since": _iso(snap.due_since),
                        "failed": len(snap.failed), "unknown": len(snap.unknown)}
 
@@ -137,16 +150,16 @@ def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[
     last_tick = snap.tick_at or state.started_at
     if now - last_tick > stale_after:
         problems.append(f"the delivery job has not run since {last_tick.isoformat()}")
+    # The errors' texts are in the log (the jobs log them as they happen), never here.
     if snap.fetch_status == "overdue":
-        problems.append(f"the announcement of {_iso(snap.fetch_want)} is overdue:"
-                        f" {snap.fetch_error or 'not fetched'}")
+        problems.append(f"the announcement of {_iso(snap.fetch_want)} is overdue (see the log)")
     due_since = snap.due_since
     if snap.due and due_since is not None and now - due_since > state.overdue_grace:
         problems.append(f"{snap.due} digest(s) due since {due_since.isoformat()} are not sent")
     if snap.fetch_status == "failed":
-        warnings.append(f"the last fetch failed (retrying): {snap.fetch_error}")
+        warnings.append("the last fetch failed, retrying (see the log)")
     if snap.tick_error:
-        warnings.append(f"the last delivery tick failed: {snap.tick_error}")
+        warnings.append("the last delivery tick failed (see the log)")
     if snap.failed:
         warnings.append(f"{len(snap.failed)} digest(s) failed")
     if snap.unknown:

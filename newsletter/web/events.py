@@ -5,7 +5,10 @@ package's `EventWebhook` helper against `SENDGRID_WEBHOOK_PUBLIC_KEY` (empty = r
 signed timestamp must be within `MAX_SKEW` of our clock, which the helper does not check — without
 it a captured batch could be replayed forever. SendGrid retries a batch on any non-2xx answer, so
 refusals are 403 (nothing to retry into success), a malformed signed body 400, and 500 only when
-the database could not store it (so SendGrid tries again later).
+the database could not store it (so SendGrid tries again later). A signed batch nested deeper
+than `MAX_DEPTH` (a poison batch: real events are three levels deep) is malformed too: 400 and a
+log line, nothing of it stored. Without the bound, the JSON decoder's RecursionError was a 500,
+which SendGrid retries with the same body.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_SKEW = dt.timedelta(minutes=10)
 MAX_EVENTS_BYTES = 5 * 1024 * 1024  # SendGrid batches up to ~1 MB or 1,000 events
+# batch → event → a list value (category) is 3; custom args are flat strings. Far below the
+# interpreter's recursion limit, so no later step (hashing an event, say) can hit it either.
+MAX_DEPTH = 16
 
 
 @functools.lru_cache(maxsize=4)
@@ -77,6 +83,38 @@ def check_signature(
     return None if valid else "the signature does not match"
 
 
+def _depth_exceeded(value: object, limit: int) -> bool:
+    """Whether `value` nests containers deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def decode_batch(body: bytes) -> object:
+    """The batch's JSON; ValueError (naming the event) for a body that is not JSON or nests too deep."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise ValueError(f"the body is nested deeper than {MAX_DEPTH} levels") from None
+    if isinstance(payload, list):
+        for position, raw in enumerate(payload):
+            if _depth_exceeded(raw, MAX_DEPTH - 1):
+                raise ValueError(f"event {position} is nested deeper than {MAX_DEPTH} levels")
+    elif _depth_exceeded(payload, MAX_DEPTH):
+        raise ValueError(f"the body is nested deeper than {MAX_DEPTH} levels")
+    return payload
+
+
 async def events_endpoint(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     db: Database = request.app.state.db
@@ -92,7 +130,7 @@ async def events_endpoint(request: Request) -> Response:
         log.warning("event webhook batch refused: %s", refused)
         return PlainTextResponse("forbidden", status_code=403)
     try:
-        events = parse_batch(json.loads(body))
+        events = parse_batch(decode_batch(body))
     except (ValueError, EventError) as exc:
         # Signed by SendGrid yet unreadable: retrying will not fix it, so say 400 and log why.
         log.error("signed event webhook batch rejected: %s", exc)

@@ -116,8 +116,12 @@ def _paper_links(markdown: str) -> list[str]:
 def test_dry_run_writes_previews_and_sends_nothing(site: Path) -> None:
     code, output = run("--date", DAY, "--dry-run")
     assert code == 0, output
-    previews = sorted(p.name for p in (site / "var" / "preview" / DAY).iterdir())
+    folder = site / "var" / "preview" / DAY
+    previews = sorted(p.name for p in folder.iterdir())
     assert previews and all(p.endswith((".md", ".html")) for p in previews)
+    # a preview holds the reader's unsubscribe link, like the outbox: owner-only
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}
+    assert (folder.stat().st_mode & 0o777, folder.parent.stat().st_mode & 0o777) == (0o700, 0o700)
     assert outbox(site) == {}
     assert delivery_store.for_date(Database.open(site / "var" / "state.db"), dt.date(2025, 8, 28)) == {}
 

@@ -131,3 +131,33 @@ def test_discarding_a_partial_write_leaves_other_readers_files_alone(tmp_path: P
     OutboxTransport(tmp_path).discard_partial("ada@example.org", "2025-08-28")
     assert not mine.exists()
     assert theirs.exists()  # maybe another run's send in progress
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_messages_are_owner_only_like_the_database(tmp_path: Path) -> None:
+    """Each file holds the reader's unsubscribe token: 0600 files in 0700 folders, whatever the umask."""
+    outbox_folder = tmp_path / "data" / "outbox"
+    outbox = OutboxTransport(outbox_folder)
+    old = os.umask(0o022)
+    try:
+        digest = Path(outbox.send(message("ada@example.org")))
+        alert = Path(outbox.send(message("admin@example.org", category="alert-run")))
+    finally:
+        os.umask(old)
+    assert (_mode(digest), _mode(alert)) == (0o600, 0o600)
+    assert (_mode(digest.parent), _mode(outbox_folder), _mode(outbox_folder.parent)) == (0o700, 0o700, 0o700)
+
+
+def test_an_outbox_written_before_is_made_owner_only_as_it_is_written_again(tmp_path: Path) -> None:
+    day = tmp_path / "2025-08-28"
+    day.mkdir()
+    old_file = day / "ada@example.org.eml"
+    old_file.write_text("an older digest, world-readable")
+    for path, mode in ((tmp_path, 0o755), (day, 0o755), (old_file, 0o644)):
+        os.chmod(path, mode)
+    digest = Path(OutboxTransport(tmp_path).send(message("ada@example.org")))
+    assert digest == old_file
+    assert (_mode(digest), _mode(day), _mode(tmp_path)) == (0o600, 0o700, 0o700)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.readers.roster import CRITERIA_MAX_BYTES, add_row, load_roster
+from newsletter.readers.criteria import CRITERIA_MAX_BYTES
+from newsletter.readers.roster import add_row, load_roster
 from newsletter.settings import Settings
 
 HEADER = "email,criteria,min_relevance,min_novelty,max_papers\n"

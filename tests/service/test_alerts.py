@@ -68,6 +68,14 @@ def test_html_of_an_alert_is_escaped() -> None:
     assert "&lt;b&gt;bad&lt;/b&gt;" in alert.html
 
 
+def test_credentials_in_an_error_text_never_reach_the_alert() -> None:
+    error = "HTTP 401 from https://digest:hunter2pw@feeds.example.net/atom?api_key=K3Y-s3cret&page=2"
+    alert = fetch_alert(DAY, error, waited=dt.timedelta(hours=8))
+    for text in (alert.text, alert.html, alert.subject):
+        assert "hunter2pw" not in text and "K3Y-s3cret" not in text
+    assert "https://***@feeds.example.net/atom?api_key=***&amp;page=2" in alert.html
+
+
 def test_cost_line_sums_the_days_runs_but_not_dry_runs(db: Database) -> None:
     for kind, cost, calls in (("prepare", 0.25, 10), ("run", 0.05, 2), ("dry-run", 9.0, 99)):
         record = run_log.start_run(db, run_log.RunRecord(kind=kind, started_at=NOW, digest_date=DAY))

@@ -78,7 +78,7 @@ def test_failures_are_reported_but_answer_200(db: Database) -> None:
         (lambda s: s.record_tick(NOW - dt.timedelta(minutes=30), None),
          "the delivery job has not run since"),
         (lambda s: s.record_fetch(dt.date(2025, 8, 28), "overdue", "stale feed", NOW),
-         "is overdue: stale feed"),
+         "the announcement of 2025-08-28 is overdue (see the log)"),
     ],
 )
 def test_a_service_not_doing_its_job_answers_503(
@@ -108,7 +108,7 @@ def test_an_unreadable_database_answers_503(db: Database) -> None:
     db.read().execute("DROP TABLE runs")
     code, body = health_status(db, healthy_state(), NOW)
     assert code == 503
-    assert body["problems"][0].startswith("database:")
+    assert body["problems"][0] == "the database cannot be read (see the log)"
 
 
 def test_unknown_state_fields_are_refused() -> None:
@@ -137,3 +137,35 @@ def test_the_last_runs_errors_are_counted_not_quoted(db: Database) -> None:
     assert body["last_delivery_run"]["errors"] == 2
     assert body["last_delivery_run"]["failures"] == 2
     assert "example.org" not in json.dumps(body)
+
+
+SECRET_URL = "https://digest:hunter2pw@feeds.example.net/atom/cs.CV?key=K3Y-s3cret&sig=abc"
+
+
+def test_healthz_shows_states_and_counts_never_paths_urls_or_error_texts(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    roster = tmp_path / "private" / "subscribers.csv"
+    state = healthy_state()
+    state.record_fetch(dt.date(2025, 8, 28), "failed", f"HTTP 503 from {SECRET_URL}", NOW)
+    state.record_tick(NOW, f"roster not found: {roster} (set NEWSLETTER_SUBSCRIBERS)")
+    state.record_problems({"a@example.org": f"cannot write {tmp_path}/outbox: read-only"}, [])
+    response = client(db, state).get("/healthz")
+    assert response.status_code == 200
+    text = response.text
+    for leak in (str(tmp_path), "hunter2pw", "K3Y-s3cret", "feeds.example.net", "example.org", "HTTP 503"):
+        assert leak not in text
+    body = response.json()
+    assert body["last_fetch"]["status"] == "failed"
+    assert body["last_tick"]["status"] == "failed"
+    assert body["warnings"] == ["the last fetch failed, retrying (see the log)",
+                                "the last delivery tick failed (see the log)", "1 digest(s) failed"]
+
+    state.record_fetch(dt.date(2025, 8, 28), "overdue", f"stale feed at {SECRET_URL}", NOW)
+    db.read().execute("DROP TABLE runs")
+    for _ in range(3):  # a container health check asks every few seconds: logged once
+        code, body = health_status(db, state, NOW)
+    assert code == 503
+    assert str(tmp_path) not in json.dumps(body) and "hunter2pw" not in json.dumps(body)
+    logged = [r.getMessage() for r in caplog.records if "database cannot be read" in r.getMessage()]
+    assert len(logged) == 1 and "no such table: runs" in logged[0]

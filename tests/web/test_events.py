@@ -269,3 +269,37 @@ def test_a_long_chunked_body_is_refused_before_it_fills_the_memory(hook: Hook) -
 
     assert sent[0]["status"] == 413
     assert pulled <= 6  # the 5 MiB cap in 1 MiB chunks, not all 20 (an endless body never ends)
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        # far past Python's recursion limit: the decoder itself used to raise RecursionError (a 500)
+        (_nested(100_000).encode(), "the body is nested deeper than 16 levels"),
+        (b'{"a": ' * 50_000 + b"1" + b"}" * 50_000, "the body is nested deeper than 16 levels"),
+        # one poison event among good ones, shallow enough to decode: refused by the bound
+        (json.dumps([event("bounce"), {**event("processed", eid="ev-2"), "x": json.loads(_nested(600))}])
+         .encode(), "event 1 is nested deeper than 16 levels"),
+    ],
+)
+def test_a_signed_poison_batch_is_a_400_with_a_log_line_and_stores_nothing(
+    hook: Hook, payload: bytes, needle: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = hook.client.post("/events", content=payload, headers=hook.signer.headers(payload))
+    assert answer.status_code == 400
+    assert needle in answer.text
+    assert any(needle in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    assert event_store.counts(hook.db) == {}
+    assert not subscribers.is_suppressed(hook.db, READER)
+
+
+def test_events_nested_up_to_the_bound_are_read(hook: Hook) -> None:
+    deep = json.loads(_nested(14))  # batch → event → 14 levels of lists: 16 in all
+    answer = hook.post([event("delivered", category=deep)])
+    assert answer.status_code == 200
+    assert answer.json()["recorded"] == 1
+    assert hook.post([event("delivered", eid="ev-2", category=[deep])]).status_code == 400
