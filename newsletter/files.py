@@ -1,4 +1,5 @@
 """All file writes go through here: write to a temporary file beside the target, then rename.
+And the one removal: whole dated folders (`outbox/<date>/`, `preview/<date>/`) past retention.
 
 `private=True` is for files that hold a reader's token (outbox messages, previews): the file is
 owner-only (0600) and its folder too (0700), like `state.db`, whatever the umask says.
@@ -7,8 +8,10 @@ owner-only (0600) and its folder too (0700), like `state.db`, whatever the umask
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import itertools
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -100,3 +103,25 @@ def _complete_temporary(path: Path, data: bytes, mode: int) -> Iterator[str]:
 def atomic_write_text(path: Path, text: str, *, newline: str = "\n", private: bool = False) -> None:
     data = text if newline == "\n" else text.replace("\n", newline)
     atomic_write_bytes(path, data.encode("utf-8"), private=private)
+
+
+def remove_dated_folders(root: Path, before: dt.date) -> list[Path]:
+    """Remove the folders `root/YYYY-MM-DD` dated before `before`; returns those removed.
+
+    Anything else in `root` is left alone, and so is a symbolic link (its target is not ours).
+    """
+    removed = []
+    try:
+        entries = sorted(root.iterdir())
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        try:
+            day = dt.date.fromisoformat(entry.name)
+        except ValueError:
+            continue
+        if len(entry.name) != 10 or day >= before or entry.is_symlink() or not entry.is_dir():
+            continue
+        shutil.rmtree(entry)
+        removed.append(entry)
+    return removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import zoneinfo
 from pathlib import Path
@@ -25,7 +26,27 @@ class ConfigError(Exception):
     """A setting is missing or bad; the message names the environment variable."""
 
 
+MIN_RETENTION_DAYS = 7
 _LOCAL_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")  # 07:00 or 7:00
+
+
+def parse_nameserver(value: str) -> tuple[str, int]:
+    """A resolver as `1.1.1.1`, `127.0.0.1:5353`, `::1` or `[::1]:5353`; ValueError says the form."""
+    text = value.strip()
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "53"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"{value!r} must be a resolver's IP address, optionally with :port") from None
+    if not 0 < number < 65536:
+        raise ValueError(f"{value!r}: the port must be 1 to 65535")
+    return host, number
 
 
 def parse_local_time(value: str) -> dt.time:
@@ -95,6 +116,11 @@ class Settings(BaseSettings):
     overdue_grace_minutes: float = Field(default=30.0, gt=0)  # /healthz is 503 past this
 
     admin_email: str = ""
+    # Papers, scores, runs and outbox/preview folders older than this many days are pruned by the
+    # service once a day; 0 keeps everything. Below a week a day could go while still being sent.
+    retention_days: int = Field(default=365, ge=0)
+    # The resolver `newsletter check` asks for the mail domains' records; empty = the system's.
+    dns_server: str = ""
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("timezone")
@@ -111,6 +137,21 @@ class Settings(BaseSettings):
     def _hours_and_minutes(cls, value: object) -> object:
         """The roster's form; seconds would be silently dropped by the minute-wise schedule."""
         return parse_local_time(value) if isinstance(value, str) else value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _a_week_at_least(cls, value: int) -> int:
+        if 0 < value < MIN_RETENTION_DAYS:
+            raise ValueError(f"must be 0 (keep everything) or at least {MIN_RETENTION_DAYS}: a digest"
+                             " stays due for up to three days after its announcement")
+        return value
+
+    @field_validator("dns_server")
+    @classmethod
+    def _nameserver(cls, value: str) -> str:
+        if value.strip():
+            parse_nameserver(value)
+        return value.strip()
 
     @field_validator("arxiv_extra_holidays")
     @classmethod

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fakes.llm_server",
     "tests.fakes.sendgrid_server",
     "tests.fakes.inbound",
+    "tests.fakes.dns_server",
 ]
 
 DATA = Path(__file__).parent / "data"

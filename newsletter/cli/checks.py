@@ -1,6 +1,6 @@
 """`newsletter check`: is everything in place? Settings, roster, criteria, templates, database,
-and where configured arXiv (feed and API), the LLM (one tiny request) and SendGrid (sandbox mode:
-sends nothing).
+and where configured arXiv (feed and API), the LLM (one tiny request), SendGrid (sandbox mode:
+sends nothing) and the DNS records that make mail arrive (SPF, DKIM, DMARC, the reply MX).
 
 Each check is a function returning a `Check`; `run_checks` prints them as one table and returns
 the exit code: 1 when any check failed, 0 otherwise (warnings do not fail).
@@ -262,13 +262,28 @@ def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
     return Check("SendGrid", "ok", f"{settings.sendgrid_host} accepted a sandbox message (nothing sent)")
 
 
+def check_dns(settings: Settings) -> list[Check]:
+    """The From and reply domains' records for SendGrid (newsletter/mail/dns_records.py)."""
+    if not settings.uses_sendgrid:
+        return [Check("DNS", "skip", "SENDGRID_API_KEY unset: no mail leaves this machine")]
+    from newsletter.mail.dns_records import Nameserver, sender_records
+    from newsletter.settings import parse_nameserver
+
+    server = Nameserver(*parse_nameserver(settings.dns_server)) if settings.dns_server else None
+    from_domain = settings.from_email.rpartition("@")[2]
+    rows = sender_records(from_domain, settings.reply_domain, nameserver=server,
+                          timeout=min(settings.http_timeout, 5.0))
+    return [Check(row.name, row.status, row.detail) for row in rows]
+
+
 def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> list[Check]:
     roster_check, roster = check_roster(settings)
     checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
               check_database(settings), check_outbox(settings), check_calendar(settings, now),
               check_cut(settings, roster, now)]
     if network:
-        checks += [*check_arxiv(settings, roster, now), check_llm(settings), check_sendgrid(settings, now)]
+        checks += [*check_arxiv(settings, roster, now), check_llm(settings), check_sendgrid(settings, now),
+                   *check_dns(settings)]
     return checks
 
 

@@ -45,3 +45,9 @@ def last_feedback_id(db: Database) -> int:
     """The newest feedback row already forwarded (a feedback alert's key is that row's id); 0 if none."""
     row = db.read().execute("SELECT MAX(CAST(key AS INTEGER)) FROM alerts WHERE kind='feedback'").fetchone()
     return int(row[0] or 0)
+
+
+def last_sent_at(db: Database, kind: str) -> dt.datetime | None:
+    """When the newest alert of `kind` was recorded (sent, logged or failed); None if never."""
+    row = db.read().execute("SELECT MAX(sent_at) FROM alerts WHERE kind=?", (kind,)).fetchone()
+    return dt.datetime.fromisoformat(row[0]) if row[0] else None

@@ -187,3 +187,26 @@ def counts(db: Database, digest_ids: Sequence[str] | None = None) -> dict[str, i
         params = list(digest_ids)
     rows = db.read().execute(sql + " GROUP BY event", params).fetchall()
     return {str(r["event"]): int(r["n"]) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class MailEventCounts:
+    """What SendGrid reported in a span of time: the admin's daily cost line shows it."""
+
+    delivered: int = 0
+    bounces: int = 0
+    hard_bounces: int = 0  # of the bounces, the permanent ones (the address is suppressed)
+    spam_reports: int = 0
+
+
+def received_counts(db: Database, since: dt.datetime, until: dt.datetime) -> MailEventCounts:
+    """Events received on /events after `since` up to `until` (by when they arrived, so that
+    consecutive spans count each event once, however late SendGrid sends it)."""
+    row = db.read().execute(
+        "SELECT COALESCE(SUM(event = 'delivered'), 0), COALESCE(SUM(event = 'bounce'), 0),"
+        " COALESCE(SUM(event = 'bounce' AND COALESCE(bounce_type, 'bounce') = 'bounce'), 0),"
+        " COALESCE(SUM(event = 'spamreport'), 0)"
+        " FROM events WHERE received_at > ? AND received_at <= ?",
+        (since.astimezone(dt.UTC).isoformat(), until.astimezone(dt.UTC).isoformat()),
+    ).fetchone()
+    return MailEventCounts(*(int(value) for value in row))

@@ -24,6 +24,7 @@ from newsletter.daily.summary import RunSummary
 from newsletter.db import Database
 from newsletter.db import alerts as alert_log
 from newsletter.db import deliveries as delivery_store
+from newsletter.db import events as event_store
 from newsletter.db import feedback as feedback_db
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import AuditTotals, audit_totals
@@ -177,11 +178,40 @@ def feedback_alert(db: Database, day: dt.date, admin: str) -> Alert | None:
                  subject=f"arXiv Digest: {len(replies)} new reply(ies) from readers", lines=tuple(lines))
 
 
-def cost_alert(cost: DayCost, audits: AuditTotals | None = None) -> Alert:
-    """The day's cost line, and what the day's audits (if any) measured of the cut."""
+# Gmail asks bulk senders to keep spam reports under 0.3 % of the mail delivered (0.1 % is safe).
+SPAM_RATE_LIMIT = 0.003
+
+
+def mail_events(db: Database, settings: Settings, now: dt.datetime) -> event_store.MailEventCounts | None:
+    """SendGrid's events received since the last cost line (the day before, for the first), for
+    the next cost line; None without SendGrid (the outbox has no events)."""
+    if not settings.uses_sendgrid:
+        return None
+    since = alert_log.last_sent_at(db, "cost") or now - dt.timedelta(days=1)
+    return event_store.received_counts(db, min(since, now), now)
+
+
+def _events_text(mail: event_store.MailEventCounts) -> str:
+    text = (f"SendGrid since the last cost line: {mail.delivered} delivered, {mail.bounces} bounce(s)"
+            f" ({mail.hard_bounces} hard), {mail.spam_reports} spam report(s)")
+    if mail.spam_reports and mail.delivered:
+        rate = mail.spam_reports / mail.delivered
+        text += f" ({rate:.2%} of delivered"
+        above = rate >= SPAM_RATE_LIMIT
+        text += "; Gmail and Yahoo spam-folder or refuse a sender above 0.3%)" if above else ")"
+    return text
+
+
+def cost_alert(
+    cost: DayCost, audits: AuditTotals | None = None, mail: event_store.MailEventCounts | None = None
+) -> Alert:
+    """The day's cost line, SendGrid's bounces and spam reports since the last one (`mail`, when
+    mail goes through SendGrid), and what the day's audits (if any) measured of the cut."""
     line = (f"{cost.digest_date:%Y-%m-%d}: {cost.served} digest(s) served, {cost.failures} failure(s);"
             f" LLM {cost.llm_calls} call(s), {cost.prompt_tokens:,} prompt + {cost.completion_tokens:,}"
             f" completion tokens, ${cost.cost_usd:.4f}")
+    if mail is not None:
+        line += f"; {_events_text(mail)}"
     lines = [line]
     if audits is not None and audits.audits:
         lines.append(f"audit day for {audits.audits} criteria text(s): {audits.describe()}")
@@ -261,4 +291,5 @@ def report_run(alerter: Alerter, summary: RunSummary, now: dt.datetime, *, whole
     if whole_day and not problem and not unknown:
         cost = day_cost(alerter.db, day)
         if cost.runs:
-            alerter.send(cost_alert(cost, audit_totals(alerter.db, day, day)), now)
+            mail = mail_events(alerter.db, alerter.settings, now)
+            alerter.send(cost_alert(cost, audit_totals(alerter.db, day, day), mail), now)

@@ -22,6 +22,7 @@ from newsletter.readers.roster import Roster, RosterError
 from newsletter.service.alerts import (
     cost_alert,
     feedback_alert,
+    mail_events,
     roster_alert,
     roster_file_alert,
     run_alert,
@@ -169,7 +170,8 @@ class DeliveryJob:
                 # with the LLM off) has no cost line to give
                 if cost.runs and (cost.served or cost.failures or cost.llm_calls):
                     audits = audit_totals(context.db, digest_date, digest_date)
-                    context.alerter.send(cost_alert(cost, audits), now)
+                    mail = mail_events(context.db, context.settings, now)
+                    context.alerter.send(cost_alert(cost, audits, mail), now)
         context.state.record_due(due, now)
         context.state.record_problems(failures, unknown)
 

@@ -4,7 +4,8 @@ APScheduler 3.11 in UTC with no persistent job store (the database says what is 
 - "fetch-when-shown": Monday–Friday 05:30 UTC, once the feed shows arXiv's Sunday–Thursday 20:00 US
   Eastern mailing (`schedule.fetch_trigger`), and "fetch-retry" every `fetch_retry_interval` (it
   does nothing once the expected day is stored);
-- "deliver" every `delivery_interval`.
+- "deliver" every `delivery_interval`;
+- "prune" once a day, from ten minutes after the start (`RetentionJob`, newsletter/service/retention.py).
 Jobs are thin: they read the clock once and call `FetchJob.tick(now)` (newsletter/service/fetch_job.py)
 or `DeliveryJob.tick(now)` (newsletter/service/delivery_job.py), both handed one `ServiceContext`
 (newsletter/service/context.py). The database, not a job store, says what is due, so a restart
@@ -33,6 +34,7 @@ from newsletter.service.context import ServiceContext
 from newsletter.service.delivery_job import DeliveryJob
 from newsletter.service.fetch_job import FetchJob
 from newsletter.service.health import health_status
+from newsletter.service.retention import RetentionJob
 from newsletter.service.schedule import fetch_trigger
 from newsletter.settings import ConfigError, Settings
 
@@ -43,12 +45,13 @@ log = logging.getLogger(__name__)
 
 
 class Service:
-    """The two jobs, handed one context (`ServiceContext.build(settings, db, ...)`)."""
+    """The jobs, handed one context (`ServiceContext.build(settings, db, ...)`)."""
 
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
         self.fetch = FetchJob(context)
         self.delivery = DeliveryJob(context)
+        self.retention = RetentionJob(context)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -105,7 +108,8 @@ def _job(context: ServiceContext, name: str, tick: Callable[[dt.datetime], objec
 
 
 def _scheduler(service: Service) -> BackgroundScheduler:
-    """The three jobs on a UTC scheduler, the first fetch and delivery ticks at once."""
+    """The jobs on a UTC scheduler, the first fetch and delivery ticks at once; the prune after the
+    catch-up of a restart, then daily."""
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -121,6 +125,9 @@ def _scheduler(service: Service) -> BackgroundScheduler:
     scheduler.add_job(_job(service.context, "deliver", service.delivery.tick),
                       IntervalTrigger(seconds=settings.delivery_interval, timezone=dt.UTC),
                       id="deliver", next_run_time=start + dt.timedelta(seconds=1))
+    scheduler.add_job(_job(service.context, "prune", service.retention.tick),
+                      IntervalTrigger(days=1, timezone=dt.UTC), id="prune",
+                      next_run_time=start + dt.timedelta(minutes=10))
     return scheduler
 
 

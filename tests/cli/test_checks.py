@@ -15,6 +15,7 @@ from newsletter.fetch.calendar import KNOWN_HOLIDAYS
 from newsletter.settings import load_settings
 from tests.conftest import make_site
 from tests.fakes.arxiv_server import FakeArxiv, Reply
+from tests.fakes.dns_server import FakeDNS
 from tests.fakes.llm_server import FakeLLM
 from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -22,14 +23,15 @@ NOW = dt.datetime(2025, 8, 28, 6, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> Path:
+def site(tmp_path: Path, fake_arxiv: FakeArxiv, fake_dns: FakeDNS, monkeypatch: pytest.MonkeyPatch) -> Path:
     rows = ["ada@example.org,criteria/generation-segmentation-matting.md,cs.CV,Europe/Berlin",
             "alan@example.org,criteria/vision-language-seven-topics.md,cs.AI;cs.CV,Asia/Tokyo"]
     return make_site(tmp_path, monkeypatch, rows, header="email,criteria,categories,timezone",
                      ARXIV_FEED_URL=fake_arxiv.feed_url, ARXIV_API_URL=fake_arxiv.api_url,
                      PUBLIC_URL="https://digest.example.org", FROM_EMAIL="digest@example.org",
                      WEBHOOK_USERNAME="sendgrid", WEBHOOK_PASSWORD="a-long-secret",
-                     ADMIN_EMAIL="admin@example.org", HTTP_TIMEOUT="5")
+                     ADMIN_EMAIL="admin@example.org", HTTP_TIMEOUT="5",
+                     REPLY_DOMAIN="reply.example.org", DNS_SERVER=fake_dns.address)
 
 
 def check(**overrides: object) -> tuple[int, str]:
@@ -48,7 +50,8 @@ def test_all_checks_pass_and_nothing_is_sent(
     assert set(checks) == {"settings", "roster", "criteria", "templates", "database", "outbox",
                            "arXiv calendar", "LLM cut"}
     for name in ("settings", "roster", "criteria", "templates", "database", "arXiv calendar", "LLM cut",
-                 "arXiv feed", "arXiv API", "LLM", "SendGrid"):
+                 "arXiv feed", "arXiv API", "LLM", "SendGrid", "SPF example.org", "DKIM example.org",
+                 "DMARC example.org", "MX reply.example.org"):
         row = next(line for line in output.splitlines() if re.match(rf"│ {re.escape(name)} +│", line))
         assert " ok " in row, row
     assert "2 subscriber(s)" in output
@@ -159,3 +162,35 @@ def test_a_feed_still_showing_an_older_day_is_a_warning(site: Path, fake_arxiv: 
     assert feed.status == "warn"
     assert "dated 2025-08-27" in feed.detail
     assert "the announcement of 2025-08-28 is not there yet" in feed.detail
+
+
+def test_missing_mail_records_fail_the_check_and_say_what_to_publish(
+    site: Path, fake_dns: FakeDNS, fake_sendgrid: FakeSendGrid
+) -> None:
+    fake_dns.records.clear()
+    fake_dns.set("example.org", "A", ["192.0.2.1"])
+    code, output = check(llm_model="", sendgrid_api_key=fake_sendgrid.api_key,
+                         sendgrid_host=fake_sendgrid.url)
+    assert code == 1
+    assert "DKIM example.org" in output and "MX reply.example.org" in output
+    assert "publish reply.example.org. MX 10 mx.sendgrid.net." in " ".join(output.split())
+    assert "check(s) failed: DKIM example.org, MX reply.example.org" in output
+
+
+def test_dns_is_asked_only_with_sendgrid_and_only_online(site: Path, fake_dns: FakeDNS) -> None:
+    _, output = check(llm_model="", sendgrid_api_key="")
+    assert re.search(r"│ DNS +│ skip +│ SENDGRID_API_KEY unset", output)
+    names = {c.name for c in collect(load_settings(sendgrid_api_key="SG.x.y"), NOW, network=False)}
+    assert not any(name.startswith(("SPF", "DKIM", "DMARC", "MX")) for name in names)
+    assert fake_dns.queries == []
+
+
+def test_a_dns_timeout_is_a_warning_not_a_failure(
+    site: Path, fake_dns: FakeDNS, fake_sendgrid: FakeSendGrid
+) -> None:
+    fake_dns.fail["example.org"] = "timeout"
+    settings = load_settings(llm_model="", sendgrid_api_key=fake_sendgrid.api_key,
+                             sendgrid_host=fake_sendgrid.url, http_timeout=0.3)
+    rows = {c.name: c for c in collect(settings, NOW)}
+    assert rows["MX reply.example.org"].status == "warn"
+    assert rows["MX reply.example.org"].detail == "not checked: the DNS resolver did not answer within 0.3 s"

@@ -344,3 +344,38 @@ def test_a_cron_run_for_some_readers_only_sends_no_cost_line(db: Database, tmp_p
     assert not already_sent(db, "cost", DAY.isoformat())
     report_run(alerter, summary, NOW, whole_day=True)
     assert already_sent(db, "cost", DAY.isoformat())
+
+
+def _events(db: Database, at: dt.datetime, *raw: tuple[str, str, str | None]) -> None:
+    from newsletter.db.events import apply_events, parse_batch
+
+    batch = [{"event": kind, "email": address, "type": bounce_type, "sg_event_id": f"{at:%H%M%S}-{n}"}
+             for n, (kind, address, bounce_type) in enumerate(raw)]
+    apply_events(db, parse_batch(batch), at)
+
+
+def test_the_cost_line_adds_sendgrids_bounces_and_spam_reports_since_the_last_one(
+    db: Database, tmp_path: Path
+) -> None:
+    from newsletter.service.alerts import mail_events
+
+    settings = load_settings(admin_email=ADMIN, sendgrid_api_key="SG.x.y", from_email="digest@example.org")
+    alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), settings)
+    _events(db, NOW - dt.timedelta(days=2), ("bounce", "old@example.org", "bounce"))  # before the first span
+    _events(db, NOW - dt.timedelta(hours=2), ("delivered", "a@example.org", None),
+            ("delivered", "b@example.org", None), ("delivered", "c@example.org", None),
+            ("bounce", "d@example.org", "bounce"), ("bounce", "e@example.org", "blocked"),
+            ("spamreport", "a@example.org", None), ("processed", "a@example.org", None))
+    first = cost_alert(day_cost(db, DAY), None, mail_events(db, settings, NOW))
+    assert first.lines[0].endswith(
+        "; SendGrid since the last cost line: 3 delivered, 2 bounce(s) (1 hard), 1 spam report(s)"
+        " (33.33% of delivered; Gmail and Yahoo spam-folder or refuse a sender above 0.3%)")
+    assert alerter.send(first, NOW)
+    # a late bounce of the first day counts once, on the next line
+    _events(db, NOW + dt.timedelta(hours=3), ("bounce", "f@example.org", "bounce"))
+    later = NOW + dt.timedelta(days=1)
+    second = cost_alert(day_cost(db, DAY + dt.timedelta(days=1)), None, mail_events(db, settings, later))
+    assert second.lines[0].endswith("; SendGrid since the last cost line: 0 delivered, 1 bounce(s) (1 hard),"
+                                    " 0 spam report(s)")
+    # the outbox has no events: no SendGrid figures
+    assert mail_events(db, load_settings(admin_email=ADMIN), later) is None
