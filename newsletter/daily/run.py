@@ -30,8 +30,9 @@ from newsletter.db import Database, DatabaseError
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
-from newsletter.db.papers import load_day
-from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
+from newsletter.db.papers import load_day, save_day, stored_dates
+from newsletter.fetch import FetchError
+from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date, latest_possible_date
 from newsletter.models import Subscriber
 from newsletter.ranking.scoring import UsageMeter
 from newsletter.readers.roster import Roster, RosterError, load_roster
@@ -63,8 +64,32 @@ def _exclusive(settings: Settings, dry_run: bool) -> Iterator[bool]:
 
 
 def default_digest_date(now: dt.datetime, settings: Settings) -> dt.date:
-    """The newest announcement the feed should show at `now` (arXiv's feed switches ~4 h after mailing)."""
+    """The newest announcement the feed should show at `now` by the holiday table (arXiv's feed
+    switches ~4 h after mailing); `_newest_shown` may find a newer one the feed shows."""
     return latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)
+
+
+def _newest_shown(now: dt.datetime, settings: Settings, db: Database, adapters: Adapters,
+                  roster: Roster, table_day: dt.date) -> dt.date:
+    """Without --date: the table's newest day, unless a feed showed a newer one. Where the table
+    calls the newest possible day closed, the feed is asked (the table can be wrong) and a newer
+    day it shows is stored and served: the feed's own date decides."""
+    turn = latest_possible_date(now, lag=FEED_LAG)
+    newer = [d for d in stored_dates(db, table_day) if table_day < d <= turn]
+    if newer or turn == table_day:
+        return max([table_day, *newer])
+    categories = sorted({c for s in roster.subscribers for c in s.categories} or settings.default_categories)
+    try:
+        day = adapters.source.fetch_latest(categories)
+    except FetchError as exc:  # the run goes on with the table's day, which fetches again
+        log.info("could not look at the feed: %s", exc)
+        return table_day
+    if not table_day < day.date <= latest_possible_date(now):
+        return table_day
+    save_day(db, day, source=settings.arxiv_feed_url, now=now)
+    log.warning("the feed shows an announcement dated %s, which the holiday table calls closed:"
+                " the feed is trusted and the day is served", day.date)
+    return day.date
 
 
 def _due_subscribers(
@@ -141,6 +166,9 @@ def run_daily(
             roster = roster or load_roster(settings.subscribers, settings)
         except RosterError as exc:
             return summary.ended("fatal", str(exc))
+        if date is None:
+            summary = replace(summary, digest_date=_newest_shown(now, settings, db, adapters, roster,
+                                                                 summary.digest_date))
         summary = replace(summary, problems=tuple(str(p) for p in roster.problems),
                           problem_rows=len({p.line for p in roster.problems}))
         known = {s.email.lower() for s in roster.subscribers}

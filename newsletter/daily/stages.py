@@ -21,7 +21,7 @@ from newsletter.daily.wiring import Adapters
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
-from newsletter.db.papers import load_day, save_day
+from newsletter.db.papers import load_day, save_day, stored_dates
 from newsletter.files import atomic_write_text, private_folder
 from newsletter.mail.compose import compose, reply_address, unsubscribe_url
 from newsletter.mail.outbox import safe_filename
@@ -46,11 +46,16 @@ def fetch_stage(
     digest_date: dt.date,
     categories: Sequence[str],
 ) -> AnnouncementDay:
-    """The day from the database if it was fetched already, else from arXiv (stored once)."""
+    """The day from the database if it was fetched already, else from arXiv (stored once).
+
+    Only a date a feed showed (one stored, for any categories) is rebuilt from the API once the
+    feed has moved on: the holiday table alone does not prove a day existed."""
     stored = load_day(db, digest_date, categories)
     if stored is not None:
         return stored
-    day = adapters.source.fetch_day(categories=tuple(sorted(categories)), want=digest_date, now=now)
+    shown = stored_dates(db, digest_date - dt.timedelta(days=14))
+    day = adapters.source.fetch_day(categories=tuple(sorted(categories)), want=digest_date, now=now,
+                                    shown=shown)
     save_day(db, day, source=settings.arxiv_feed_url, now=now)
     log.info("fetched %d papers announced on %s for %s", len(day.papers), day.date, "+".join(day.categories))
     return day

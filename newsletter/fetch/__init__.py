@@ -7,11 +7,13 @@
         day = source.fetch_day(categories=("cs.AI", "cs.CV"), want=want, now=now)
 
 NoAnnouncementError (weekend/holiday) is not a failure; every other exception is a FetchError.
+The holiday table schedules the fetches and says when a feed is stale; the feed's own date says
+which day exists (`fetch_latest`), and only days a feed showed are rebuilt from the API.
 `AnnouncementSource` is what the daily cycle needs of a source (ArxivSource is the real one).
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from newsletter.fetch.calendar import (
@@ -19,6 +21,7 @@ from newsletter.fetch.calendar import (
     KNOWN_HOLIDAYS,
     is_announcement_date,
     latest_announcement_date,
+    latest_possible_date,
     next_mailing_time,
     submission_window,
 )
@@ -32,6 +35,7 @@ from newsletter.fetch.errors import (
     NoAnnouncementError,
     NotYetAnnouncedError,
     StaleFeedError,
+    UnshownDayError,
 )
 from newsletter.fetch.feed import FeedPage, parse_feed
 from newsletter.fetch.http import PoliteSession, RetryPolicy
@@ -42,7 +46,11 @@ from newsletter.models import AnnouncementDay
 class AnnouncementSource(Protocol):
     """Where a day's papers come from; `close()` lets go of its connections."""
 
-    def fetch_day(self, categories: Sequence[str], want: dt.date, now: dt.datetime) -> AnnouncementDay: ...
+    def fetch_day(
+        self, categories: Sequence[str], want: dt.date, now: dt.datetime, *, shown: Collection[dt.date] = ()
+    ) -> AnnouncementDay: ...
+
+    def fetch_latest(self, categories: Sequence[str]) -> AnnouncementDay: ...
 
     def close(self) -> None: ...
 
@@ -64,8 +72,10 @@ __all__ = [
     "PoliteSession",
     "RetryPolicy",
     "StaleFeedError",
+    "UnshownDayError",
     "is_announcement_date",
     "latest_announcement_date",
+    "latest_possible_date",
     "next_mailing_time",
     "normalise_categories",
     "parse_feed",

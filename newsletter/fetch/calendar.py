@@ -11,6 +11,11 @@ carries and the digest header shows (a Thursday-evening mailing is Friday's anno
 
 Holidays are stored the way arXiv stores them: the workdays on which there is *no freeze*, hence no
 mailing that evening and no announcement the next morning.
+
+The table schedules (what to expect, when a feed is late) and gives backfill windows; it does not
+decide which day exists. arXiv publishes closures late, edits them and defers mailings, so the
+feed's own date is trusted: `latest_possible_date` says when the feed may have turned whatever the
+table says, and `submission_window(..., shown=...)` corrects the table by the days a feed showed.
 """
 
 from __future__ import annotations
@@ -64,9 +69,7 @@ def is_workday(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
     return day.weekday() < 5 and day not in _holidays(extra_holidays)
 
 
-def is_mailing_day(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
-    """True when arXiv mails an announcement at 20:00 US Eastern on `day`."""
-    holidays = _holidays(extra_holidays)
+def _mailing(day: dt.date, holidays: frozenset[dt.date]) -> bool:
     weekday = day.weekday()
     if weekday in (4, 5):  # Friday, Saturday
         return False
@@ -75,9 +78,27 @@ def is_mailing_day(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool
     return day not in holidays
 
 
+def is_mailing_day(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
+    """True when arXiv mails an announcement at 20:00 US Eastern on `day`."""
+    return _mailing(day, _holidays(extra_holidays))
+
+
 def is_announcement_date(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> bool:
     """True when the feed has an announcement dated `day` (the morning after a mailing)."""
-    return is_mailing_day(day - dt.timedelta(days=1), extra_holidays)
+    return _mailing(day - dt.timedelta(days=1), _holidays(extra_holidays))
+
+
+def freeze_of(day: dt.date) -> dt.date:
+    """The freeze (deadline) whose papers the announcement dated `day` would carry: the evening
+    before's (Friday's for a Monday announcement, mailed on Sunday)."""
+    mailing = day - dt.timedelta(days=1)
+    return mailing - dt.timedelta(days=2) if mailing.weekday() == 6 else mailing
+
+
+def _with_shown(holidays: frozenset[dt.date], shown: Iterable[dt.date]) -> frozenset[dt.date]:
+    """The table corrected by what the feed showed: a shown date proves its freeze happened."""
+    proven = {freeze_of(day) for day in shown}
+    return holidays - proven if proven & holidays else holidays
 
 
 def _eastern(now: dt.datetime) -> dt.datetime:
@@ -86,59 +107,74 @@ def _eastern(now: dt.datetime) -> dt.datetime:
     return now.astimezone(EASTERN)
 
 
+def _latest(now: dt.datetime, holidays: frozenset[dt.date], lag: dt.timedelta) -> dt.date:
+    local = _eastern(now) - lag
+    mailing = local.date() if local.time() >= MAILING_TIME else local.date() - dt.timedelta(days=1)
+    for _ in range(30):  # arXiv has never been closed for anywhere near 30 days in a row
+        if _mailing(mailing, holidays):
+            return mailing + dt.timedelta(days=1)
+        mailing -= dt.timedelta(days=1)
+    raise ValueError(f"no arXiv mailing in the 30 days before {local.isoformat()}")
+
+
 def latest_announcement_date(
     now: dt.datetime,
     extra_holidays: Iterable[dt.date] = (),
     *,
     lag: dt.timedelta = dt.timedelta(0),
 ) -> dt.date:
-    """The date of the newest announcement that exists at `now` (a timezone-aware datetime).
+    """The date of the newest announcement that exists at `now` (a timezone-aware datetime),
+    according to the holiday table.
 
     An announcement exists from its mailing, 20:00 US Eastern the evening before its date.
     arXiv's Atom feed switches to it only around 00:00 US Eastern: pass `lag=FEED_LAG` to count
     an announcement only once the feed should show it.
     """
-    holidays = _holidays(extra_holidays)
-    local = _eastern(now) - lag
-    mailing = local.date() if local.time() >= MAILING_TIME else local.date() - dt.timedelta(days=1)
-    for _ in range(30):  # arXiv has never been closed for anywhere near 30 days in a row
-        if is_mailing_day(mailing, holidays):
-            return mailing + dt.timedelta(days=1)
-        mailing -= dt.timedelta(days=1)
-    raise ValueError(f"no arXiv mailing in the 30 days before {local.isoformat()}")
+    return _latest(now, _holidays(extra_holidays), lag)
 
 
-def previous_announcement_date(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> dt.date:
-    """The announcement date before `day` (which need not be an announcement date itself)."""
-    holidays = _holidays(extra_holidays)
+def latest_possible_date(now: dt.datetime, *, lag: dt.timedelta = dt.timedelta(0)) -> dt.date:
+    """The newest date the feed can carry at `now` whatever the holiday table says: the table
+    can be wrong (arXiv publishes closures late and edits them), so the feed is looked at after
+    every Sunday-to-Thursday mailing time, and its own date is trusted."""
+    return _latest(now, frozenset(), lag)
+
+
+def _previous(day: dt.date, holidays: frozenset[dt.date]) -> dt.date:
     candidate = day - dt.timedelta(days=1)
     for _ in range(30):
-        if is_announcement_date(candidate, holidays):
+        if _mailing(candidate - dt.timedelta(days=1), holidays):
             return candidate
         candidate -= dt.timedelta(days=1)
     raise ValueError(f"no arXiv announcement in the 30 days before {day.isoformat()}")
 
 
+def previous_announcement_date(day: dt.date, extra_holidays: Iterable[dt.date] = ()) -> dt.date:
+    """The announcement date before `day` (which need not be an announcement date itself)."""
+    return _previous(day, _holidays(extra_holidays))
+
+
 def _last_freeze(before: dt.datetime, holidays: frozenset[dt.date]) -> dt.datetime:
     """The latest freeze at or before `before` (US Eastern)."""
     day = before.date() if before.time() >= FREEZE_TIME else before.date() - dt.timedelta(days=1)
-    while not is_workday(day, holidays):
+    while day.weekday() >= 5 or day in holidays:
         day -= dt.timedelta(days=1)
     return dt.datetime.combine(day, FREEZE_TIME, tzinfo=EASTERN)
 
 
 def submission_window(
-    day: dt.date, extra_holidays: Iterable[dt.date] = ()
+    day: dt.date, extra_holidays: Iterable[dt.date] = (), *, shown: Iterable[dt.date] = ()
 ) -> tuple[dt.datetime, dt.datetime]:
     """The [start, end) submission times (UTC) whose new papers the announcement dated `day` lists.
 
-    Raises ValueError when `day` is not an announcement date.
+    `shown`: dates a feed showed; each proves its freeze happened, whatever the table says.
+    Raises ValueError when `day` is not an announcement date (by the table so corrected).
     """
-    holidays = _holidays(extra_holidays)
-    if not is_announcement_date(day, holidays):
+    holidays = _with_shown(_holidays(extra_holidays), shown)
+    if not _mailing(day - dt.timedelta(days=1), holidays):
         raise ValueError(f"{day.isoformat()} is not an arXiv announcement date")
     mailing = dt.datetime.combine(day - dt.timedelta(days=1), MAILING_TIME, tzinfo=EASTERN)
-    previous = previous_announcement_date(day, holidays)
+    previous = _previous(day, holidays)
     previous_mailing = dt.datetime.combine(
         previous - dt.timedelta(days=1), MAILING_TIME, tzinfo=EASTERN
     )
@@ -156,7 +192,7 @@ def next_mailing_time(
     day = local.date()
     for _ in range(31):
         candidate = dt.datetime.combine(day, MAILING_TIME, tzinfo=EASTERN)
-        if candidate > local and is_mailing_day(day, holidays):
+        if candidate > local and _mailing(day, holidays):
             return candidate
         day += dt.timedelta(days=1)
     raise ValueError(f"no arXiv mailing in the 30 days after {local.isoformat()}")

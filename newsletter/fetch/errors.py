@@ -50,8 +50,10 @@ class InvalidCategoryError(FetchError, ValueError):
 class NoAnnouncementError(Exception):
     """arXiv makes no announcement on this date (weekend or holiday): no digest, not a failure."""
 
-    def __init__(self, day: dt.date) -> None:
-        if day.weekday() >= 5:
+    def __init__(self, day: dt.date, reason: str | None = None) -> None:
+        if reason is not None:
+            pass
+        elif day.weekday() >= 5:
             reason = "arXiv announces Monday to Friday mornings, US Eastern"
         else:
             # The announcement dated `day` would come from the previous evening's mailing, which
@@ -60,3 +62,15 @@ class NoAnnouncementError(Exception):
             reason = f"arXiv holiday: no submission deadline on {freeze:%A %Y-%m-%d}"
         super().__init__(f"no arXiv announcement is dated {day:%A %Y-%m-%d} ({reason})")
         self.day = day
+
+
+class UnshownDayError(NoAnnouncementError):
+    """The feed has moved past a date it was never seen to show. Only the feed (or a listing)
+    proves that a day existed: the holiday table alone may be missing a closure, and a day
+    rebuilt from the API for a closure would hold the next day's papers. So it is not rebuilt."""
+
+    def __init__(self, day: dt.date, feed_date: dt.date) -> None:
+        super().__init__(day, f"the feed already shows {feed_date:%A %Y-%m-%d} and was never seen"
+                         " showing this date, so it is not rebuilt from the API: arXiv was probably"
+                         " closed (a closure the built-in holiday table lacks)")
+        self.feed_date = feed_date

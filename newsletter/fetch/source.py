@@ -6,14 +6,14 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from newsletter.fetch import api
 from newsletter.fetch.calendar import (
     is_announcement_date,
-    latest_announcement_date,
+    latest_possible_date,
     submission_window,
 )
 from newsletter.fetch.errors import (
@@ -24,6 +24,7 @@ from newsletter.fetch.errors import (
     NoAnnouncementError,
     NotYetAnnouncedError,
     StaleFeedError,
+    UnshownDayError,
 )
 from newsletter.fetch.feed import ANNOUNCE_TYPES, DEFAULT_TYPES, FeedPage, parse_feed
 from newsletter.fetch.http import PoliteSession, RetryPolicy
@@ -128,61 +129,98 @@ class ArxivSource:
 
     # --- one announcement day -------------------------------------------------------------------
 
+    def fetch_latest(self, categories: Sequence[str]) -> AnnouncementDay:
+        """The day the feed shows now, dated by the feed itself (whatever the holiday table says).
+
+        EmptyFeedError when it lists no new paper; other FetchErrors as for `fetch_day`.
+        """
+        cats = normalise_categories(categories)
+        return self._as_day(self.fetch_feed(cats), cats)
+
+    def _as_day(self, page: FeedPage, cats: tuple[str, ...]) -> AnnouncementDay:
+        if not page.papers:
+            raise EmptyFeedError(
+                f"{page.url}: the feed dated {page.date} lists no new papers or cross-lists"
+                f" ({page.skipped} other entries); arXiv never announces nothing, so this"
+                " is treated as a failure",
+                url=page.url,
+            )
+        return AnnouncementDay(date=page.date, categories=cats, papers=page.papers)
+
     def fetch_day(
-        self, categories: Sequence[str], want: dt.date, now: dt.datetime
+        self,
+        categories: Sequence[str],
+        want: dt.date,
+        now: dt.datetime,
+        *,
+        shown: Collection[dt.date] = (),
     ) -> AnnouncementDay:
         """What arXiv announced on `want` in `categories` (new and cross-lists, one per paper).
 
-        NoAnnouncementError when `want` has no announcement; FetchError (a subclass) when the
-        announcement cannot be obtained: stale or empty feed, HTTP failures, bad XML, zero results.
+        The feed is asked even for a date the holiday table calls closed: the table can be wrong,
+        and the feed's own date decides. A past date the feed has moved beyond is rebuilt from the
+        API only if it is in `shown` (dates a feed showed before, e.g. the stored ones).
+        NoAnnouncementError when `want` has no announcement (a weekend; a table holiday the feed
+        does not contradict; `UnshownDayError`); FetchError (a subclass) when the announcement
+        cannot be obtained: stale or empty feed, HTTP failures, bad XML, zero results.
         """
         cats = normalise_categories(categories)
-        if not is_announcement_date(want, self.extra_holidays):
+        if want.weekday() >= 5:
             raise NoAnnouncementError(want)
-        latest = latest_announcement_date(now, self.extra_holidays)
+        latest = latest_possible_date(now)
         if want > latest:
             raise NotYetAnnouncedError(
                 f"the announcement dated {want} does not exist yet at {now.isoformat()}"
                 f" (the newest is dated {latest})"
             )
+        table_says = is_announcement_date(want, self.extra_holidays)
         page = self.fetch_feed(cats)
         if page.date == want:
-            if not page.papers:
-                raise EmptyFeedError(
-                    f"{page.url}: the feed dated {want} lists no new papers or cross-lists"
-                    f" ({page.skipped} other entries); arXiv never announces nothing, so this"
-                    " is treated as a failure",
-                    url=page.url,
-                )
-            return AnnouncementDay(date=want, categories=cats, papers=page.papers)
+            if not table_says:
+                log.warning("the feed shows an announcement dated %s, a day the holiday table calls"
+                            " closed: the feed is trusted", want)
+            return self._as_day(page, cats)
         if page.date < want:
-            live = urlsplit(page.url).scheme.lower() in ("http", "https")
-            advice = (
-                "arXiv refreshes the feed around 00:00 US Eastern, retry later"
-                if live
-                else "a feed file holds the one day it was saved on (NEWSLETTER_ARXIV_FEED_URL)"
-            )
-            raise StaleFeedError(
-                f"{page.url}: the feed is still dated {page.date}, but the announcement dated"
-                f" {want} should exist at {now.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC; {advice}",
-                url=page.url,
-                feed_date=page.date,
-                want=want,
-            )
+            if not table_says:
+                raise NoAnnouncementError(want)
+            raise self._stale(page, want, now)
+        if want not in shown:
+            raise UnshownDayError(want, page.date)
         log.info("feed %s is dated %s, after %s: rebuilding %s from the API",
                  page.url, page.date, want, want)
-        return self.backfill(cats, want)
+        return self.backfill(cats, want, shown=shown)
 
-    def backfill(self, categories: Sequence[str], day: dt.date) -> AnnouncementDay:
+    @staticmethod
+    def _stale(page: FeedPage, want: dt.date, now: dt.datetime) -> StaleFeedError:
+        live = urlsplit(page.url).scheme.lower() in ("http", "https")
+        advice = (
+            "arXiv refreshes the feed around 00:00 US Eastern, retry later"
+            if live
+            else "a feed file holds the one day it was saved on (NEWSLETTER_ARXIV_FEED_URL)"
+        )
+        return StaleFeedError(
+            f"{page.url}: the feed is still dated {page.date}, but the announcement dated"
+            f" {want} should exist at {now.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC; {advice}",
+            url=page.url,
+            feed_date=page.date,
+            want=want,
+        )
+
+    def backfill(
+        self, categories: Sequence[str], day: dt.date, *, shown: Collection[dt.date] = ()
+    ) -> AnnouncementDay:
         """Rebuild the announcement dated `day` from the API: its submission window's new papers.
 
+        The window comes from the holiday table, corrected by `shown` (dates a feed showed: a
+        shown date the table calls closed had its freeze after all).
         Cross-lists added after submission and replacements cannot be found by submission date,
         so a backfilled day can hold fewer cross-lists than the feed did.
         """
         cats = normalise_categories(categories)
-        if not is_announcement_date(day, self.extra_holidays):
-            raise NoAnnouncementError(day)
-        start, end = submission_window(day, self.extra_holidays)
+        try:
+            start, end = submission_window(day, self.extra_holidays, shown=shown)
+        except ValueError:
+            raise NoAnnouncementError(day) from None
         papers = api.fetch_window(self._client, cats, start, end, overlap=self.overlap)
         if not papers:
             raise EmptyResultError(

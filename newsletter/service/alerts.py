@@ -1,7 +1,8 @@
 """Admin alerts: a short email to NEWSLETTER_ADMIN_EMAIL when something needs a human.
 
-Four kinds: a fetch that failed or a feed that stayed stale past the retry bound, a run that left
-failed or `unknown` deliveries, roster rows that cannot be served (a hand edit gone wrong), and
+The kinds: a fetch that failed past the retry bound, the feed disagreeing with the holiday table
+(a day it calls closed was announced, or a day it expects never came), a run that left failed or
+`unknown` deliveries, roster rows that cannot be served (a hand edit gone wrong), and
 one cost line per announcement day (LLM tokens and dollars).
 `newsletter serve` sends them from its jobs; a `newsletter run` from cron through `report_run`.
 Each alert is sent at most once per (kind, key): the `alerts` table remembers, so a restart or the
@@ -38,7 +39,7 @@ from newsletter.settings import Settings
 log = logging.getLogger(__name__)
 
 
-AlertKind = Literal["fetch", "run", "roster", "cost", "feedback"]
+AlertKind = Literal["fetch", "calendar", "run", "roster", "cost", "feedback"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +84,44 @@ def fetch_alert(want: dt.date, error: str, *, waited: dt.timedelta) -> Alert:
             " feed should have shown it.",
             f"Last error: {error}",
             "The service keeps trying once an hour until the next announcement is due, and sends the"
-            " digests as soon as the day is stored, to readers whose morning has not passed. If arXiv"
-            " skipped the day (a closure our calendar does not know), nothing needs doing; otherwise"
-            f" check the feed URL; `newsletter run --date {want.isoformat()}` fetches and sends at once.",
+            " digests as soon as the day is stored, to readers whose morning has not passed. Check the"
+            f" feed URL; `newsletter run --date {want.isoformat()}` fetches and sends at once.",
+        ),
+    )
+
+
+def closed_day_shown_alert(day: dt.date) -> Alert:
+    """The feed showed an announcement dated `day`, which the holiday table calls closed."""
+    return Alert(
+        kind="calendar",
+        key=f"shown:{day.isoformat()}",
+        day=day,
+        subject=f"arXiv Digest: arXiv announced on {day:%a %Y-%m-%d}, a day our calendar calls closed",
+        lines=(
+            f"arXiv's feed shows an announcement dated {day:%A %Y-%m-%d}; the built-in holiday table"
+            " says there is none. The feed is trusted: the day was fetched and is sent as usual.",
+            "arXiv edits its closures during the year; the table only schedules the fetches and says"
+            " when the feed is late, so nothing needs doing.",
+        ),
+    )
+
+
+def expected_day_missing_alert(want: dt.date, feed_date: dt.date, *, waited: dt.timedelta) -> Alert:
+    """The table expected `want`, but the feed, answering normally, still shows `feed_date`."""
+    hours = waited.total_seconds() / 3600
+    freeze = want - dt.timedelta(days=3 if want.weekday() == 0 else 1)
+    return Alert(
+        kind="calendar",
+        key=f"missing:{want.isoformat()}",
+        day=want,
+        subject=f"arXiv Digest: no announcement dated {want:%a %Y-%m-%d} (a closure our calendar lacks?)",
+        lines=(
+            f"The holiday table expected an announcement dated {want:%A %Y-%m-%d}, but {hours:.1f} h"
+            f" after it should have appeared arXiv's feed still shows {feed_date:%A %Y-%m-%d}.",
+            "Most likely arXiv was closed (a closure the built-in table lacks: add"
+            f" {freeze.isoformat()} to NEWSLETTER_ARXIV_EXTRA_HOLIDAYS to say so), or its feed is stuck.",
+            "Nothing is sent for a day the feed never shows, and it is not rebuilt from the API. The"
+            " service keeps looking once an hour and sends the next day the feed shows as usual.",
         ),
     )
 

@@ -17,6 +17,7 @@ from newsletter.db import subscribers as subscriber_store
 from newsletter.db.audits import audit_totals
 from newsletter.db.papers import stored_dates
 from newsletter.db.runs import day_cost
+from newsletter.fetch.calendar import EASTERN
 from newsletter.models import Subscriber
 from newsletter.readers.roster import Roster, RosterError
 from newsletter.service.alerts import (
@@ -28,7 +29,13 @@ from newsletter.service.alerts import (
     run_alert,
 )
 from newsletter.service.context import ServiceContext
-from newsletter.service.schedule import due_checker, due_now, recent_announcement_dates, subscriber_window
+from newsletter.service.schedule import (
+    LOOKBACK,
+    due_checker,
+    due_now,
+    recent_announcement_dates,
+    subscriber_window,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,10 @@ class DeliveryJob:
         context = self.context
         settings, state = context.settings, context.state
         with context.work:
-            recent = recent_announcement_dates(now, settings.extra_holidays)
+            # The stored days count as much as the table's: a day the feed showed is served even
+            # where the holiday table calls it closed.
+            fetched = stored_dates(context.db, (now - LOOKBACK).astimezone(EASTERN).date())
+            recent = recent_announcement_dates(now, settings.extra_holidays, shown=fetched)
             newest = recent[-1] if recent else now.date()
             try:
                 roster = context.roster()
@@ -65,7 +75,6 @@ class DeliveryJob:
                 context.alerter.send(roster_file_alert(newest, error), now)
                 state.record_tick(now, error)
                 return []
-            fetched = stored_dates(context.db, recent[0]) if recent else set()
             self._alert_roster_and_replies(roster, newest, now)
             summaries = []
             due = due_now(roster.subscribers, now, fetched, settings.extra_holidays)

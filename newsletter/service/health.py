@@ -2,8 +2,10 @@
 or not (503). The route itself is `newsletter.web.health`.
 
 503 means a restart or a human is needed: the database cannot be read, the scheduler is not
-running, the delivery job has not ticked for a while, the expected announcement is still not
-stored past the fetch retry bound, or a due digest has waited for longer than a grace period.
+running, the delivery job has not ticked for a while, the feed still cannot be read past the fetch
+retry bound, or a due digest has waited for longer than a grace period. A feed that answers but
+stays on the previous day past that bound is a warning ("stale"): arXiv may be closed on a day
+the holiday table does not know, which no restart or human fixes.
 Digests that failed are reported (status "degraded") but answer 200: restarting the container
 does not fix a bounced address, and the admin alert already told someone.
 
@@ -29,7 +31,11 @@ from newsletter.db.runs import last_delivery_run
 log = logging.getLogger(__name__)
 
 # What the fetch job's last tick did ("not run" before its first).
-FetchStatus = Literal["not run", "done", "fetched", "failed", "overdue", "no announcement"]
+# "waiting": the feed still shows the day before, within the staleness margin (no failure yet);
+# "stale": it still does past the margin (an unknown closure, or a stuck feed: alerted, not a 503).
+FetchStatus = Literal[
+    "not run", "done", "fetched", "waiting", "stale", "failed", "overdue", "no announcement"
+]
 
 
 @dataclass(slots=True)
@@ -158,6 +164,8 @@ def health_status(db: Database, state: ServiceState, now: dt.datetime) -> tuple[
         problems.append(f"{snap.due} digest(s) due since {due_since.isoformat()} are not sent")
     if snap.fetch_status == "failed":
         warnings.append("the last fetch failed, retrying (see the log)")
+    if snap.fetch_status == "stale":
+        warnings.append(f"no announcement dated {_iso(snap.fetch_want)} yet (see the log)")
     if snap.tick_error:
         warnings.append("the last delivery tick failed (see the log)")
     if snap.failed:

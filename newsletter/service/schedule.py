@@ -38,6 +38,7 @@ from newsletter.fetch.calendar import (
     MAILING_TIME,
     is_announcement_date,
     latest_announcement_date,
+    latest_possible_date,
 )
 from newsletter.models import Subscriber
 
@@ -118,18 +119,23 @@ def due_checker(fetched: Collection[dt.date]) -> IsDue:
     return check
 
 
-def recent_announcement_dates(now: dt.datetime, extra_holidays: Iterable[dt.date] = ()) -> list[dt.date]:
-    """Announcement dates that have appeared by `now` and may still be due somewhere, oldest first."""
+def recent_announcement_dates(
+    now: dt.datetime, extra_holidays: Iterable[dt.date] = (), shown: Iterable[dt.date] = ()
+) -> list[dt.date]:
+    """Announcement dates that have appeared by `now` and may still be due somewhere, oldest first:
+    the holiday table's, and every date a feed showed (`shown`: the stored ones), which counts
+    even where the table calls it closed: the feed's own date decides."""
     now = _aware(now)
     holidays = tuple(extra_holidays)
-    days = []
-    day = (now - LOOKBACK).astimezone(EASTERN).date()
-    last = latest_announcement_date(now, holidays)
+    first = (now - LOOKBACK).astimezone(EASTERN).date()
+    last = latest_possible_date(now)
+    days = {d for d in shown if first <= d <= last and announced_at(d) <= now}
+    day = first
     while day <= last:
         if is_announcement_date(day, holidays) and announced_at(day) <= now:
-            days.append(day)
+            days.add(day)
         day += dt.timedelta(days=1)
-    return days
+    return sorted(days)
 
 
 def due_now(
@@ -144,7 +150,7 @@ def due_now(
     """
     readers = list(subscribers)
     due: dict[dt.date, list[Subscriber]] = {}
-    for day in recent_announcement_dates(now, extra_holidays):
+    for day in recent_announcement_dates(now, extra_holidays, shown=fetched):
         if day not in fetched:
             continue
         open_now = [s for s in readers if is_due(s, day, now)]
@@ -162,23 +168,27 @@ def fetch_trigger() -> CronTrigger:
 
     In UTC, not US Eastern: APScheduler 3's cron trigger skips the day after a spring-forward for
     times shortly after midnight (it adds 24 h to a 23 h day), which would miss a Monday in March.
-    The job itself skips holidays by the calendar.
+    It fires on holidays too: the table can be wrong, so the feed is looked at (see `fetch_plan`).
     """
     winter = dt.datetime.combine(dt.date(2000, 1, 2), MAILING_TIME, tzinfo=EASTERN) + FEED_LAG
     shown = winter.astimezone(dt.UTC)  # the later of the two offsets
     return CronTrigger(day_of_week="mon-fri", hour=shown.hour, minute=shown.minute, timezone=dt.UTC)
 
 
-# "done" (stored), "try", or "overdue" (past the retry bound, not stored)
+# "done" (stored, or a table closure past the margin), "try", or "overdue" (past the margin, not stored)
 FetchAction = Literal["done", "try", "overdue"]
 
 
 @dataclass(frozen=True, slots=True)
 class FetchPlan:
-    """What the fetch job should do at `now`: which date it wants, and whether to try or to give up."""
+    """What the fetch job should do at `now`: which date it looks for, and whether to try or to give up.
+
+    `expected`: the holiday table expects `want`. When it calls `want` closed, the feed is still
+    looked at (the table can be wrong) but a feed on the previous date is no failure."""
 
     want: dt.date
     action: FetchAction
+    expected: bool = True
 
     @property
     def should_try(self) -> bool:
@@ -193,13 +203,18 @@ def fetch_plan(
     tried: bool = True,
     extra_holidays: Iterable[dt.date] = (),
 ) -> FetchPlan:
-    """Decide the fetch job's step: try until the expected announcement is stored, for `retry_for`
-    after the feed should show it; a process that has not tried yet (just started) tries once even
-    later. The expected announcement is the newest the feed should show (as for `newsletter run`):
-    between the mailing and the feed's refresh, tries would only fail and warn."""
-    want = latest_announcement_date(_aware(now), tuple(extra_holidays), lag=FEED_LAG)
-    if want in stored:
-        return FetchPlan(want, "done")
-    if not tried or now < feed_shows(want) + retry_for:
-        return FetchPlan(want, "try")
-    return FetchPlan(want, "overdue")
+    """Decide the fetch job's step. After every Sunday-to-Thursday mailing, whatever the holiday
+    table says, the feed is looked at from when it should show the new day (`FEED_LAG`) for
+    `retry_for` (the staleness margin: large mailings, on Mondays and after holidays, have come
+    hours late), and a process that has not tried yet (just started) tries once even later.
+    The table says what is expected: its newest day, until stored; past the margin a day it expects
+    is "overdue" (retried hourly by the job), a day it calls closed is "done"."""
+    now = _aware(now)
+    turn = latest_possible_date(now, lag=FEED_LAG)
+    table = latest_announcement_date(now, tuple(extra_holidays), lag=FEED_LAG)
+    if turn in stored:
+        return FetchPlan(turn, "done", expected=turn == table)
+    looking = not tried or now < feed_shows(turn) + retry_for
+    if table in stored:  # the table calls `turn` closed: look anyway, for the margin
+        return FetchPlan(turn, "try" if looking else "done", expected=False)
+    return FetchPlan(table, "try" if looking else "overdue")

@@ -364,3 +364,31 @@ def test_a_run_killed_before_it_finished_is_marked_killed_by_the_next_one(site: 
         ("run", "killed"), ("prepare", "running"), ("dry-run", "ok"), ("run", "ok")
     ]
     assert "stopped before the run finished" in rows[0]["errors"]
+
+
+def test_a_run_without_date_serves_the_day_the_feed_shows_where_the_table_calls_it_closed(
+    site: Path, fake_arxiv: FakeArxiv
+) -> None:
+    # From cron, Friday 2025-06-20 08:00 US Eastern: the table says arXiv closed on Thursday the
+    # 19th (no Friday list), but the feed shows one dated Friday. The feed decides.
+    from newsletter.daily.run import default_digest_date, run_daily
+    from newsletter.daily.wiring import build_adapters
+    from newsletter.db.papers import stored_dates
+    from newsletter.settings import load_settings
+
+    friday = dt.date(2025, 6, 20)
+    fake_arxiv.serve_feed(friday, papers_of=dt.date(2025, 7, 15))
+    now = dt.datetime(2025, 6, 20, 12, 0, tzinfo=dt.UTC)
+    settings = load_settings()
+    db = Database.open(settings.db_path)
+    assert default_digest_date(now, settings) == dt.date(2025, 6, 19)  # the table's newest
+    adapters = build_adapters(settings, db, None)
+    try:
+        summary = run_daily(now=now, settings=settings, db=db, adapters=adapters)
+    finally:
+        adapters.source.close()
+    assert summary.digest_date == friday, summary
+    assert summary.due == 3 and not summary.fatal
+    assert set(delivery_store.for_date(db, friday)) == {a for a, *_ in READERS}
+    assert stored_dates(db, dt.date(2025, 6, 1)) == {friday}  # Thursday not rebuilt on the side
+    assert fake_arxiv.seen("api") == [] or all("id_list" in r.query for r in fake_arxiv.seen("api"))

@@ -15,8 +15,9 @@ Fixture `fake_arxiv` yields a running `FakeArxiv`:
         assert [r.target for r in fake_arxiv.requests] == ["feed", "feed", "feed"]
 
 - `feed_url` / `api_url`: pass them as NEWSLETTER_ARXIV_FEED_URL / NEWSLETTER_ARXIV_API_URL.
-- `serve_feed(day)`: the announcement the feed shows; a day without reference data gives an
-  empty feed dated that day. Showing an older day than wanted = a stale feed.
+- `serve_feed(day, papers_of=None)`: the announcement the feed shows; a day without reference data
+  gives an empty feed dated that day unless `papers_of` names a reference day whose papers it
+  lists under `day`. Showing an older day than wanted = a stale feed.
 - `script(target, *replies)`: target "feed" or "api"; queued replies are used one per request
   before the normal answer resumes. `Reply.error(503, retry_after=2)`, `Reply.slow(seconds)`,
   `Reply.malformed()`, `Reply.html()`, `Reply.xml(body)`, `Reply.empty_feed(day)`, or
@@ -261,6 +262,7 @@ class FakeArxiv(LoopbackFake):
 
     def __init__(self, feed_day: dt.date = dt.date(2025, 8, 28)) -> None:
         self.feed_day = feed_day
+        self.papers_of: dt.date | None = None
         self.requests: list[Seen] = []
         self._scripts: dict[str, Steps[Reply]] = {"feed": Steps(), "api": Steps()}
         self._lock = threading.Lock()
@@ -288,8 +290,11 @@ class FakeArxiv(LoopbackFake):
         options.update(overrides)
         return ArxivSource(self.feed_url, self.api_url, **options)
 
-    def serve_feed(self, day: dt.date) -> None:
+    def serve_feed(self, day: dt.date, *, papers_of: dt.date | None = None) -> None:
+        """Show `day`; `papers_of`: list another reference day's papers under that date (a day
+        the reference data lacks, e.g. one the holiday table wrongly calls closed)."""
         self.feed_day = day
+        self.papers_of = papers_of
 
     def script(self, target: Target, *replies: Reply) -> None:
         self._scripts[target].add(replies)
@@ -308,7 +313,7 @@ class FakeArxiv(LoopbackFake):
         categories = [c for c in unquote(path[len("/atom/"):]).split("+") if c]
         if not categories:
             return 404, b"no category"
-        return 200, day_feed(categories, self.feed_day, self.papers(self.feed_day))
+        return 200, day_feed(categories, self.feed_day, self.papers(self.papers_of or self.feed_day))
 
     def api_answer(self, query: dict[str, str]) -> tuple[int, bytes]:
         search, ids = query.get("search_query", ""), query.get("id_list", "")

@@ -40,9 +40,9 @@ def feed_ids(day: dt.date, categories: tuple[str, ...] = CATS) -> set[str]:
 def test_a_past_day_the_feed_no_longer_serves_is_rebuilt_from_the_api(
     fake_arxiv: FakeArxiv, day: dt.date, categories: tuple[str, ...]
 ) -> None:
-    fake_arxiv.serve_feed(dt.date(2025, 9, 3))  # the feed has moved on
+    fake_arxiv.serve_feed(dt.date(2025, 9, 3))  # the feed has moved on; it showed `day` before
     now = dt.datetime(2025, 9, 3, 15, 0, tzinfo=dt.UTC)
-    rebuilt = fake_arxiv.source().fetch_day(categories, want=day, now=now)
+    rebuilt = fake_arxiv.source().fetch_day(categories, want=day, now=now, shown={day})
     assert rebuilt.date == day
     assert {p.arxiv_id for p in rebuilt.papers} == feed_ids(day, categories)
     assert len(rebuilt.papers) == len({p.arxiv_id for p in rebuilt.papers})

@@ -56,3 +56,19 @@ def test_a_long_lookup_is_split_into_batches_of_100_ids(fake_arxiv: FakeArxiv) -
     calls = fake_arxiv.seen("api")
     assert [len(call.query["id_list"].split(",")) for call in calls] == [100, 50]
     assert [i for call in calls for i in call.query["id_list"].split(",")] == ids
+
+
+def test_a_shown_day_the_table_calls_closed_has_its_own_window_and_narrows_the_next() -> None:
+    from newsletter.fetch import submission_window
+
+    # The table: no freeze on Thursday 2025-06-19, so no Friday list and Monday's spans two
+    # freezes. A feed that showed Friday proves Thursday's freeze: each list gets one freeze.
+    friday, monday = dt.date(2025, 6, 20), dt.date(2025, 6, 23)
+    utc = dt.UTC
+    assert submission_window(friday, shown=[friday]) == (
+        dt.datetime(2025, 6, 18, 18, tzinfo=utc), dt.datetime(2025, 6, 19, 18, tzinfo=utc))
+    assert submission_window(monday, shown=[friday]) == (
+        dt.datetime(2025, 6, 19, 18, tzinfo=utc), dt.datetime(2025, 6, 20, 18, tzinfo=utc))
+    assert submission_window(monday)[0] == dt.datetime(2025, 6, 18, 18, tzinfo=utc)
+    with pytest.raises(ValueError, match="not an arXiv announcement date"):
+        submission_window(friday)

@@ -71,4 +71,4 @@ def test_every_exception_but_no_announcement_is_a_fetch_error() -> None:
     errors = [getattr(fetch, name) for name in fetch.__all__ if name.endswith("Error")]
     assert NoAnnouncementError in errors
     for error in errors:
-        assert issubclass(error, FetchError) is (error is not NoAnnouncementError), error
+        assert issubclass(error, FetchError) is not issubclass(error, NoAnnouncementError), error

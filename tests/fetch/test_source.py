@@ -17,6 +17,7 @@ from newsletter.fetch import (
     NotYetAnnouncedError,
     RetryPolicy,
     StaleFeedError,
+    UnshownDayError,
 )
 from tests.fakes.arxiv_server import FakeArxiv, Reply
 from tests.fakes.atom import announcement_feed, day_feed, load_day
@@ -55,16 +56,9 @@ def test_the_same_categories_in_any_order_fetch_the_same_url(fake_arxiv: FakeArx
     assert {r.path for r in fake_arxiv.requests} == {"/atom/cs.AI+cs.CV"}
 
 
-@pytest.mark.parametrize(
-    ("want", "reason"),
-    [
-        (dt.date(2025, 8, 30), "Saturday"),
-        (dt.date(2025, 8, 31), "Sunday"),
-        (dt.date(2025, 9, 2), "no submission deadline on Monday 2025-09-01"),
-        (dt.date(2025, 6, 20), "no submission deadline on Thursday 2025-06-19"),
-    ],
-)
-def test_weekend_or_holiday_is_no_announcement_and_asks_nothing(
+@pytest.mark.parametrize(("want", "reason"), [(dt.date(2025, 8, 30), "Saturday"),
+                                               (dt.date(2025, 8, 31), "Sunday")])
+def test_a_weekend_is_no_announcement_and_asks_nothing(
     fake_arxiv: FakeArxiv, want: dt.date, reason: str
 ) -> None:
     now = dt.datetime.combine(want, dt.time(15, 0), tzinfo=dt.UTC)
@@ -72,6 +66,50 @@ def test_weekend_or_holiday_is_no_announcement_and_asks_nothing(
         fake_arxiv.source().fetch_day(CATS, want=want, now=now)
     assert not isinstance(caught.value, FetchError)
     assert fake_arxiv.requests == []
+
+
+@pytest.mark.parametrize(
+    ("want", "feed", "reason"),
+    [
+        (dt.date(2025, 9, 2), dt.date(2025, 8, 29), "no submission deadline on Monday 2025-09-01"),
+        (dt.date(2025, 6, 20), dt.date(2025, 6, 19), "no submission deadline on Thursday 2025-06-19"),
+    ],
+)
+def test_a_table_holiday_asks_the_feed_and_is_no_announcement_while_it_agrees(
+    fake_arxiv: FakeArxiv, want: dt.date, feed: dt.date, reason: str
+) -> None:
+    fake_arxiv.serve_feed(feed)  # still the announcement before the closure
+    now = dt.datetime.combine(want, dt.time(15, 0), tzinfo=dt.UTC)
+    with pytest.raises(NoAnnouncementError, match=reason) as caught:
+        fake_arxiv.source().fetch_day(CATS, want=want, now=now)
+    assert not isinstance(caught.value, FetchError)
+    assert [r.target for r in fake_arxiv.requests] == ["feed"]
+
+
+def test_a_day_the_table_calls_closed_is_served_when_the_feed_shows_it(
+    fake_arxiv: FakeArxiv, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The table says arXiv closed on Thursday 2025-06-19 (no Friday announcement); the feed shows
+    # one dated Friday: the feed is trusted.
+    friday = dt.date(2025, 6, 20)
+    fake_arxiv.serve_feed(friday, papers_of=dt.date(2025, 6, 19))
+    now = dt.datetime(2025, 6, 20, 11, 0, tzinfo=dt.UTC)
+    source = fake_arxiv.source()
+    day = source.fetch_day(CATS, want=friday, now=now)
+    assert day.date == friday and len(day.papers) > 50
+    assert "a day the holiday table calls closed" in caplog.text
+    assert source.fetch_latest(CATS).date == friday
+
+
+def test_a_date_the_feed_never_showed_is_not_rebuilt_from_the_api(fake_arxiv: FakeArxiv) -> None:
+    # The table expects 2025-08-28, but the feed has moved on and nothing says it ever showed it
+    # (arXiv may have closed): a backfill would list the next day's papers as a day of their own.
+    fake_arxiv.serve_feed(dt.date(2025, 9, 3))
+    now = dt.datetime(2025, 9, 3, 15, 0, tzinfo=dt.UTC)
+    with pytest.raises(UnshownDayError, match="feed already shows Wednesday 2025-09-03") as caught:
+        fake_arxiv.source().fetch_day(CATS, want=DAY, now=now)
+    assert isinstance(caught.value, NoAnnouncementError) and caught.value.feed_date == dt.date(2025, 9, 3)
+    assert fake_arxiv.seen("api") == []
 
 
 def test_a_stale_feed_is_a_failure(fake_arxiv: FakeArxiv) -> None:

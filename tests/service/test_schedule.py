@@ -11,9 +11,11 @@ import pytest
 from newsletter.fetch.calendar import FEED_LAG, is_announcement_date
 from newsletter.models import Subscriber
 from newsletter.service.schedule import (
+    FetchPlan,
     announced_at,
     due_checker,
     due_now,
+    feed_shows,
     fetch_plan,
     fetch_trigger,
     is_due,
@@ -217,3 +219,22 @@ def test_fetch_plan_tries_until_stored_then_gives_up_after_the_bound() -> None:
     # on a Saturday the newest announcement is Friday's
     assert fetch_plan(dt.datetime(2026, 6, 20, 12, tzinfo=UTC), set(), retry_for=bound).want == \
         dt.date(2026, 6, 19)
+
+
+def test_fetch_plan_looks_at_the_feed_on_a_table_holiday_for_the_margin() -> None:
+    bound = dt.timedelta(hours=8)
+    thursday, friday = dt.date(2025, 6, 19), dt.date(2025, 6, 20)  # the table: no list on Friday
+    shown = feed_shows(friday)
+    look = fetch_plan(shown + dt.timedelta(minutes=5), {thursday}, retry_for=bound)
+    assert (look.want, look.action, look.expected) == (friday, "try", False)
+    after = fetch_plan(shown + bound, {thursday}, retry_for=bound)
+    assert (after.want, after.action) == (friday, "done")
+    assert fetch_plan(shown + bound, {thursday}, retry_for=bound, tried=False).should_try
+    stored = fetch_plan(shown + dt.timedelta(hours=1), {thursday, friday}, retry_for=bound)
+    assert (stored.want, stored.action) == (friday, "done")
+    # a day the table expects but nobody stored is chased, then overdue
+    assert fetch_plan(shown + bound, set(), retry_for=bound) == FetchPlan(thursday, "overdue")
+    # the delivery side counts a stored day the table calls closed
+    noon = dt.datetime(2025, 6, 20, 12, tzinfo=UTC)
+    assert recent_announcement_dates(noon)[-1] == thursday
+    assert recent_announcement_dates(noon, shown={thursday, friday})[-1] == friday

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import re
 from email import policy
@@ -49,7 +50,8 @@ def mailed(site: Path, day: str) -> dict[str, EmailMessage]:
             for p in folder.glob("*.eml")}
 
 
-def test_leaving_by_reply_and_by_button_stops_the_next_run(site: Path) -> None:
+def test_leaving_by_reply_and_by_button_stops_the_next_run(site: Path, fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.serve_feed(dt.date(2025, 7, 15))  # each run's day as the feed shows it
     run("2025-07-15")
     first = mailed(site, "2025-07-15")
     assert set(first) == {address for address, _ in READERS}
@@ -75,6 +77,7 @@ def test_leaving_by_reply_and_by_button_stops_the_next_run(site: Path) -> None:
         assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
 
     assert set(subs.suppressions(db)) == {"ada@example.org", "grace@example.org"}
+    fake_arxiv.serve_feed(dt.date(2025, 8, 28))
     run("2025-08-28")  # the roster still lists both: the suppression list wins
     second = mailed(site, "2025-08-28")
     assert {name for name in second if not name.endswith(".confirmation")} == {"alan@example.org"}
