@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from mjml import mjml2html
 
 from newsletter.models import Digest, Subscriber
 
+from .limits import COMPACT, COMPACT_ABSTRACT, SENSIBLE, capped, capped_views, clip, html_size
 from .text import criteria_lines, long_date, plural, shorten
-from .view import EntryView, entry_views, html_env
+from .view import EntryView, html_env
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,12 @@ def _render(template: str, **context: object) -> str:
     return _to_html(mjml)
 
 
-def _papers(views: Sequence[EntryView], limit: int | None) -> list[tuple[EntryView, str, bool]]:
+def _papers(
+    views: Sequence[EntryView], cut: Callable[[str], str] | None
+) -> list[tuple[EntryView, str, bool]]:
     rows = []
     for view in views:
-        text = view.abstract if limit is None else shorten(view.abstract, limit)
+        text = view.abstract if cut is None else cut(view.abstract)
         rows.append((view, text, text != view.abstract))
     return rows
 
@@ -75,35 +78,45 @@ def render_html(
     reply_to: str,
     budget: int = HTML_BUDGET,
 ) -> str:
-    """The digest as email HTML, at most `budget` bytes when abstracts can be shortened to fit.
+    """The digest as email HTML, at most `budget` bytes whatever the papers say.
 
-    Abstracts are shortened (with a "read more" link) only when the full ones would not fit, and
-    then all to the same cap: the longest ones lose most, short ones stay whole.
+    Titles, author lists and comments are capped (`limits.SENSIBLE`, which real papers do not
+    reach). Abstracts are shortened (with a "read more" link) only when the full ones would not
+    fit, and then all to the same cap: the longest ones lose most, short ones stay whole. Only if
+    that is not enough is every paper compacted (`limits.COMPACT`).
     """
-    views = entry_views(digest)
-    count = len(views)
+    views = capped_views(digest, SENSIBLE)
     context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to)
     context.update(
         subject=subject,
         preview=_preview(views),
-        lede=f"{plural(count, 'paper')} matched your criteria today, best first.",
+        lede=f"{plural(len(views), 'paper')} matched your criteria today, best first.",
     )
     html = _render("digest.mjml.j2", papers=_papers(views, None), **context)
     excess = len(html.encode("utf-8")) - budget
     if excess <= 0 or not views:
         return html
     limit = _abstract_limit(views, excess)
-    html = _render("digest.mjml.j2", papers=_papers(views, limit), **context)
+    html = _render("digest.mjml.j2", papers=_papers(views, lambda text: shorten(text, limit)), **context)
+    if len(html.encode("utf-8")) <= budget:
+        log.info("digest HTML: abstracts cut to %d characters to stay under %d bytes", limit, budget)
+        return html
+    return _compacted(digest, views, budget, context)
+
+
+def _compacted(digest: Digest, views: Sequence[EntryView], budget: int, context: dict[str, object]) -> str:
+    """Absurdly long titles, author lists or comments (a hostile feed, say): COMPACT caps let even
+    30 papers of the worst text fit; beyond that (a huge criteria text) the size is logged."""
+    views = tuple(
+        capped(view, entry.paper.authors, COMPACT) for view, entry in zip(views, digest.entries, strict=True)
+    )
+    papers = _papers(views, lambda text: clip(text, COMPACT_ABSTRACT))
+    html = _render("digest.mjml.j2", papers=papers, **context)
     size = len(html.encode("utf-8"))
     if size > budget:
-        log.warning(
-            "digest HTML is %d bytes, over the %d-byte budget even with abstracts cut to %d characters",
-            size,
-            budget,
-            limit,
-        )
+        log.warning("digest HTML is %d bytes, over the %d-byte budget even compacted", size, budget)
     else:
-        log.info("digest HTML: abstracts cut to %d characters to stay under %d bytes", limit, budget)
+        log.warning("digest HTML: overlong titles, authors or comments compacted to fit %d bytes", budget)
     return html
 
 
@@ -114,13 +127,13 @@ def _abstract_limit(views: Sequence[EntryView], excess: int) -> int:
     (less the "read more" link it gains) are exactly the bytes the HTML loses: one more MJML pass
     suffices. Binary search over the cap; the saving only grows as the cap falls.
     """
-    full = [(view, _escaped_len(view.abstract), len(_read_more(view))) for view in views]
+    full = [(view, html_size(view.abstract), len(_read_more(view))) for view in views]
 
     def saved(limit: int) -> int:
         total = 0
         for view, length, link in full:
             if len(view.abstract) > limit:
-                total += length - _escaped_len(shorten(view.abstract, limit)) - link
+                total += length - html_size(shorten(view.abstract, limit)) - link
         return total
 
     low, high = _MIN_ABSTRACT, max(len(v.abstract) for v in views)
@@ -133,10 +146,6 @@ def _abstract_limit(views: Sequence[EntryView], excess: int) -> int:
         else:
             high = mid - 1
     return low
-
-
-def _escaped_len(text: str) -> int:
-    return len(str(escape(text)).encode("utf-8"))
 
 
 def _read_more(view: EntryView) -> str:

@@ -6,8 +6,9 @@ import datetime as dt
 
 from newsletter.models import Digest, Subscriber
 
+from .limits import capped_views
 from .text import us_date
-from .view import entry_views, markdown_env
+from .view import markdown_env
 
 
 def _criteria_block(criteria: str) -> str:
@@ -16,11 +17,12 @@ def _criteria_block(criteria: str) -> str:
 
 
 def render_markdown(digest: Digest) -> str:
-    """The whole digest as Markdown. Never shortened: every abstract and the full criteria."""
+    """The whole digest as Markdown: every abstract whole and the full criteria; only titles,
+    author lists and comments beyond all reason are capped (`limits.SENSIBLE`)."""
     template = markdown_env().get_template("digest.md.j2")
     return template.render(
         date_us=us_date(digest.date),
-        entries=entry_views(digest),
+        entries=capped_views(digest),
         criteria=_criteria_block(digest.subscriber.criteria),
     )
 

@@ -17,11 +17,23 @@ _MONTHS = (
 # Control characters (C0 but tab/newline, DEL, C1), lone surrogates and non-characters: not
 # allowed in XML, so one of them (an LLM comment ending in an ANSI colour code, say) made MJML
 # refuse the whole digest. They carry no meaning in a title, an abstract or a comment.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+# Invisible format characters: bidi embeddings, overrides, isolates and marks (U+202E turns
+# "Report\u202efdp.exe" into "Reportexe.pdf" on screen), zero-width spaces and joiners, word
+# joiner and invisible operators, BOM, interlinear annotations, and the tag characters (invisible
+# ASCII look-alikes). In a paper's title they can only disguise what the text says.
+_INVISIBLE = (
+    "\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f"
+)
+_UNPRINTABLE = re.compile(f"[{_CONTROL}{_INVISIBLE}]")
 
 
 def printable(text: str) -> str:
-    """`text` without the characters no digest may carry (see `_UNPRINTABLE`)."""
+    """`text` without the characters no digest may carry (see `_UNPRINTABLE`).
+
+    The one place: titles, authors, abstracts and comments (through `one_line`), the subject and
+    the HTML footer's criteria all pass here.
+    """
     return _UNPRINTABLE.sub("", text)
 
 

@@ -10,6 +10,7 @@ import jinja2
 
 from newsletter.models import Digest, DigestEntry, ScoreSource
 
+from . import mdescape
 from .math import render_math
 from .text import one_line
 
@@ -84,15 +85,18 @@ def _load(name: str) -> str:
 
 @functools.cache
 def markdown_env() -> jinja2.Environment:
-    """Plain text out: no escaping; whitespace control so the template reads like its output."""
-    return jinja2.Environment(
+    """Markdown out: no HTML escaping, but paper text goes through the `md_*` filters (see
+    `mdescape`); whitespace control so the template reads like its output."""
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load),
-        autoescape=False,  # noqa: S701 - Markdown/plain text: there is no markup to escape
+        autoescape=False,  # noqa: S701 - Markdown: escaped per place by the md_* filters instead
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters.update(md_link=mdescape.link_text, md_text=mdescape.free_text, md_url=mdescape.url)
+    return env
 
 
 @functools.cache

@@ -83,12 +83,16 @@ def test_markdown_keeps_every_full_abstract_and_the_whole_criteria() -> None:
     assert "read&nbsp;more" in html  # the HTML had to shorten; the Markdown did not
 
 
-def test_markdown_renders_hard_input_verbatim_on_one_line() -> None:
+def test_markdown_renders_hard_input_on_one_line_as_text() -> None:
+    """Everything is kept but what is markup: tags get a backslash, the <img> goes (the hostile
+    cases are in test_hostile.py)."""
     _, markdown, _ = _render(_hard_digest())
-    assert f'## 0. [{HARD_TITLE_SHOWN}](https://arxiv.org/abs/2508.99999) <a id="link0"></a>\n' in markdown
-    assert "**Abstract:**  " + HARD_ABSTRACT_SHOWN + "\n" in markdown
-    assert "**Authors:** Zoë <Admin> O'Neil, 李 雷\n" in markdown
-    assert "**Comment:** Fits <criterion 1> & 2 because x<y.\n" in markdown
+    title = HARD_TITLE_SHOWN.replace("<", "\\<")
+    assert f'## 0. [{title}](https://arxiv.org/abs/2508.99999) <a id="link0"></a>\n' in markdown
+    abstract = HARD_ABSTRACT_SHOWN.replace("<img src=x onerror=alert(1)>", "")
+    assert "**Abstract:**  " + abstract.replace("<", "\\<") + "\n" in markdown
+    assert "**Authors:** Zoë \\<Admin> O'Neil, 李 雷\n" in markdown
+    assert "**Comment:** Fits \\<criterion 1> & 2 because x<y.\n" in markdown
 
 
 def test_markdown_paper_text_cannot_forge_structure() -> None:
@@ -301,7 +305,7 @@ def test_impossible_budget_is_logged_not_hidden(caplog: pytest.LogCaptureFixture
     rendered = render_digest(
         thirty_paper_digest(), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO, html_budget=40_000
     )
-    assert len(rendered.html.encode("utf-8")) > 40_000  # comments and titles are never cut
+    assert len(rendered.html.encode("utf-8")) > 40_000  # the markup of 30 papers alone is more
     assert "over the 40000-byte budget" in caplog.text
     assert len(_papers(rendered.html)) == 30
 
