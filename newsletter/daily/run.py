@@ -53,10 +53,16 @@ def _exclusive(settings: Settings, dry_run: bool) -> Iterator[bool]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(settings.data_dir / "run.lock"))
     try:
-        lock.acquire(timeout=RUN_LOCK_WAIT)
+        lock.acquire(timeout=0)
     except Timeout:
-        yield False
-        return
+        # Said at once: a cron job that waits in silence for minutes looks hung.
+        log.warning("another run holds %s; waiting up to %d minutes for it to finish",
+                    settings.data_dir / "run.lock", RUN_LOCK_WAIT // 60)
+        try:
+            lock.acquire(timeout=RUN_LOCK_WAIT)
+        except Timeout:
+            yield False
+            return
     try:
         yield True
     finally:

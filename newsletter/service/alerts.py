@@ -106,20 +106,34 @@ def closed_day_shown_alert(day: dt.date) -> Alert:
     )
 
 
+# A feed this many days behind the expected day is not a closure (arXiv's longest is about a
+# week, at the year's end): it is a saved feed file or a feed that stopped.
+_STUCK_AFTER = dt.timedelta(days=10)
+
+
 def expected_day_missing_alert(want: dt.date, feed_date: dt.date, *, waited: dt.timedelta) -> Alert:
     """The table expected `want`, but the feed, answering normally, still shows `feed_date`."""
     hours = waited.total_seconds() / 3600
     freeze = want - dt.timedelta(days=3 if want.weekday() == 0 else 1)
+    stuck = want - feed_date > _STUCK_AFTER
+    subject = (f"arXiv Digest: the feed is stuck on {feed_date:%Y-%m-%d}" if stuck else
+               f"arXiv Digest: no announcement dated {want:%a %Y-%m-%d} (a closure our calendar lacks?)")
+    cause = (
+        f"The feed is {(want - feed_date).days} days behind: that is no closure. Check"
+        " NEWSLETTER_ARXIV_FEED_URL (a saved feed file or a copy does not move on its own)."
+        if stuck else
+        "Most likely arXiv was closed (a closure the built-in table lacks: add"
+        f" {freeze.isoformat()} to NEWSLETTER_ARXIV_EXTRA_HOLIDAYS to say so), or its feed is stuck."
+    )
     return Alert(
         kind="calendar",
         key=f"missing:{want.isoformat()}",
         day=want,
-        subject=f"arXiv Digest: no announcement dated {want:%a %Y-%m-%d} (a closure our calendar lacks?)",
+        subject=subject,
         lines=(
             f"The holiday table expected an announcement dated {want:%A %Y-%m-%d}, but {hours:.1f} h"
             f" after it should have appeared arXiv's feed still shows {feed_date:%A %Y-%m-%d}.",
-            "Most likely arXiv was closed (a closure the built-in table lacks: add"
-            f" {freeze.isoformat()} to NEWSLETTER_ARXIV_EXTRA_HOLIDAYS to say so), or its feed is stuck.",
+            cause,
             "Nothing is sent for a day the feed never shows, and it is not rebuilt from the API. The"
             " service keeps looking once an hour and sends the next day the feed shows as usual.",
         ),

@@ -392,3 +392,22 @@ def test_a_run_without_date_serves_the_day_the_feed_shows_where_the_table_calls_
     assert set(delivery_store.for_date(db, friday)) == {a for a, *_ in READERS}
     assert stored_dates(db, dt.date(2025, 6, 1)) == {friday}  # Thursday not rebuilt on the side
     assert fake_arxiv.seen("api") == [] or all("id_list" in r.query for r in fake_arxiv.seen("api"))
+
+
+def test_a_second_run_says_at_once_that_it_waits_for_the_first_then_gives_up(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filelock import FileLock
+
+    from newsletter.daily import run as daily_run
+
+    monkeypatch.setattr(daily_run, "RUN_LOCK_WAIT", 0.3)
+    lock = FileLock(str(site / "var" / "run.lock"))
+    (site / "var").mkdir(exist_ok=True)
+    with lock:
+        code, output = run("--date", DAY)
+    assert code == 1
+    lines = " ".join(output.split())  # the console wraps long lines
+    assert f"another run holds {site / 'var' / 'run.lock'}; waiting up to 0 minutes" in lines
+    assert f"another run holds {site / 'var' / 'run.lock'}; try again when it has finished" in lines
+    assert outbox(site) == {}  # nothing was sent by the run that never got the lock

@@ -25,6 +25,7 @@ from newsletter.service.alerts import (
     Alert,
     Alerter,
     cost_alert,
+    expected_day_missing_alert,
     fetch_alert,
     roster_alert,
     run_alert,
@@ -379,3 +380,16 @@ def test_the_cost_line_adds_sendgrids_bounces_and_spam_reports_since_the_last_on
                                     " 0 spam report(s)")
     # the outbox has no events: no SendGrid figures
     assert mail_events(db, load_settings(admin_email=ADMIN), later) is None
+
+
+def test_a_missing_monday_suggests_the_fridays_closure_but_a_feed_months_behind_is_called_stuck() -> None:
+    monday, friday_feed = dt.date(2026, 12, 7), dt.date(2026, 12, 4)
+    closure = expected_day_missing_alert(monday, friday_feed, waited=dt.timedelta(hours=12))
+    assert "a closure our calendar lacks" in closure.subject
+    assert "add 2026-12-04 to NEWSLETTER_ARXIV_EXTRA_HOLIDAYS" in closure.text
+
+    stuck = expected_day_missing_alert(monday, dt.date(2025, 8, 28), waited=dt.timedelta(hours=12))
+    assert stuck.subject == "arXiv Digest: the feed is stuck on 2025-08-28"
+    assert "466 days behind" in stuck.text and "NEWSLETTER_ARXIV_FEED_URL" in stuck.text
+    assert "EXTRA_HOLIDAYS" not in stuck.text
+    assert stuck.key == closure.key  # still one alert per expected day
