@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newsletter.cli.common import UserError, fail, open_db, out, settings_for_cli, user_errors
+from newsletter.cli.common import UserError, err, fail, open_db, out, settings_for_cli, user_errors
 from newsletter.clock import utc_now
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
@@ -43,7 +43,8 @@ def _criteria_value(path: Path, roster: Path) -> str:
     return str(inside[0].relative_to(folder))
 
 
-def _rows(settings: Settings) -> list[dict[str, Any]]:
+def _rows(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
+    """The roster's subscribers (and those who left) as rows, and the roster rows that cannot be listed."""
     roster = load_roster(settings.subscribers, settings)
     db = open_db(settings)
     gone = subscriber_store.suppressions(db)
@@ -89,7 +90,7 @@ def _rows(settings: Settings) -> list[dict[str, Any]]:
                     "last_error": None,
                 }
             )
-    return rows
+    return rows, [str(problem) for problem in roster.problems]
 
 
 @app.command("add")
@@ -144,7 +145,10 @@ def add(
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Every subscriber with status (active / unsubscribed) and last delivery."""
     with user_errors():
-        rows = _rows(settings_for_cli())
+        rows, problems = _rows(settings_for_cli())
+    for problem in problems:  # on stderr: stdout stays the list (or JSON) a script reads
+        err.print(f"not listed: {problem} (see `newsletter subscribers check`)",
+                  highlight=False, markup=False)
     if as_json:
         out.print_json(json.dumps(rows))
         return

@@ -179,7 +179,7 @@ def run_daily(
                           problem_rows=len({p.line for p in roster.problems}))
         known = {s.email.lower() for s in roster.subscribers}
         if stranger := next((a for a in only if a.lower() not in known), None):
-            return summary.ended("fatal", f"{stranger} is not a valid subscriber in {settings.subscribers}")
+            return summary.ended("fatal", roster.why_not_served(stranger))
         suppressed = subscriber_store.suppressions(db)  # lower-cased addresses
         subscribers = _due_subscribers(
             roster, db, summary.digest_date, now, only=only, suppressed=suppressed, is_due=is_due,

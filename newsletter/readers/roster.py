@@ -68,6 +68,19 @@ class Roster:
     def find(self, email: str) -> Subscriber | None:
         return next((s for s in self.subscribers if s.email.lower() == email.lower()), None)
 
+    def why_not_served(self, email: str) -> str:
+        """Why `email` is not among the subscribers: its row's problem, or that it has no row."""
+        try:
+            lines = self.path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        wanted = email.strip().lower()
+        for problem in self.problems:
+            row = lines[problem.line - 1] if 0 < problem.line <= len(lines) else ""
+            if wanted and wanted in row.lower():
+                return f"{email}'s row cannot be served: {problem}"
+        return f"{email} is not a subscriber in {self.path}"
+
 
 def split_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in re.split(r"[;,]", value) if part.strip())

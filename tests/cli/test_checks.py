@@ -83,6 +83,16 @@ def test_a_failing_arxiv_api_is_named(site: Path, fake_arxiv: FakeArxiv) -> None
     assert [r.target for r in fake_arxiv.requests] == ["feed", "api"]
 
 
+def test_a_saved_feed_file_asks_no_api(site: Path, fake_arxiv: FakeArxiv, tmp_path: Path) -> None:
+    """The Quickstart's feed is a folder of saved files: `check` must not reach for the network."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "arxiv"
+    _, output = check(arxiv_feed_url=str(folder))
+    rows = {line.split("│")[1].strip(): line for line in output.splitlines() if line.startswith("│ arXiv")}
+    assert " skip " in rows["arXiv API"] and "local file" in rows["arXiv API"]
+    assert " fail " not in rows["arXiv feed"]
+    assert fake_arxiv.requests == []
+
+
 def test_every_problem_is_named_and_the_exit_code_is_1(
     site: Path, fake_arxiv: FakeArxiv, fake_llm: FakeLLM, fake_sendgrid: FakeSendGrid
 ) -> None:

@@ -208,7 +208,17 @@ def test_preview_prints_the_paths_of_one_readers_digest(site: Path) -> None:
     assert Path(md).read_text().startswith("# Personalized Daily ArXiv Papers 08/28/2025\n")
     result = runner.invoke(app, ["preview", "nobody@example.org", "--date", DAY])
     assert result.exit_code == 1
-    assert result.output.startswith("error: nobody@example.org is not a valid subscriber in subscribers.csv")
+    assert result.output.startswith("error: nobody@example.org is not a subscriber in subscribers.csv")
+
+
+def test_a_preview_of_a_broken_row_says_what_is_wrong_with_it(site: Path) -> None:
+    roster = site / "subscribers.csv"
+    roster.write_text(roster.read_text().replace("Asia/Tokyo", "Asia/Tokio"))
+    result = runner.invoke(app, ["preview", "alan@example.org", "--date", DAY], env={"COLUMNS": "300"})
+    assert result.exit_code == 1
+    flat = " ".join(result.output.split())
+    assert flat.startswith("error: alan@example.org's row cannot be served: subscribers.csv line")
+    assert "column timezone: 'Asia/Tokio' is not an IANA time zone" in flat
 
 
 def test_a_preview_with_nothing_selected_shows_the_closest_papers(

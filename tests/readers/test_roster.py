@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -345,6 +346,17 @@ def test_the_list_keeps_long_values_whole_when_piped(folder: Path) -> None:
     for value in ("a.very.long.address.for.a.reader@subdomain.example.org", "cs.CV,cs.LG,cs.AI,cs.RO",
                   "America/Argentina/Buenos_Aires", "06:45"):
         assert value in row
+
+
+def test_the_list_says_which_rows_it_cannot_show(folder: Path) -> None:
+    """A row with a typo is not silently missing from the list: stderr names it; stdout stays JSON."""
+    write(folder, HEADER + "ada@example.org,Ada,criteria/vision.md,cs.CV,Europe/Berlin,07:00,\n"
+          "grace@example.org,Grace,criteria/vision.md,cs.CV,America/Los_Angles,07:00,\n")
+    env = {"NEWSLETTER_SUBSCRIBERS": str(folder / "subscribers.csv"), "COLUMNS": "300"}
+    result = runner.invoke(app, ["subscribers", "list", "--json"], env=env)
+    assert result.exit_code == 0
+    assert [row["email"] for row in json.loads(result.stdout)] == ["ada@example.org"]
+    assert "not listed: " in result.stderr and "line 3, column timezone" in result.stderr
 
 
 def test_a_folder_that_cannot_be_written_is_one_line(folder: Path) -> None:
