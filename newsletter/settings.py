@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 import re
 import zoneinfo
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -250,6 +252,28 @@ def env_name(field: str) -> str:
     info = Settings.model_fields.get(field)
     alias = info.validation_alias if info is not None else None
     return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
+
+
+# NEWSLETTER_* names that are read outside Settings (the CLI's traceback switch, the tests' artifacts).
+_OTHER_NAMES = frozenset({"NEWSLETTER_DEBUG", "NEWSLETTER_ARTIFACTS"})
+
+
+def unknown_names(environ: Mapping[str, str], env_file: Path = Path(".env")) -> list[str]:
+    """NEWSLETTER_* names set in `environ` or `env_file` that no setting reads (a typo is otherwise
+    silently ignored), each with the nearest real name when one is close."""
+    names = {name for name in environ if name.startswith(ENV_PREFIX)}
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    names |= {line.split("=", 1)[0].strip().removeprefix("export ").strip()
+              for line in lines if "=" in line and not line.lstrip().startswith("#")}
+    known = {env_name(field) for field in Settings.model_fields} | _OTHER_NAMES
+    said = []
+    for name in sorted(n for n in names if n.startswith(ENV_PREFIX) and n not in known):
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        said.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return said
 
 
 def load_settings(**overrides: object) -> Settings:

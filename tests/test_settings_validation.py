@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,17 @@ def test_an_empty_variable_means_not_set(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_the_documented_selection_defaults() -> None:
     settings = load_settings()
     assert (settings.min_relevance, settings.min_novelty, settings.max_papers) == (5, 1, 30)
+
+
+def test_a_misspelt_setting_is_named_with_the_nearest_real_one(tmp_path: Path) -> None:
+    """A typo was silently ignored: `newsletter check` now names it (see tests/cli/test_checks.py)."""
+    from newsletter.settings import unknown_names
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nexport NEWSLETTER_SENDAT=07:00\nNEWSLETTER_MAX_PAPERS=5\n")
+    environ = {"NEWSLETTER_MAX_PAPER": "5", "NEWSLETTER_DEBUG": "1", "SENDGRID_API_KEY": "x",
+               "NEWSLETTER_PORT": "8000"}
+    assert unknown_names(environ, env_file) == [
+        "NEWSLETTER_MAX_PAPER (did you mean NEWSLETTER_MAX_PAPERS?)",
+        "NEWSLETTER_SENDAT (did you mean NEWSLETTER_SEND_AT?)",
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from newsletter.db import Database, DatabaseError, deliveries
 from newsletter.logs import mask_secrets
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
 from newsletter.readers.roster import Roster, RosterError, load_roster
-from newsletter.settings import Settings
+from newsletter.settings import Settings, unknown_names
 
 if TYPE_CHECKING:
     from newsletter.fetch import ArxivSource
@@ -55,6 +56,8 @@ def check_settings(settings: Settings) -> Check:
                      f" {settings.from_email}: set a sender address SendGrid has verified")
     if not settings.admin_email:
         notes.append("NEWSLETTER_ADMIN_EMAIL unset: alerts and the daily cost line are only logged")
+    if unknown := unknown_names(os.environ):
+        notes.append(f"not a setting, ignored: {', '.join(unknown)}")
     return Check("settings", "warn" if notes else "ok", "; ".join(notes) or "loaded")
 
 
