@@ -196,11 +196,13 @@ class ArxivSource:
         advice = (
             "arXiv refreshes the feed around 00:00 US Eastern, retry later"
             if live
-            else "a feed file holds the one day it was saved on (NEWSLETTER_ARXIV_FEED_URL)"
+            else "a feed file holds the one day it was saved on (NEWSLETTER_ARXIV_FEED_URL):"
+            f" ask for that day with --date {page.date}"
         )
         return StaleFeedError(
-            f"{page.url}: the feed is still dated {page.date}, but the announcement dated"
-            f" {want} should exist at {now.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC; {advice}",
+            f"{page.url}: the feed is still dated {page.date}, but by"
+            f" {now.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC the announcement dated {want} should"
+            f" be out; {advice}",
             url=page.url,
             feed_date=page.date,
             want=want,

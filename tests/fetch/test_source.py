@@ -120,9 +120,9 @@ def test_a_stale_feed_is_a_failure(fake_arxiv: FakeArxiv) -> None:
     assert caught.value.feed_date == dt.date(2025, 7, 15)
     assert caught.value.want == DAY
     assert str(caught.value) == (
-        f"{fake_arxiv.feed_url}/cs.AI+cs.CV: the feed is still dated 2025-07-15, but the announcement"
-        f" dated {DAY} should exist at {NOW.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC; arXiv refreshes the"
-        " feed around 00:00 US Eastern, retry later"
+        f"{fake_arxiv.feed_url}/cs.AI+cs.CV: the feed is still dated 2025-07-15, but by"
+        f" {NOW.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC the announcement dated {DAY} should be out;"
+        " arXiv refreshes the feed around 00:00 US Eastern, retry later"
     )
     assert fake_arxiv.seen("api") == []  # never papered over with the API
 
@@ -279,6 +279,7 @@ def test_a_folder_serves_as_the_feed(fake_arxiv: FakeArxiv, tmp_path: Path) -> N
     )
     earlier = dt.date(2025, 7, 15)
     (folder / "cs.AI+cs.CV").write_bytes(day_feed(["cs.AI", "cs.CV"], earlier, load_day(earlier)))
-    with pytest.raises(StaleFeedError, match=r"; a feed file holds the one day it was saved on"):
+    with pytest.raises(StaleFeedError, match=r"; a feed file holds the one day it was saved on") as stale:
         source.fetch_day(CATS, want=DAY, now=NOW)
+    assert str(stale.value).endswith("ask for that day with --date 2025-07-15")
     assert fake_arxiv.requests == []
