@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import ipaddress
+import os
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -254,6 +255,16 @@ def env_name(field: str) -> str:
     return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
 
 
+def _names_in(env_file: Path) -> set[str]:
+    """The variable names an env file sets (`NAME=value`, `export NAME=value`; comments skipped)."""
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return set()
+    return {line.split("=", 1)[0].strip().removeprefix("export ").strip()
+            for line in lines if "=" in line and not line.lstrip().startswith("#")}
+
+
 # NEWSLETTER_* names that are read outside Settings (the CLI's traceback switch, the tests' artifacts).
 _OTHER_NAMES = frozenset({"NEWSLETTER_DEBUG", "NEWSLETTER_ARTIFACTS"})
 
@@ -261,19 +272,21 @@ _OTHER_NAMES = frozenset({"NEWSLETTER_DEBUG", "NEWSLETTER_ARTIFACTS"})
 def unknown_names(environ: Mapping[str, str], env_file: Path = Path(".env")) -> list[str]:
     """NEWSLETTER_* names set in `environ` or `env_file` that no setting reads (a typo is otherwise
     silently ignored), each with the nearest real name when one is close."""
-    names = {name for name in environ if name.startswith(ENV_PREFIX)}
-    try:
-        lines = env_file.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    names |= {line.split("=", 1)[0].strip().removeprefix("export ").strip()
-              for line in lines if "=" in line and not line.lstrip().startswith("#")}
+    names = {name for name in environ if name.startswith(ENV_PREFIX)} | _names_in(env_file)
     known = {env_name(field) for field in Settings.model_fields} | _OTHER_NAMES
     said = []
     for name in sorted(n for n in names if n.startswith(ENV_PREFIX) and n not in known):
         close = difflib.get_close_matches(name, sorted(known), n=1)
         said.append(f"{name} (did you mean {close[0]}?)" if close else name)
     return said
+
+
+def _where(name: str, env_file: Path = Path(".env")) -> str:
+    """`name`, and `in .env` when the value came from that file (the admin looks there, not at the
+    environment)."""
+    if name in os.environ:
+        return name
+    return f"{name} (in {env_file})" if name in _names_in(env_file) else name
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -289,5 +302,5 @@ def load_settings(**overrides: object) -> Settings:
             shown = "***" if secret else repr(error.get("input"))
             message = error["msg"].removeprefix("Value error, ")  # our validators' own words
             got = "" if not secret and shown in message else f" (got {shown})"  # said once is enough
-            problems.append(f"{name}: {message}{got}")
+            problems.append(f"{_where(name)}: {message}{got}")
         raise ConfigError("; ".join(problems)) from None

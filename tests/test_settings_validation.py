@@ -61,3 +61,15 @@ def test_a_misspelt_setting_is_named_with_the_nearest_real_one(tmp_path: Path) -
         "NEWSLETTER_MAX_PAPER (did you mean NEWSLETTER_MAX_PAPERS?)",
         "NEWSLETTER_SENDAT (did you mean NEWSLETTER_SEND_AT?)",
     ]
+
+
+def test_a_bad_value_from_the_env_file_says_it_came_from_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter.settings import ConfigError, load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSLETTER_MAX_PAPERS", raising=False)
+    (tmp_path / ".env").write_text("NEWSLETTER_MAX_PAPERS=lots\n")
+    with pytest.raises(ConfigError, match=r"^NEWSLETTER_MAX_PAPERS \(in \.env\): "):
+        load_settings()
