@@ -53,8 +53,10 @@ def kept_authors(names: Sequence[str]) -> tuple[str, ...]:
     return (*names[:shown], f"… and {len(names) - shown:,} more")
 
 
-def record(db: Database, email: str, digest_date: dt.date, entries: Sequence[FeedEntry]) -> None:
-    """The digest's entries, replacing any an earlier composition of the same day left."""
+def record(db: Database, email: str, digest_date: dt.date, entries: Sequence[FeedEntry]) -> bool:
+    """The digest's entries, replacing any an earlier composition of the same day left; False
+    (nothing changed) once that day's digest is sent: what a feed showed never changes, which
+    keeps its ETag (see `FeedState`) honest."""
     day = digest_date.isoformat()
     rows = [
         (email, day, position, e.arxiv_id, e.category, e.title, json.dumps(list(kept_authors(e.authors))),
@@ -62,12 +64,17 @@ def record(db: Database, email: str, digest_date: dt.date, entries: Sequence[Fee
         for position, e in enumerate(entries)
     ]
     with db.tx() as conn:
+        sent = conn.execute("SELECT 1 FROM deliveries WHERE email=? AND digest_date=? AND status='sent'",
+                            (email, day)).fetchone()
+        if sent is not None:
+            return False
         conn.execute("DELETE FROM feed_entries WHERE email=? AND digest_date=?", (email, day))
         conn.executemany(
             "INSERT INTO feed_entries(email, digest_date, position, arxiv_id, category, title, authors,"
             " relevance, novelty, comment, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+    return True
 
 
 def _sent_entry(row: sqlite3.Row) -> SentEntry:
@@ -77,17 +84,43 @@ def _sent_entry(row: sqlite3.Row) -> SentEntry:
                      row["sent_at"], entry)
 
 
+_SENT = (" FROM feed_entries f JOIN deliveries d ON d.email = f.email AND d.digest_date = f.digest_date"
+         " WHERE f.email = ? AND f.digest_date >= ? AND d.status = 'sent' AND d.sent_at IS NOT NULL")
+
+
 def entries(db: Database, email: str, since: dt.date) -> list[SentEntry]:
     """The reader's entries of digests dated `since` or later that were sent: newest digest first,
     each digest's papers in its order (best first)."""
     rows = db.read().execute(
-        "SELECT f.*, d.digest_id, d.sent_at FROM feed_entries f JOIN deliveries d"
-        " ON d.email = f.email AND d.digest_date = f.digest_date"
-        " WHERE f.email = ? AND f.digest_date >= ? AND d.status = 'sent' AND d.sent_at IS NOT NULL"
-        " ORDER BY f.digest_date DESC, f.position",
+        "SELECT f.*, d.digest_id, d.sent_at" + _SENT + " ORDER BY f.digest_date DESC, f.position",
         (email, since.isoformat()),
     ).fetchall()
     return [_sent_entry(row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What decides a feed's content, read without reading the entries: sent entries never change
+    (`record`), so the feed changes only when a digest is sent (count and newest send) or one
+    leaves the window (count and oldest day)."""
+
+    count: int
+    newest_sent: str | None
+    oldest_date: str | None
+
+    @classmethod
+    def of(cls, sent: Sequence[SentEntry]) -> FeedState:
+        if not sent:
+            return cls(0, None, None)
+        return cls(len(sent), max(e.sent_at for e in sent), min(e.digest_date for e in sent).isoformat())
+
+
+def state(db: Database, email: str, since: dt.date) -> FeedState:
+    """`FeedState.of(entries(db, email, since))`, from one aggregate query."""
+    row = db.read().execute(
+        "SELECT COUNT(*), MAX(d.sent_at), MIN(f.digest_date)" + _SENT, (email, since.isoformat())
+    ).fetchone()
+    return FeedState(int(row[0]), row[1], row[2])
 
 
 def prune(db: Database, before: dt.date) -> int:

@@ -7,8 +7,11 @@ reason. A reader who left (on the suppression list) gets 410 Gone: feed readers 
 subscription instead of polling a dead URL forever, and only someone who holds a once-valid
 key learns that much. GET (and HEAD) only; it changes nothing.
 
-Conditional GET (RFC 9110): the ETag is a hash of the document and Last-Modified the newest
-send; If-None-Match, when present, decides alone, else If-Modified-Since; either answers 304.
+Conditional GET (RFC 9110): the ETag hashes what decides the document (its entries never change
+once sent, so their count, newest send and oldest day, and the settings it shows) and
+Last-Modified is the newest send; If-None-Match, when present, decides alone, else
+If-Modified-Since; either answers 304, without building the document (3.5 ms against 138 ms for
+a 900-entry feed, `bench/feed.py`).
 """
 
 from __future__ import annotations
@@ -45,30 +48,55 @@ _HEADERS = {
 MEDIA_TYPE = "application/atom+xml; charset=utf-8"
 
 
+FORMAT = "1"  # bump when the document's form changes: every ETag changes with it
+
+
 @dataclass(frozen=True, slots=True)
-class Feed:
-    body: bytes
+class Validators:
     etag: str
     last_modified: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Whose feed, and the window it shows now."""
+
+    key: str
+    email: str
+    since: str  # when the reader's token was made: the empty feed's date
+    window: dt.date
 
 
 Refusal = Literal["unknown", "gone"]
 
 
-def _load(db: Database, settings: Settings, key: str, now: dt.datetime) -> Feed | Refusal:
-    reader = subs.reader_for_feed_key(db, key) if _KEY.match(key) else None
-    if reader is None:
+def _reader(db: Database, key: str, now: dt.datetime) -> Reader | Refusal:
+    found = subs.reader_for_feed_key(db, key) if _KEY.match(key) else None
+    if found is None:
         return "unknown"
-    if subs.is_suppressed(db, reader.email):
+    if subs.is_suppressed(db, found.email):
         return "gone"
-    since = now.astimezone(dt.UTC).date() - dt.timedelta(days=feed_store.FEED_DAYS)
-    entries = feed_store.entries(db, reader.email, since)
-    updated = max((parse_time(e.sent_at) for e in entries), default=parse_time(reader.since))
-    info = FeedInfo(self_url=f"{settings.public_url}/feed/{key}.xml", public_url=settings.public_url,
-                    email=reader.email, publisher=settings.from_name, updated=updated)
-    body = atom_document(info, entries)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Feed(body, etag, updated.astimezone(dt.UTC).replace(microsecond=0))
+    window = now.astimezone(dt.UTC).date() - dt.timedelta(days=feed_store.FEED_DAYS)
+    return Reader(key, found.email, found.since, window)
+
+
+def validators(settings: Settings, reader: Reader, state: feed_store.FeedState) -> Validators:
+    """From what decides the document (`FeedState`, and the settings it shows), so a 304 needs no
+    document built: a big feed is ~1 MB of XML, a few hundred milliseconds (bench/feed.py)."""
+    parts = (FORMAT, reader.key, settings.public_url, settings.from_name, str(state.count),
+             state.newest_sent or "", state.oldest_date or "", reader.since)
+    etag = '"' + hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32] + '"'
+    updated = parse_time(state.newest_sent or reader.since)
+    return Validators(etag, updated.astimezone(dt.UTC).replace(microsecond=0))
+
+
+def _document(db: Database, settings: Settings, reader: Reader) -> tuple[bytes, Validators]:
+    entries = feed_store.entries(db, reader.email, reader.window)
+    state = feed_store.FeedState.of(entries)  # the validators of exactly these entries
+    info = FeedInfo(self_url=f"{settings.public_url}/feed/{reader.key}.xml",
+                    public_url=settings.public_url, email=reader.email, publisher=settings.from_name,
+                    updated=parse_time(state.newest_sent or reader.since))
+    return atom_document(info, entries), validators(settings, reader, state)
 
 
 def _etags(header: str) -> set[str]:
@@ -100,20 +128,29 @@ def _refusal(why: Refusal) -> Response:
     return PlainTextResponse("Not found.", 404, headers=_HEADERS)
 
 
+def _headers(found: Validators) -> dict[str, str]:
+    return {**_HEADERS, "ETag": found.etag,
+            "Last-Modified": format_datetime(found.last_modified, usegmt=True)}
+
+
+def _answer(request: Request, db: Database, settings: Settings, now: dt.datetime) -> Response:
+    reader = _reader(db, str(request.path_params["key"]), now)
+    if isinstance(reader, str):
+        return _refusal(reader)
+    current = validators(settings, reader, feed_store.state(db, reader.email, reader.window))
+    if not_modified(request, current.etag, current.last_modified):
+        return Response(status_code=304, headers=_headers(current))
+    body, built = _document(db, settings, reader)  # a digest sent meanwhile: its own validators
+    return Response(body, media_type=MEDIA_TYPE, headers=_headers(built))
+
+
 async def show(request: Request) -> Response:
     state = request.app.state
-    key = str(request.path_params["key"])
     try:
-        found = await run_in_threadpool(_load, state.db, state.settings, key, state.clock())
+        return await run_in_threadpool(_answer, request, state.db, state.settings, state.clock())
     except (sqlite3.Error, DatabaseError) as exc:
         log.error("feed: database unavailable: %s", exc)
         return PlainTextResponse("Try again later.", 503, headers={**_HEADERS, "Retry-After": "300"})
-    if isinstance(found, str):
-        return _refusal(found)
-    validators = {"ETag": found.etag, "Last-Modified": format_datetime(found.last_modified, usegmt=True)}
-    if not_modified(request, found.etag, found.last_modified):
-        return Response(status_code=304, headers={**_HEADERS, **validators})
-    return Response(found.body, media_type=MEDIA_TYPE, headers={**_HEADERS, **validators})
 
 
 routes = [Route("/feed/{key}.xml", show, methods=["GET"])]

@@ -288,13 +288,46 @@ def test_a_token_made_before_the_feed_gets_its_key_when_next_used(db: Database, 
     assert reader is not None and reader.email == ADA
 
 
-def test_a_recomposed_day_replaces_its_entries_and_prune_drops_old_days(db: Database) -> None:
-    send(db, TODAY, [entry("2508.00001"), entry("2508.00002")])
-    feed_store.record(db, ADA, TODAY, [entry("2508.00003")])
+def test_a_recomposed_day_replaces_its_entries_until_sent_and_prune_drops_old_days(db: Database) -> None:
+    assert feed_store.record(db, ADA, TODAY, [entry("2508.00001"), entry("2508.00002")])
+    assert feed_store.record(db, ADA, TODAY, [entry("2508.00003")])  # composed again before a send
+    send(db, TODAY, [entry("2508.00003")])
+    assert not feed_store.record(db, ADA, TODAY, [entry("2508.00004")])  # sent: what the feed showed stays
     assert [s.entry.arxiv_id for s in feed_store.entries(db, ADA, TODAY)] == ["2508.00003"]
     send(db, TODAY - dt.timedelta(days=40), [entry("2507.00001")])
     assert feed_store.prune(db, TODAY - dt.timedelta(days=30)) == 1
-    assert feed_store.entries(db, ADA, dt.date(2000, 1, 1))[0].entry.arxiv_id == "2508.00003"
+    assert [s.entry.arxiv_id for s in feed_store.entries(db, ADA, dt.date(2000, 1, 1))] == ["2508.00003"]
+
+
+def test_the_state_query_agrees_with_the_entries(db: Database) -> None:
+    since = TODAY - dt.timedelta(days=30)
+    empty = feed_store.FeedState(0, None, None)
+    assert feed_store.state(db, ADA, since) == feed_store.FeedState.of([]) == empty
+    send(db, TODAY - dt.timedelta(days=3), [entry("2508.00001"), entry("2508.00002")])
+    send(db, TODAY, [entry("2508.00003")], at=NOW)
+    send(db, TODAY - dt.timedelta(days=1), [entry("2508.00004")], status="failed")
+    state = feed_store.state(db, ADA, since)
+    assert state == feed_store.FeedState.of(feed_store.entries(db, ADA, since))
+    assert state == feed_store.FeedState(3, NOW.isoformat(), (TODAY - dt.timedelta(days=3)).isoformat())
+
+
+def test_a_304_builds_no_document_and_the_tag_follows_the_settings(
+    client: TestClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = path_of(db, settings)
+    send(db, TODAY, [entry("2508.00001")])
+    etag = client.get(path).headers["etag"]
+
+    def no_document(*_: object) -> bytes:
+        raise AssertionError("built a document for a 304")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("newsletter.web.feed.atom_document", no_document)
+        assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    renamed = settings.model_copy(update={"from_name": "Lab Digest"})
+    with TestClient(create_app(renamed, db, clock=lambda: NOW)) as other:
+        answer = other.get(path, headers={"If-None-Match": etag})  # the title changed: not a 304
+    assert answer.status_code == 200 and parsed(answer.content).feed.title == "Lab Digest: your papers"
 
 
 def test_a_broken_database_is_503_not_a_leak(client: TestClient, db: Database, settings: Settings) -> None:
