@@ -58,8 +58,9 @@ def _add_entry(fg: FeedGenerator, info: FeedInfo, sent: SentEntry) -> None:
     fe = fg.add_entry(order="append")  # the rows come newest digest first, best paper first
     fe.id(_tag(info.public_url, f"digest/{sent.digest_id}/{entry.arxiv_id}"))
     fe.title(printable(entry.title) or entry.arxiv_id)
-    # One link only: feedgen 1.0 drops an entry link's rel and type when writing, so a second
-    # (the PDF) would be a second rel="alternate" of the same type, which RFC 4287 forbids.
+    # One link only: feedgen 1.0 drops an entry link's rel and type when writing (its open issue
+    # lkiesow/python-feedgen#135), so a second (the PDF) would be a second rel="alternate" of the
+    # same type, which RFC 4287 forbids. The one link is the alternate either way.
     fe.link(href=abs_url, rel="alternate", type="text/html")
     for name in entry.authors:
         if clean := printable(name):
