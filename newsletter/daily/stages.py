@@ -20,15 +20,18 @@ from newsletter.daily.summary import Progress
 from newsletter.daily.wiring import Adapters
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
+from newsletter.db import feed as feed_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.papers import load_day, save_day, stored_dates
 from newsletter.files import atomic_write_text, private_folder
-from newsletter.mail.compose import compose, reply_address, unsubscribe_url
+from newsletter.mail.compose import compose, feed_url, reply_address, unsubscribe_url
 from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, DigestEntry, Subscriber
 from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
 from newsletter.render import render_digest, render_empty
+from newsletter.render.limits import capped_views, clip
+from newsletter.render.text import one_line
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -189,13 +192,14 @@ def digest_stage(
         already_sent=already,
     )
     token = subscriber_store.token_for(db, subscriber.email, now)
-    leave_url, reply_to = unsubscribe_url(token, settings), reply_address(token, settings)
+    leave_url, reply_to, feed = (unsubscribe_url(token, settings), reply_address(token, settings),
+                                 feed_url(token, settings))
+    digest = Digest(subscriber, day.date, entries)
     if entries:
-        rendered = render_digest(
-            Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to
-        )
+        rendered = render_digest(digest, unsubscribe_url=leave_url, reply_to=reply_to, feed_url=feed)
     elif settings.send_empty:
-        rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to)
+        rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to,
+                                feed_url=feed)
     else:
         rendered = None
     if dry_run:
@@ -213,5 +217,22 @@ def digest_stage(
         rendered, to=subscriber.email, token=token, settings=settings, now=now,
         digest_id=delivery_store.digest_id_for(subscriber.email, day.date), to_name=subscriber.name,
     )
+    # The feed lists these once the delivery is `sent` (db/feed.py joins them to it).
+    feed_store.record(db, subscriber.email, day.date, feed_entries(digest))
     paper_ids = tuple(e.paper.arxiv_id for e in entries)
     return ComposedDigest(email=email, digest_date=day.date, paper_ids=paper_ids)
+
+
+_AUTHOR_BYTES = 200  # one name; real ones are far shorter
+
+
+def feed_entries(digest: Digest) -> tuple[feed_store.FeedEntry, ...]:
+    """The digest's papers as the digest shows them (capped text), for the reader's feed."""
+    return tuple(
+        feed_store.FeedEntry(
+            arxiv_id=view.arxiv_id, category=view.category, title=view.title,
+            authors=tuple(clip(one_line(name), _AUTHOR_BYTES) for name in entry.paper.authors),
+            relevance=view.relevance, novelty=view.novelty, comment=view.comment, source=view.source,
+        )
+        for view, entry in zip(capped_views(digest), digest.entries, strict=True)
+    )

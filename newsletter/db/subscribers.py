@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Literal
@@ -21,25 +22,39 @@ def new_token() -> str:
     return base64.b32encode(secrets.token_bytes(20)).decode("ascii").lower()
 
 
+def feed_key(token: str) -> str:
+    """The key of the reader's private feed: a one-way form of the token (160 bits, hex).
+
+    The feed URL is handed to feed readers (often hosted services), so it must not carry the
+    token, which also unsubscribes and is the reply address; from the key the token cannot be found.
+    """
+    return hashlib.sha256(b"arxiv-digest feed\0" + token.strip().lower().encode("ascii")).hexdigest()[:40]
+
+
 def token_for(db: Database, email: str, now: dt.datetime) -> str:
-    """The address's unsubscribe token, created on first use."""
+    """The address's unsubscribe token, created on first use (its feed key stored with it)."""
     with db.tx() as conn:
-        row = conn.execute("SELECT token FROM subscriber_tokens WHERE email=?", (email,)).fetchone()
+        row = conn.execute("SELECT token, feed_key FROM subscriber_tokens WHERE email=?", (email,)).fetchone()
         if row is not None:
+            if row["feed_key"] is None:  # a token from before the feed existed
+                conn.execute("UPDATE subscriber_tokens SET feed_key=? WHERE email=?",
+                             (feed_key(row["token"]), email))
             return str(row["token"])
         token = new_token()
-        conn.execute("INSERT INTO subscriber_tokens(email, token, created_at) VALUES (?, ?, ?)",
-                     (email, token, now.isoformat()))
+        conn.execute("INSERT INTO subscriber_tokens(email, token, created_at, feed_key) VALUES (?, ?, ?, ?)",
+                     (email, token, now.isoformat(), feed_key(token)))
         return token
 
 
 def rotate_token(db: Database, email: str, now: dt.datetime) -> str:
+    """A new token, and with it a new feed key: the old links all stop working."""
     token = new_token()
     with db.tx() as conn:
         conn.execute(
-            "INSERT INTO subscriber_tokens(email, token, created_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(email) DO UPDATE SET token=excluded.token, created_at=excluded.created_at",
-            (email, token, now.isoformat()),
+            "INSERT INTO subscriber_tokens(email, token, created_at, feed_key) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(email) DO UPDATE SET token=excluded.token, created_at=excluded.created_at,"
+            " feed_key=excluded.feed_key",
+            (email, token, now.isoformat(), feed_key(token)),
         )
     return token
 
@@ -49,6 +64,21 @@ def email_for_token(db: Database, token: str) -> str | None:
         "SELECT email FROM subscriber_tokens WHERE token=?", (token.strip().lower(),)
     ).fetchone()
     return str(row["email"]) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReader:
+    """Whose feed a key opens: the address and when its token was made."""
+
+    email: str
+    since: str
+
+
+def reader_for_feed_key(db: Database, key: str) -> FeedReader | None:
+    row = db.read().execute(
+        "SELECT email, created_at FROM subscriber_tokens WHERE feed_key=?", (key.strip().lower(),)
+    ).fetchone()
+    return FeedReader(str(row["email"]), str(row["created_at"])) if row else None
 
 
 @dataclass(frozen=True, slots=True)

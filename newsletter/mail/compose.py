@@ -8,6 +8,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from newsletter.db.subscribers import feed_key
 from newsletter.models import OutgoingEmail, RenderedDigest
 from newsletter.settings import Settings
 
@@ -18,6 +19,12 @@ def reply_address(token: str, settings: Settings) -> str:
 
 def unsubscribe_url(token: str, settings: Settings) -> str:
     return f"{settings.public_url}/unsubscribe/{token}"
+
+
+def feed_url(token: str, settings: Settings) -> str:
+    """The reader's private Atom feed (newsletter/web/feed.py): keyed by a one-way form of the
+    token, so the URL a feed reader keeps cannot unsubscribe anyone."""
+    return f"{settings.public_url}/feed/{feed_key(token)}.xml"
 
 
 def compose(

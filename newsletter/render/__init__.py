@@ -1,8 +1,11 @@
 """Rendering a digest: reference-exact Markdown (also the text/plain part), email HTML, subject.
 
 from newsletter.render import render_digest, render_empty
-rendered = render_digest(digest, unsubscribe_url=..., reply_to=...)
-rendered = render_empty(subscriber, date, unsubscribe_url=..., reply_to=...)
+rendered = render_digest(digest, unsubscribe_url=..., reply_to=..., feed_url=...)
+rendered = render_empty(subscriber, date, unsubscribe_url=..., reply_to=..., feed_url=...)
+
+`feed_url` (the reader's private Atom feed, newsletter/web/feed.py) is optional: without it the
+footer has no feed line and the Markdown is byte for byte the reference format.
 """
 
 from __future__ import annotations
@@ -28,36 +31,55 @@ __all__ = [
 
 
 def render_digest(
-    digest: Digest, *, unsubscribe_url: str, reply_to: str, html_budget: int = HTML_BUDGET
+    digest: Digest,
+    *,
+    unsubscribe_url: str,
+    reply_to: str,
+    feed_url: str | None = None,
+    html_budget: int = HTML_BUDGET,
 ) -> RenderedDigest:
     """Subject, Markdown and HTML of one subscriber's digest. Raises ValueError on bad input."""
-    check_url(unsubscribe_url, "unsubscribe_url")
-    check_address(reply_to, "reply_to")
+    _check_links(unsubscribe_url, reply_to, feed_url)
     subject = digest_subject(digest)
     return RenderedDigest(
         subject=subject,
-        markdown=render_markdown(digest),
+        markdown=render_markdown(digest, feed_url=feed_url),
         html=render_html(
             digest,
             subject=subject,
             unsubscribe_url=unsubscribe_url,
             reply_to=reply_to,
+            feed_url=feed_url,
             budget=html_budget,
         ),
     )
 
 
 def render_empty(
-    subscriber: Subscriber, date: dt.date, *, unsubscribe_url: str, reply_to: str
+    subscriber: Subscriber,
+    date: dt.date,
+    *,
+    unsubscribe_url: str,
+    reply_to: str,
+    feed_url: str | None = None,
 ) -> RenderedDigest:
     """The short "nothing matched today" note (sent only when NEWSLETTER_SEND_EMPTY is on)."""
-    check_url(unsubscribe_url, "unsubscribe_url")
-    check_address(reply_to, "reply_to")
+    _check_links(unsubscribe_url, reply_to, feed_url)
     subject = empty_subject(date)
     return RenderedDigest(
         subject=subject,
-        markdown=render_empty_markdown(subscriber, date, unsubscribe_url=unsubscribe_url, reply_to=reply_to),
+        markdown=render_empty_markdown(
+            subscriber, date, unsubscribe_url=unsubscribe_url, reply_to=reply_to, feed_url=feed_url
+        ),
         html=render_empty_html(
-            subscriber, date, subject=subject, unsubscribe_url=unsubscribe_url, reply_to=reply_to
+            subscriber, date, subject=subject, unsubscribe_url=unsubscribe_url, reply_to=reply_to,
+            feed_url=feed_url,
         ),
     )
+
+
+def _check_links(unsubscribe_url: str, reply_to: str, feed_url: str | None) -> None:
+    check_url(unsubscribe_url, "unsubscribe_url")
+    check_address(reply_to, "reply_to")
+    if feed_url is not None:
+        check_url(feed_url, "feed_url")

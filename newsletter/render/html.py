@@ -60,8 +60,11 @@ def _papers(
     return rows
 
 
-def _frame(subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str) -> dict[str, object]:
+def _frame(
+    subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str, feed_url: str | None
+) -> dict[str, object]:
     return {
+        "feed_url": feed_url,
         "date_long": long_date(date),
         "email": subscriber.email,
         "criteria_lines": criteria_lines(subscriber.criteria),
@@ -76,6 +79,7 @@ def render_html(
     subject: str,
     unsubscribe_url: str,
     reply_to: str,
+    feed_url: str | None = None,
     budget: int = HTML_BUDGET,
 ) -> str:
     """The digest as email HTML, at most `budget` bytes whatever the papers say.
@@ -86,7 +90,7 @@ def render_html(
     that is not enough is every paper compacted (`limits.COMPACT`).
     """
     views = capped_views(digest, SENSIBLE)
-    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to)
+    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url)
     context.update(
         subject=subject,
         preview=_preview(views),
@@ -154,9 +158,15 @@ def _read_more(view: EntryView) -> str:
 
 
 def render_empty_html(
-    subscriber: Subscriber, date: dt.date, *, subject: str, unsubscribe_url: str, reply_to: str
+    subscriber: Subscriber,
+    date: dt.date,
+    *,
+    subject: str,
+    unsubscribe_url: str,
+    reply_to: str,
+    feed_url: str | None = None,
 ) -> str:
-    context = _frame(subscriber, date, unsubscribe_url, reply_to)
+    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url)
     lede = "Nothing in today's arXiv announcement matched your criteria closely enough to send."
     return _render("empty.mjml.j2", subject=subject, preview=lede, lede=lede, **context)
 

@@ -16,19 +16,26 @@ def _criteria_block(criteria: str) -> str:
     return criteria.rstrip() + "\n"
 
 
-def render_markdown(digest: Digest) -> str:
+def render_markdown(digest: Digest, *, feed_url: str | None = None) -> str:
     """The whole digest as Markdown: every abstract whole and the full criteria; only titles,
-    author lists and comments beyond all reason are capped (`limits.SENSIBLE`)."""
+    author lists and comments beyond all reason are capped (`limits.SENSIBLE`). With `feed_url`,
+    one line more, before the criteria: the reader's private feed."""
     template = markdown_env().get_template("digest.md.j2")
     return template.render(
         date_us=us_date(digest.date),
         entries=capped_views(digest),
         criteria=_criteria_block(digest.subscriber.criteria),
+        feed_url=feed_url,
     )
 
 
 def render_empty_markdown(
-    subscriber: Subscriber, date: dt.date, *, unsubscribe_url: str, reply_to: str
+    subscriber: Subscriber,
+    date: dt.date,
+    *,
+    unsubscribe_url: str,
+    reply_to: str,
+    feed_url: str | None = None,
 ) -> str:
     """The short "nothing matched today" note, in the same frame as a digest."""
     template = markdown_env().get_template("empty.md.j2")
@@ -37,4 +44,5 @@ def render_empty_markdown(
         criteria=_criteria_block(subscriber.criteria),
         unsubscribe_url=unsubscribe_url,
         reply_to=reply_to,
+        feed_url=feed_url,
     )

@@ -4,6 +4,8 @@ The rows first (newsletter/db/retention.py: papers, scores, runs; never the supp
 tokens, deliveries, which papers each reader had, feedback or alerts), then the `outbox/<date>/`
 and `preview/<date>/` folders of the same days: a prune stopped between the two leaves only
 folders, which the next prune removes (the database, not the files, says what was sent).
+The readers' feed entries (newsletter/db/feed.py) go once the feed no longer shows them (30
+days), or sooner with a shorter NEWSLETTER_RETENTION_DAYS; even with 0 they go after 30 days.
 
 The file is not vacuumed: SQLite reuses the freed pages for the days that follow, so with a steady
 retention the file stops growing; VACUUM would rewrite all of it (twice its size on disk for a
@@ -16,7 +18,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from newsletter.db import retention
+from newsletter.db import feed, retention
 from newsletter.db.retention import PruneCounts
 from newsletter.files import remove_dated_folders
 from newsletter.service.context import ServiceContext
@@ -30,6 +32,7 @@ class PruneReport:
     before: dt.date  # everything dated before this went
     rows: PruneCounts
     folders: int  # outbox and preview folders removed
+    feed_entries: int = 0  # the readers' feed entries removed (dated before the feed's window)
 
 
 def cutoff(settings: Settings, now: dt.datetime) -> dt.date | None:
@@ -48,6 +51,8 @@ class RetentionJob:
     def tick(self, now: dt.datetime) -> PruneReport | None:
         context = self.context
         before = cutoff(context.settings, now)
+        window = now.astimezone(dt.UTC).date() - dt.timedelta(days=feed.FEED_DAYS)
+        entries = feed.prune(context.db, window if before is None else max(before, window))
         if before is None:
             return None
         with context.work:  # not while a tick reads or writes the days
@@ -58,4 +63,4 @@ class RetentionJob:
             log.info("retention: removed what is dated before %s: %d day(s), %d paper(s), %d score(s),"
                      " %d run(s), %d folder(s)", before, rows.days, rows.papers, rows.scores, rows.runs,
                      len(folders))
-        return PruneReport(before, rows, len(folders))
+        return PruneReport(before, rows, len(folders), entries)

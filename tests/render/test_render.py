@@ -72,6 +72,45 @@ def test_markdown_matches_the_reference_digest_byte_for_byte(day: str) -> None:
     assert markdown == expected
 
 
+FEED_URL = "https://digest.example.org/feed/" + "0123456789" * 4 + ".xml"
+FEED_LINE = f"Your digests of the last 30 days as a private Atom feed (the link is yours alone): {FEED_URL}\n"
+
+
+@pytest.mark.parametrize("day", sorted(SEEDS))
+def test_the_feed_link_is_one_line_more_before_the_criteria(day: str) -> None:
+    """With the reader's feed link the Markdown is the reference plus that one line (and a blank
+    one), just before the criteria; every other byte is still the reference's."""
+    plain = render_digest(seed_digest(day), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO)
+    linked = render_digest(seed_digest(day), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                           feed_url=FEED_URL)
+    assert linked.markdown.count(FEED_LINE) == 1
+    assert linked.markdown.replace(FEED_LINE, "", 1) == plain.markdown
+    head, _, tail = linked.markdown.partition(FEED_LINE)
+    assert head.endswith("---\n\n") and tail.startswith("\n---\n\n## Paper selection prompt\n")
+    doc = lxml.html.fromstring(linked.html)
+    feed_links = [a for a in doc.iter("a") if a.get("href") == FEED_URL]
+    assert [a.text_content() for a in feed_links] == ["Atom feed"]
+    assert FEED_URL not in plain.html and FEED_URL not in plain.markdown
+
+
+def test_the_empty_note_carries_the_feed_link_under_the_unsubscribe_line() -> None:
+    sub = seed_digest("2025-08-28").subscriber
+    rendered = render_empty(sub, dt.date(2025, 8, 28), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                            feed_url=FEED_URL)
+    assert f"open {UNSUBSCRIBE_URL}\n\n{FEED_LINE}\n---\n" in rendered.markdown
+    assert FEED_URL in {a.get("href") for a in lxml.html.fromstring(rendered.html).iter("a")}
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)//.xml", 'https://x.org/feed/"onmouseover=x.xml'])
+def test_a_bad_feed_link_is_refused_by_name(url: str) -> None:
+    with pytest.raises(ValueError, match="feed_url"):
+        render_digest(seed_digest("2025-08-28"), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                      feed_url=url)
+    with pytest.raises(ValueError, match="feed_url"):
+        render_empty(seed_digest("2025-08-28").subscriber, dt.date(2025, 8, 28),
+                     unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO, feed_url=url)
+
+
 def test_markdown_keeps_every_full_abstract_and_the_whole_criteria() -> None:
     digest = thirty_paper_digest()
     _, markdown, html = _render(digest)

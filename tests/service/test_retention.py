@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from newsletter.cli.app import app
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
+from newsletter.db import feed as feed_store
 from newsletter.db.papers import load_day, save_day
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import AnnouncementDay
@@ -52,8 +53,12 @@ def test_a_reader_never_gets_a_paper_twice_after_its_day_was_pruned(site: Path) 
     day = load_day(db, DAY, ["cs.AI", "cs.CV"])
     assert day is not None
 
+    shown = feed_store.entries(db, READER, DAY)
+    assert [s.entry.arxiv_id for s in shown] == list(first.paper_ids)  # the digest's, for the feed
+
     report = service_.retention.tick(dt.datetime.combine(LATER, dt.time(4), tzinfo=dt.UTC))
     assert report is not None and report.rows.days == 1 and report.folders == 1
+    assert report.feed_entries == len(shown) and feed_store.entries(db, READER, DAY) == []
     assert load_day(db, DAY, ["cs.AI", "cs.CV"]) is None
     assert not (site / "var" / "outbox" / DAY.isoformat()).exists()
     assert delivery_store.delivered_paper_ids(db, READER) == had
@@ -92,8 +97,14 @@ def test_retention_0_keeps_everything_and_below_a_week_is_refused(
     monkeypatch.setenv("NEWSLETTER_RETENTION_DAYS", "0")
     service_, db = service(site)
     (site / "var" / "outbox" / "2000-01-01").mkdir(parents=True)
+    for day in (dt.date(2025, 5, 1), dt.date(2025, 5, 2)):  # 31 and 30 days before the tick
+        feed_store.record(db, READER, day, [feed_store.FeedEntry("2505.00001", "cs.CV", "T", ("A",), 5, 5,
+                                                                 "", "llm")])
     assert service_.retention.tick(dt.datetime(2025, 6, 1, tzinfo=dt.UTC)) is None
     assert (site / "var" / "outbox" / "2000-01-01").exists()
+    # but the feed's entries go once the feed no longer shows them, whatever the retention
+    rows = db.read().execute("SELECT digest_date FROM feed_entries").fetchall()
+    assert [row[0] for row in rows] == ["2025-05-02"]
     db.close()
     assert load_settings().retention_days == 0
     monkeypatch.delenv("NEWSLETTER_RETENTION_DAYS")
