@@ -28,6 +28,7 @@ from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, DigestEntry, Subscriber
 from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
+from newsletter.readers.votes import vote_urls
 from newsletter.render import render_digest, render_empty
 from newsletter.settings import Settings
 
@@ -191,8 +192,10 @@ def digest_stage(
     token = subscriber_store.token_for(db, subscriber.email, now)
     leave_url, reply_to = unsubscribe_url(token, settings), reply_address(token, settings)
     if entries:
+        links = vote_urls(settings.public_url, token, tuple(e.paper.arxiv_id for e in entries))
         rendered = render_digest(
-            Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to
+            Digest(subscriber, day.date, entries), unsubscribe_url=leave_url, reply_to=reply_to,
+            vote_urls=links,
         )
     elif settings.send_empty:
         rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to)

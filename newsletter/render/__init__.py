@@ -1,13 +1,14 @@
 """Rendering a digest: reference-exact Markdown (also the text/plain part), email HTML, subject.
 
 from newsletter.render import render_digest, render_empty
-rendered = render_digest(digest, unsubscribe_url=..., reply_to=...)
+rendered = render_digest(digest, unsubscribe_url=..., reply_to=..., vote_urls=...)
 rendered = render_empty(subscriber, date, unsubscribe_url=..., reply_to=...)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from newsletter.models import Digest, RenderedDigest, Subscriber
 
@@ -28,20 +29,30 @@ __all__ = [
 
 
 def render_digest(
-    digest: Digest, *, unsubscribe_url: str, reply_to: str, html_budget: int = HTML_BUDGET
+    digest: Digest,
+    *,
+    unsubscribe_url: str,
+    reply_to: str,
+    vote_urls: Mapping[str, tuple[str, str]] | None = None,
+    html_budget: int = HTML_BUDGET,
 ) -> RenderedDigest:
-    """Subject, Markdown and HTML of one subscriber's digest. Raises ValueError on bad input."""
+    """Subject, Markdown and HTML of one subscriber's digest. Raises ValueError on bad input.
+
+    `vote_urls` maps each paper's arXiv id to its "more like this" and "less like this" links
+    (both parts then show them); without it the Markdown is the reference format byte for byte."""
     check_url(unsubscribe_url, "unsubscribe_url")
     check_address(reply_to, "reply_to")
+    votes = _checked_votes(digest, vote_urls)
     subject = digest_subject(digest)
     return RenderedDigest(
         subject=subject,
-        markdown=render_markdown(digest),
+        markdown=render_markdown(digest, vote_urls=votes),
         html=render_html(
             digest,
             subject=subject,
             unsubscribe_url=unsubscribe_url,
             reply_to=reply_to,
+            vote_urls=votes,
             budget=html_budget,
         ),
     )
@@ -61,3 +72,19 @@ def render_empty(
             subscriber, date, subject=subject, unsubscribe_url=unsubscribe_url, reply_to=reply_to
         ),
     )
+
+
+def _checked_votes(
+    digest: Digest, vote_urls: Mapping[str, tuple[str, str]] | None
+) -> dict[str, tuple[str, str]]:
+    if vote_urls is None:
+        return {}
+    checked = {}
+    for entry in digest.entries:
+        arxiv_id = entry.paper.arxiv_id
+        if arxiv_id not in vote_urls:
+            raise ValueError(f"vote_urls: no links for paper {arxiv_id!r}")
+        up, down = vote_urls[arxiv_id]
+        checked[arxiv_id] = (check_url(up, f"vote_urls[{arxiv_id!r}] up"),
+                             check_url(down, f"vote_urls[{arxiv_id!r}] down"))
+    return checked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from newsletter.models import Digest, Subscriber
 
@@ -16,14 +17,16 @@ def _criteria_block(criteria: str) -> str:
     return criteria.rstrip() + "\n"
 
 
-def render_markdown(digest: Digest) -> str:
+def render_markdown(digest: Digest, *, vote_urls: Mapping[str, tuple[str, str]] | None = None) -> str:
     """The whole digest as Markdown: every abstract whole and the full criteria; only titles,
-    author lists and comments beyond all reason are capped (`limits.SENSIBLE`)."""
+    author lists and comments beyond all reason are capped (`limits.SENSIBLE`). With `vote_urls`
+    (arXiv id → more, less links) each section gets a line of feedback links."""
     template = markdown_env().get_template("digest.md.j2")
     return template.render(
         date_us=us_date(digest.date),
         entries=capped_views(digest),
         criteria=_criteria_block(digest.subscriber.criteria),
+        votes=dict(vote_urls or {}),
     )
 
 

@@ -24,6 +24,7 @@ from tests.fakes.render_data import (
     seed_text,
     subscriber,
     thirty_paper_digest,
+    vote_links,
 )
 
 HARD_TITLE = "Ünïcode & <b>bold</b> claims: $x<y$ in \\mathbb{R}^n — 中文标题 🚀"
@@ -70,6 +71,44 @@ def test_markdown_matches_the_reference_digest_byte_for_byte(day: str) -> None:
         expected = expected.replace(raw, shown)
     assert "$" not in expected  # no other LaTeX span in the reference: every byte else is compared
     assert markdown == expected
+
+
+@pytest.mark.parametrize("day", sorted(SEEDS))
+def test_feedback_links_add_one_line_per_section_and_change_nothing_else(day: str) -> None:
+    """With vote links, each section gains one "Feedback" line; take those lines out and the
+    reference digest is there byte for byte (the comparison above stays the real one)."""
+    digest = seed_digest(day)
+    links = vote_links(digest)
+    rendered = render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO, vote_urls=links)
+    lines = rendered.markdown.split("\n")
+    feedback = [line for line in lines if line.startswith("**Feedback:**")]
+    assert len(feedback) == len(digest.entries)
+    for number, (line, entry) in enumerate(zip(feedback, digest.entries, strict=True)):
+        up, down = links[entry.paper.arxiv_id]
+        assert line == (f"**Feedback:** [More like this]({up}) · [Less like this]({down})"
+                        f" · or reply +{number} / -{number}")
+    assert "\n".join(line for line in lines if not line.startswith("**Feedback:**")) \
+        == _render(digest)[1]
+    # the HTML: the same two links under each paper, the same number before its title
+    papers = _papers(rendered.html)
+    for number, (element, entry) in enumerate(zip(papers, digest.entries, strict=True)):
+        vote = element.find_class("dg-vote")[0]
+        assert [(a.get("href"), a.text_content()) for a in vote.iter("a")] == [
+            (links[entry.paper.arxiv_id][0], "More like this"), (links[entry.paper.arxiv_id][1], "Less like this")]
+        assert element.find_class("dg-number")[0].text_content() == f"{number}."
+    assert "“+0 +3 -7”" in lxml.html.fromstring(rendered.html).text_content()
+
+
+def test_vote_links_are_checked_like_any_link() -> None:
+    digest = seed_digest("2025-08-28")
+    links = vote_links(digest)
+    with pytest.raises(ValueError, match="no links for paper"):
+        render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                      vote_urls=dict(list(links.items())[:1]))
+    first = digest.entries[0].paper.arxiv_id
+    with pytest.raises(ValueError, match="vote_urls"):
+        render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                      vote_urls={**links, first: ("javascript:alert(1)", links[first][1])})
 
 
 def test_markdown_keeps_every_full_abstract_and_the_whole_criteria() -> None:
@@ -179,7 +218,7 @@ def test_html_has_header_papers_and_footer() -> None:
     doc = lxml.html.fromstring(html)
     contents = doc.find_class("dg-toc")[0].text_content()
     for number, entry in enumerate(digest.entries):
-        assert f"{number + 1}. {entry.paper.title}" in contents
+        assert f"{number}. {entry.paper.title}" in contents  # 0-based, as the Markdown and replies count
         assert entry.paper.authors[0] in contents
         assert doc.xpath(f'//a[@href="#paper{number}"]')
         assert papers[number].get("id") == f"paper{number}"
