@@ -47,6 +47,11 @@ def _mac(key: str, message: str, length: int = 8) -> str:
     return base64.b32encode(digest[:length]).decode("ascii").rstrip("=").lower()
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time; as bytes, since a str compare refuses the non-ASCII a forged URL may hold."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("ascii"))
+
+
 def link_signature(token: str, arxiv_id: str, vote: Direction) -> str:
     """64 bits binding a link to one paper and one direction, keyed by the reader's token."""
     return _mac(token, f"vote|{arxiv_id}|{vote}")
@@ -74,7 +79,7 @@ def form_token_ok(token: str, arxiv_id: str, value: str, now: dt.datetime) -> bo
         return False
     issued = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
     fresh = now - FORM_MAX_AGE <= issued <= now + _CLOCK_SKEW
-    return hmac.compare_digest(mac, _mac(token, f"form|{stamp}|{arxiv_id}")) and fresh
+    return _same(mac, _mac(token, f"form|{stamp}|{arxiv_id}")) and fresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +99,15 @@ def check_link(
     email = subs.email_for_token(db, token) if re.fullmatch(r"[a-z0-9]{16,128}", token) else None
     if email is None:
         return "unknown-token"
-    if vote not in DIRECTIONS or not hmac.compare_digest(sig, link_signature(token, arxiv_id, vote)):  # type: ignore[arg-type]
+    direction: Direction = "up" if vote == "up" else "down"
+    if vote not in DIRECTIONS or not _same(sig, link_signature(token, arxiv_id, direction)):
         return "forged"
     dates = vote_store.digests_with(db, email, arxiv_id)
     if not dates:
         return "not-in-digest"
     if now.date() - dates[0] > LINK_MAX_AGE:
         return "expired"
-    return LinkTarget(email, arxiv_id, vote, dates[0])  # type: ignore[arg-type]
+    return LinkTarget(email, arxiv_id, direction, dates[0])
 
 
 class VoteRefused(ValueError):

@@ -1,4 +1,4 @@
-"""The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, SendGrid events (and
+"""The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, vote links, SendGrid events (and
 `/healthz`, newsletter/web/health.py, which the service passes in as an extra route).
 
 Everything a route needs hangs on `app.state` (settings, db, clock, transport), so tests build
@@ -19,7 +19,7 @@ from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.mail.base import Transport
 from newsletter.settings import Settings
-from newsletter.web import inbound, unsubscribe
+from newsletter.web import inbound, unsubscribe, vote
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ def create_app(
 ) -> Starlette:
     """The app. `transport` sends the one unsubscribe confirmation; None only records the leave
     (`newsletter.readers.leave.send_pending_confirmations` sends those later)."""
-    routes: list[BaseRoute] = [*inbound.routes, *unsubscribe.routes, *_event_routes(), *extra_routes]
+    routes: list[BaseRoute] = [*inbound.routes, *unsubscribe.routes, *vote.routes, *_event_routes(),
+                               *extra_routes]
     app = Starlette(routes=routes)
     app.state.settings = settings
     app.state.db = db

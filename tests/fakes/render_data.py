@@ -76,6 +76,6 @@ VOTE_TOKEN = "a" * 32
 
 def vote_links(digest: Digest, public_url: str = "https://digest.example.org") -> dict[str, tuple[str, str]]:
     """The digest's "more/less like this" links, as a run makes them."""
-    from newsletter.readers.votes import vote_urls  # noqa: PLC0415  (tests/fakes stay light to import)
+    from newsletter.readers.votes import vote_urls
 
     return vote_urls(public_url, VOTE_TOKEN, tuple(e.paper.arxiv_id for e in digest.entries))

@@ -93,8 +93,9 @@ def test_feedback_links_add_one_line_per_section_and_change_nothing_else(day: st
     papers = _papers(rendered.html)
     for number, (element, entry) in enumerate(zip(papers, digest.entries, strict=True)):
         vote = element.find_class("dg-vote")[0]
-        assert [(a.get("href"), a.text_content()) for a in vote.iter("a")] == [
-            (links[entry.paper.arxiv_id][0], "More like this"), (links[entry.paper.arxiv_id][1], "Less like this")]
+        up, down = links[entry.paper.arxiv_id]
+        assert [(a.get("href"), a.text_content()) for a in vote.iter("a")] \
+            == [(up, "More like this"), (down, "Less like this")]
         assert element.find_class("dg-number")[0].text_content() == f"{number}."
     assert "“+0 +3 -7”" in lxml.html.fromstring(rendered.html).text_content()
 
