@@ -4,7 +4,8 @@ Pruned: announcement days dated before the cut-off with their papers (unless a k
 paper too), the scores of the papers gone or made before the cut-off, and finished runs of days
 before it. Never touched: the suppression list and the tokens (an unsubscribe holds forever), the
 deliveries and `delivered_papers` (which papers each reader already had: no paper comes twice,
-however old), the feedback, the alerts, SendGrid's events and the audit days.
+however old), the feedback, the readers' votes (what the ranker learns from; only the reader's
+`reset` or undo removes one), the alerts, SendGrid's events and the audit days.
 
 A batch of days is one transaction, so a prune stopped half-way leaves whole days, consistent;
 the next prune takes the rest.
