@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from newsletter.cli.common import UserError, fail, open_db, out, settings_for_cli, user_errors
@@ -165,6 +166,40 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         column.overflow = "fold"
     # Piped or from cron there is no screen width to respect: one line per subscriber.
     (out if out.is_terminal else Console(file=out.file, width=1000, highlight=False)).print(table)
+
+
+@app.command("show")
+def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) -> None:
+    """What is known about one reader: roster row, status, last digest, votes and seeds."""
+    from newsletter.cli.feedback import vote_line
+    from newsletter.db import votes as vote_store
+    from newsletter.db.papers import papers_by_id
+    from newsletter.render.text import printable
+
+    address = email.strip()
+    with user_errors():
+        settings = settings_for_cli()
+        db = open_db(settings)
+        row = next((r for r in _rows(settings) if r["email"].lower() == address.lower()), None)
+        votes = vote_store.select(db, email=address)
+        titles = {i: p.title for i, p in papers_by_id(db, [v.arxiv_id for v in votes]).items()}
+        if row is None and not votes:
+            raise UserError(f"{address} is not in {settings.subscribers} and has no votes")
+    if row is None:
+        out.print(f"{escape(address)}: not on the roster {settings.subscribers}")
+    else:
+        last = f"{row['last_digest']} {row['last_status']}" if row["last_digest"] else "none yet"
+        left = f"left {str(row['left_at'])[:10]} ({row['left_how']})"
+        status = row["status"] if row["status"] == "active" else left
+        name = escape(row["name"] or "no name")
+        out.print(f"{escape(row['email'])} ({name}): {status}; last digest: {last}")
+    seeds = [v for v in votes if v.source == "seed"]
+    cast = [v for v in votes if v.source != "seed"]
+    ups = sum(v.vote == "up" for v in cast)
+    out.print(f"Votes: {len(cast)} ({ups} up, {len(cast) - ups} down); seed papers: {len(seeds)}")
+    for vote in votes:
+        title = printable(" ".join(titles.get(vote.arxiv_id, "").split()))[:90]
+        out.print(printable(vote_line(vote)) + (f"  {title}" if title else ""), markup=False)
 
 
 @app.command("remove")
