@@ -156,3 +156,23 @@ def test_the_page_escapes_the_paper_title(db: Database, client: TestClient) -> N
     )
     page = client.get(_path(db, ADA, "2508.00001")).text
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_vote_page_fits_a_phone_and_a_desktop(db: Database, client: TestClient, tmp_path: Path,
+                                                   width: int) -> None:
+    from tests.render.test_browser import _chromium, _measure
+
+    browser = _chromium()
+    long_title = "Supercalifragilistic-" * 12 + " and a long title " * 8
+    with db.tx() as conn:
+        conn.execute("INSERT INTO papers(arxiv_id, version, title, authors, abstract, categories)"
+                     " VALUES ('2508.00001', 1, ?, '[]', '', '[\"cs.CV\"]')", (long_title,))
+    path = _path(db, ADA, "2508.00001")
+    for name, text in (("ask", client.get(path).text),
+                       ("done", client.post(path, data=_button(client, path)).text)):
+        page = tmp_path / f"{name}.html"
+        page.write_text(text, encoding="utf-8")
+        report = _measure(browser, page, tmp_path / f"profile-{name}", width)
+        assert report["scrollWidth"] <= width and report["overflowing"] == [], (name, report)
