@@ -74,13 +74,15 @@ def test_old_days_papers_scores_and_runs_go_and_the_rest_stays(db: Database) -> 
     kept = {t: count(db, t) for t in ("subscriber_tokens", "suppressions", "deliveries", "delivered_papers",
                                       "feedback", "alerts", "events", "votes")}
     counts = prune(db, CUTOFF)
-    assert (counts.days, counts.papers, counts.scores, counts.runs) == (2, 2, 2, 1)
+    assert (counts.days, counts.papers, counts.scores, counts.runs) == (2, 1, 2, 1)
     assert load_day(db, OLD, ["cs.CV"]) is None and load_day(db, SHARED_OLD, ["cs.CV"]) is None
     new = load_day(db, NEW, ["cs.CV"])
     assert new is not None and [p.arxiv_id for p in new.papers] == ["2503.00001", "2403.00003"]
     ids = {row[0] for row in db.read().execute("SELECT arxiv_id FROM papers")}
-    assert ids == {"2503.00001", "2403.00003"}  # the old paper a kept day lists too stays
-    assert {row[0] for row in db.read().execute("SELECT arxiv_id FROM scores")} == ids
+    # the old paper a kept day lists too stays, and so does the one the reader voted on
+    assert ids == {"2503.00001", "2403.00003", "2403.00001"}
+    scored_ids = {row[0] for row in db.read().execute("SELECT arxiv_id FROM scores")}
+    assert scored_ids == {"2503.00001", "2403.00003"}
     assert [r["status"] for r in run_log.recent_runs(db)] == ["running", "ok"]
     assert {t: count(db, t) for t in kept} == kept  # kept forever
     assert deliveries.delivered_paper_ids(db, READER) == {"2403.00001"}
@@ -99,7 +101,7 @@ def test_a_prune_stopped_half_way_leaves_whole_days_and_the_next_finishes(db: Da
     # the first batch (OLD) went whole; the second (SHARED_OLD) is untouched, with its papers
     assert load_day(db, OLD, ["cs.CV"]) is None
     assert {row[0] for row in conn.execute("SELECT arxiv_id FROM papers WHERE arxiv_id LIKE '2403%'")} == {
-        "2403.00003"}
+        "2403.00003", "2403.00001"}  # and the paper the reader voted on
     shared = load_day(db, SHARED_OLD, ["cs.CV"])
     assert shared is not None and [p.arxiv_id for p in shared.papers] == ["2403.00003"]
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
