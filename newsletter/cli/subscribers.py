@@ -105,11 +105,21 @@ def add(
     resubscribe: Annotated[
         bool, typer.Option("--resubscribe", help="Re-add an address that unsubscribed.")
     ] = False,
+    like: Annotated[
+        str, typer.Option(help="Seed papers the reader likes: arXiv ids or URLs, comma-separated.")
+    ] = "",
+    like_file: Annotated[
+        Path | None, typer.Option(help="Seed papers from a file: arXiv ids or URLs, or a BibTeX export.")
+    ] = None,
 ) -> None:
-    """Validate and add one subscriber to the roster (the file is unchanged on any error)."""
+    """Validate and add one subscriber to the roster (the file is unchanged on any error); seed
+    papers are fetched from the arXiv API first and stored as the reader's first likes."""
+    from newsletter.cli.seeds import fetch_seeds, store_seeds
+
     with user_errors():
         settings = settings_for_cli()
         db = open_db(settings)
+        seeds = fetch_seeds(settings, like, like_file)
         suppressed = subscriber_store.is_suppressed(db, email.strip())
         if suppressed and not resubscribe:
             raise UserError(f"{email} unsubscribed earlier; add --resubscribe if they asked to come back")
@@ -125,6 +135,7 @@ def add(
                 f"Resubscribed {kept.email}: their row on line {kept.row} of {settings.subscribers}"
                 " is kept as it is (edit it to change their criteria or schedule)."
             )
+            store_seeds(db, kept.email, seeds)
             return
         values = {
             "email": email.strip(),
@@ -138,7 +149,8 @@ def add(
         subscriber = add_row(settings.subscribers, values, settings)
         if suppressed:
             come_back(db, subscriber.email, utc_now())
-    out.print(f"Added {subscriber.email} to {settings.subscribers} (line {subscriber.row}).")
+        out.print(f"Added {subscriber.email} to {settings.subscribers} (line {subscriber.row}).")
+        store_seeds(db, subscriber.email, seeds)
 
 
 @app.command("list")
