@@ -1,4 +1,4 @@
-"""GET/POST /vote/{token}/{up|down}/{sig}/{arxiv id}: "More like this" / "Less like this".
+"""GET/POST /v/{token}/{u|d + signature}/{arxiv id}: "More like this" / "Less like this".
 
 Mail security scanners fetch every link of a message, so GET only shows the paper and one
 button; nothing is recorded until that button is pressed. The button is a POST form carrying a
@@ -83,7 +83,7 @@ def _form(token: str, target: LinkTarget, action: str, label: str, now: dt.datet
 
 def _target(request: Request, db: Database, now: dt.datetime) -> LinkTarget | Refusal:
     p = request.path_params
-    return votes.check_link(db, str(p["token"]), str(p["vote"]), str(p["sig"]), str(p["arxiv_id"]), now)
+    return votes.check_link(db, str(p["token"]), str(p["mark"]), str(p["arxiv_id"]), now)
 
 
 async def show(request: Request) -> Response:
@@ -152,5 +152,5 @@ async def confirm(request: Request) -> Response:
                  f"{_form(token, target, 'undo', 'Undo', now)}")
 
 
-_PATH = "/vote/{token}/{vote}/{sig}/{arxiv_id:path}"
+_PATH = "/v/{token}/{mark}/{arxiv_id:path}"
 routes = [Route(_PATH, show, methods=["GET"]), Route(_PATH, confirm, methods=["POST"])]

@@ -4,7 +4,7 @@ from the page, a stale page; each records nothing and says so."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lxml.html
@@ -80,12 +80,19 @@ def test_a_valid_click_records_the_vote_with_its_digest(db: Database, client: Te
     assert (vote.vote, vote.source, vote.digest_date) == ("down", "click", dt.date(2025, 8, 28))
 
 
+def _with_mark(path: str, change: Callable[[str], str]) -> str:
+    """The link with its `u|d + signature` part changed."""
+    root, token, mark, arxiv_id = path.split("/", 4)[1:]
+    return "/".join(("", root, token, change(mark), arxiv_id))
+
+
 @pytest.mark.parametrize("tamper", [
-    lambda p: p.replace("/up/", "/down/"),                # the direction changed, the MAC kept
-    lambda p: p.replace("2508.00001", "2508.00002"),      # another paper of the same digest
-    lambda p: p[: p.rindex("/up/") + 5] + "x" + p[p.rindex("/up/") + 6:],  # one character of the MAC
-    lambda p: p.replace("/up/", "/sideways/"),
-    lambda p: p[: p.rindex("/up/") + 4] + "é" * 13 + p[p.rindex("/"):],     # non-ASCII MAC
+    lambda p: _with_mark(p, lambda m: "d" + m[1:]),           # the direction changed, the MAC kept
+    lambda p: p.replace("2508.00001", "2508.00002"),          # another paper of the same digest
+    lambda p: _with_mark(p, lambda m: m[:-1] + ("a" if m[-1] != "a" else "b")),  # one MAC character
+    lambda p: _with_mark(p, lambda m: "x" + m[1:]),           # neither u nor d
+    lambda p: _with_mark(p, lambda m: m[:1]),                  # no MAC at all
+    lambda p: _with_mark(p, lambda m: m[:1] + "é" * 8),        # a non-ASCII MAC
 ])
 def test_a_forged_link_records_nothing_and_says_so(db: Database, client: TestClient, tamper: object) -> None:
     good = _path(db, ADA, "2508.00001")

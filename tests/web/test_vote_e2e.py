@@ -91,9 +91,9 @@ def vote_links(message: EmailMessage) -> dict[tuple[str, str], str]:
     _, markup = parts(message)
     found = {}
     for a in lxml.html.fromstring(markup).iter("a"):
-        match = re.match(rf"{PUBLIC}(/vote/[a-z0-9]+/(up|down)/[a-z0-9]+/(.+))$", a.get("href") or "")
+        match = re.match(rf"{PUBLIC}(/v/[a-z0-9]+/([ud])[a-z0-9]+/(.+))$", a.get("href") or "")
         if match:
-            found[(match.group(3), match.group(2))] = match.group(1)
+            found[(match.group(3), "up" if match.group(2) == "u" else "down")] = match.group(1)
     return found
 
 
@@ -111,12 +111,12 @@ def test_a_scanner_fetching_every_link_records_nothing_and_a_click_records_one(
 ) -> None:
     mails = [mailed(site, ADA), mailed(site, GRACE)]
     ours = [link for m in mails for link in every_link(m) if link.startswith(PUBLIC)]
-    assert sum("/vote/" in link for link in ours) == sum(2 * len(shown_numbers(m)) for m in mails) > 0
+    assert sum("/v/" in link for link in ours) == sum(2 * len(shown_numbers(m)) for m in mails) > 0
     for link in ours:  # the scanner: GET and HEAD on every link, as Safe Links and gateways do
         path = link.removeprefix(PUBLIC)
         assert client.get(path).status_code == 200
         assert client.head(path).status_code in (200, 405)
-        if "/vote/" in link:  # and one that POSTs the bare URL, as a few do
+        if "/v/" in link:  # and one that POSTs the bare URL, as a few do
             assert client.post(path).status_code == 403
     assert vote_store.select(db) == []
 
