@@ -205,6 +205,11 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
         status = row["status"] if row["status"] == "active" else left
         name = escape(row["name"] or "no name")
         out.print(f"{escape(row['email'])} ({name}): {status}; last digest: {last}")
+        if row["criteria"]:  # all from the roster row (readers change nothing of it yet)
+            authors = "; ".join(row["authors"]) or "none"
+            out.print(escape(f"From the roster: criteria {row['criteria']}; categories"
+                             f" {','.join(row['categories']) or 'default'}; time zone {row['timezone']};"
+                             f" send at {row['send_at']}; followed authors {authors}"))
     seeds = [v for v in votes if v.source == "seed"]
     cast = [v for v in votes if v.source != "seed"]
     ups = sum(v.vote == "up" for v in cast)

@@ -78,6 +78,8 @@ def test_subscribers_show_says_what_is_known(db: Database) -> None:
     code, output = invoke("subscribers", "show", ADA)
     assert code == 0, output
     assert f"{ADA} (Ada): active; last digest: 2025-08-28 sent" in output
+    assert "From the roster: criteria " in output
+    assert "generation-segmentation-matting.md; categories cs.CV;" in output
     assert "Votes: 2 (1 up, 1 down); seed papers: 0" in output
     assert "up   2508.20020" in output and "down 2508.00002" in output
     code, output = invoke("subscribers", "show", "nobody@example.org")
