@@ -1,15 +1,15 @@
 """The command line: thin commands over the library; user errors exit non-zero with one line.
 
 This module is the root `newsletter` app; the commands live beside it, one module per group:
-`run` and `preview` in run.py, `subscribers …` in subscribers.py, `serve`, `check` and `feedback`
-in admin.py (the checks themselves in checks.py), what they share in common.py.
+`run` and `preview` in run.py, `subscribers …` in subscribers.py, `feedback …` in feedback.py,
+`serve` and `check` in admin.py (the checks themselves in checks.py), what they share in common.py.
 """
 
 from __future__ import annotations
 
 import typer
 
-from newsletter.cli import admin, run, subscribers
+from newsletter.cli import admin, feedback, run, subscribers
 
 app = typer.Typer(
     add_completion=False,
@@ -22,7 +22,7 @@ app.command()(run.run)
 app.command()(run.preview)
 app.command()(admin.serve)
 app.command("check")(admin.check_all)
-app.command()(admin.feedback)
+app.add_typer(feedback.app, name="feedback")
 app.add_typer(subscribers.app, name="subscribers")
 
 

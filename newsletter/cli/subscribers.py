@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from newsletter.cli.common import UserError, err, fail, open_db, out, settings_for_cli, user_errors
@@ -105,11 +106,21 @@ def add(
     resubscribe: Annotated[
         bool, typer.Option("--resubscribe", help="Re-add an address that unsubscribed.")
     ] = False,
+    like: Annotated[
+        str, typer.Option(help="Seed papers the reader likes: arXiv ids or URLs, comma-separated.")
+    ] = "",
+    like_file: Annotated[
+        Path | None, typer.Option(help="Seed papers from a file: arXiv ids or URLs, or a BibTeX export.")
+    ] = None,
 ) -> None:
-    """Validate and add one subscriber to the roster (the file is unchanged on any error)."""
+    """Validate and add one subscriber to the roster (the file is unchanged on any error); seed
+    papers are fetched from the arXiv API first and stored as the reader's first likes."""
+    from newsletter.cli.seeds import fetch_seeds, store_seeds
+
     with user_errors():
         settings = settings_for_cli()
         db = open_db(settings)
+        seeds = fetch_seeds(settings, like, like_file)
         suppressed = subscriber_store.is_suppressed(db, email.strip())
         if suppressed and not resubscribe:
             raise UserError(f"{email} unsubscribed earlier; add --resubscribe if they asked to come back")
@@ -125,6 +136,7 @@ def add(
                 f"Resubscribed {kept.email}: their row on line {kept.row} of {settings.subscribers}"
                 " is kept as it is (edit it to change their criteria or schedule)."
             )
+            store_seeds(db, kept.email, seeds)
             return
         values = {
             "email": email.strip(),
@@ -138,7 +150,8 @@ def add(
         subscriber = add_row(settings.subscribers, values, settings)
         if suppressed:
             come_back(db, subscriber.email, utc_now())
-    out.print(f"Added {subscriber.email} to {settings.subscribers} (line {subscriber.row}).")
+        out.print(f"Added {subscriber.email} to {settings.subscribers} (line {subscriber.row}).")
+        store_seeds(db, subscriber.email, seeds)
 
 
 @app.command("list")
@@ -169,6 +182,45 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         column.overflow = "fold"
     # Piped or from cron there is no screen width to respect: one line per subscriber.
     (out if out.is_terminal else Console(file=out.file, width=1000, highlight=False)).print(table)
+
+
+@app.command("show")
+def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) -> None:
+    """What is known about one reader: roster row, status, last digest, votes and seeds."""
+    from newsletter.cli.feedback import vote_line
+    from newsletter.db import votes as vote_store
+    from newsletter.db.papers import papers_by_id
+    from newsletter.render.text import printable
+
+    address = email.strip()
+    with user_errors():
+        settings = settings_for_cli()
+        db = open_db(settings)
+        row = next((r for r in _rows(settings)[0] if r["email"].lower() == address.lower()), None)
+        votes = vote_store.select(db, email=address)
+        titles = {i: p.title for i, p in papers_by_id(db, [v.arxiv_id for v in votes]).items()}
+        if row is None and not votes:
+            raise UserError(f"{address} is not in {settings.subscribers} and has no votes")
+    if row is None:
+        out.print(f"{escape(address)}: not on the roster {settings.subscribers}")
+    else:
+        last = f"{row['last_digest']} {row['last_status']}" if row["last_digest"] else "none yet"
+        left = f"left {str(row['left_at'])[:10]} ({row['left_how']})"
+        status = row["status"] if row["status"] == "active" else left
+        name = escape(row["name"] or "no name")
+        out.print(f"{escape(row['email'])} ({name}): {status}; last digest: {last}")
+        if row["criteria"]:  # all from the roster row (readers change nothing of it yet)
+            authors = "; ".join(row["authors"]) or "none"
+            out.print(escape(f"From the roster: criteria {row['criteria']}; categories"
+                             f" {','.join(row['categories']) or 'default'}; time zone {row['timezone']};"
+                             f" send at {row['send_at']}; followed authors {authors}"))
+    seeds = [v for v in votes if v.source == "seed"]
+    cast = [v for v in votes if v.source != "seed"]
+    ups = sum(v.vote == "up" for v in cast)
+    out.print(f"Votes: {len(cast)} ({ups} up, {len(cast) - ups} down); seed papers: {len(seeds)}")
+    for vote in votes:
+        title = printable(" ".join(titles.get(vote.arxiv_id, "").split()))[:90]
+        out.print(printable(vote_line(vote)) + (f"  {title}" if title else ""), markup=False)
 
 
 @app.command("remove")

@@ -29,6 +29,7 @@ from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, DigestEntry, Subscriber
 from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
+from newsletter.readers.votes import vote_urls
 from newsletter.render import render_digest, render_empty
 from newsletter.render.limits import capped_views, clip
 from newsletter.render.text import one_line
@@ -196,7 +197,9 @@ def digest_stage(
                                  feed_url(token, settings))
     digest = Digest(subscriber, day.date, entries)
     if entries:
-        rendered = render_digest(digest, unsubscribe_url=leave_url, reply_to=reply_to, feed_url=feed)
+        links = vote_urls(settings.public_url, token, tuple(e.paper.arxiv_id for e in entries))
+        rendered = render_digest(digest, unsubscribe_url=leave_url, reply_to=reply_to, feed_url=feed,
+                                 vote_urls=links)
     elif settings.send_empty:
         rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to,
                                 feed_url=feed)

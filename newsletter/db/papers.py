@@ -39,6 +39,13 @@ def _upsert_papers(conn: sqlite3.Connection, papers: Iterable[Paper]) -> None:
     )
 
 
+def save_papers(db: Database, papers: Iterable[Paper]) -> None:
+    """Store papers outside any announcement day (a reader's seed papers); retention keeps a
+    paper that a vote names (newsletter/db/retention.py)."""
+    with db.tx() as conn:
+        _upsert_papers(conn, papers)
+
+
 def save_day(db: Database, day: AnnouncementDay, source: str, now: dt.datetime | None = None) -> None:
     """Store a fetched day in one transaction (replacing an earlier fetch of the same day)."""
     key = categories_key(day.categories)

@@ -1,10 +1,12 @@
 """Retention: what goes once it is older than NEWSLETTER_RETENTION_DAYS, and what never does.
 
 Pruned: announcement days dated before the cut-off with their papers (unless a kept day lists the
-paper too), the scores of the papers gone or made before the cut-off, and finished runs of days
-before it. Never touched: the suppression list and the tokens (an unsubscribe holds forever), the
-deliveries and `delivered_papers` (which papers each reader already had: no paper comes twice,
-however old), the feedback, the alerts, SendGrid's events and the audit days.
+paper too, or a reader voted on it), the scores of the papers gone or made before the cut-off, and
+finished runs of days before it. Never touched: the suppression list and the tokens (an
+unsubscribe holds forever), the deliveries and `delivered_papers` (which papers each reader
+already had: no paper comes twice, however old), the feedback, the readers' votes (what the
+ranker learns from; only the reader's `reset` or undo removes one), the alerts, SendGrid's events
+and the audit days.
 
 A batch of days is one transaction, so a prune stopped half-way leaves whole days, consistent;
 the next prune takes the rest.
@@ -42,9 +44,11 @@ def _prune_days(conn: sqlite3.Connection, dates: list[str]) -> PruneCounts:
     marks = ",".join("?" * len(dates))
     # ON DELETE CASCADE takes the days' paper lists with them
     conn.execute(f"DELETE FROM announcements WHERE date IN ({marks})", dates)  # noqa: S608
+    # a paper a reader voted on (or gave as a seed) keeps its text: the ranker learns from it
     papers = conn.execute(
         "DELETE FROM papers WHERE NOT EXISTS"
         " (SELECT 1 FROM announcement_papers ap WHERE ap.arxiv_id = papers.arxiv_id)"
+        " AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.arxiv_id = papers.arxiv_id)"
     ).rowcount
     return PruneCounts(days=len(dates), papers=papers)
 

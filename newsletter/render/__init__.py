@@ -1,16 +1,18 @@
 """Rendering a digest: reference-exact Markdown (also the text/plain part), email HTML, subject.
 
 from newsletter.render import render_digest, render_empty
-rendered = render_digest(digest, unsubscribe_url=..., reply_to=..., feed_url=...)
+rendered = render_digest(digest, unsubscribe_url=..., reply_to=..., feed_url=..., vote_urls=...)
 rendered = render_empty(subscriber, date, unsubscribe_url=..., reply_to=..., feed_url=...)
 
-`feed_url` (the reader's private Atom feed, newsletter/web/feed.py) is optional: without it the
-footer has no feed line and the Markdown is byte for byte the reference format.
+`feed_url` (the reader's private Atom feed, newsletter/web/feed.py) and `vote_urls` (the "more
+like this" / "less like this" links, newsletter/web/vote.py) are optional: without them the
+Markdown is byte for byte the reference format.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from newsletter.models import Digest, RenderedDigest, Subscriber
 
@@ -36,20 +38,26 @@ def render_digest(
     unsubscribe_url: str,
     reply_to: str,
     feed_url: str | None = None,
+    vote_urls: Mapping[str, tuple[str, str]] | None = None,
     html_budget: int = HTML_BUDGET,
 ) -> RenderedDigest:
-    """Subject, Markdown and HTML of one subscriber's digest. Raises ValueError on bad input."""
+    """Subject, Markdown and HTML of one subscriber's digest. Raises ValueError on bad input.
+
+    `vote_urls` maps each paper's arXiv id to its "more like this" and "less like this" links
+    (both parts then show them)."""
     _check_links(unsubscribe_url, reply_to, feed_url)
+    votes = _checked_votes(digest, vote_urls)
     subject = digest_subject(digest)
     return RenderedDigest(
         subject=subject,
-        markdown=render_markdown(digest, feed_url=feed_url),
+        markdown=render_markdown(digest, feed_url=feed_url, vote_urls=votes),
         html=render_html(
             digest,
             subject=subject,
             unsubscribe_url=unsubscribe_url,
             reply_to=reply_to,
             feed_url=feed_url,
+            vote_urls=votes,
             budget=html_budget,
         ),
     )
@@ -83,3 +91,19 @@ def _check_links(unsubscribe_url: str, reply_to: str, feed_url: str | None) -> N
     check_address(reply_to, "reply_to")
     if feed_url is not None:
         check_url(feed_url, "feed_url")
+
+
+def _checked_votes(
+    digest: Digest, vote_urls: Mapping[str, tuple[str, str]] | None
+) -> dict[str, tuple[str, str]]:
+    if vote_urls is None:
+        return {}
+    checked = {}
+    for entry in digest.entries:
+        arxiv_id = entry.paper.arxiv_id
+        if arxiv_id not in vote_urls:
+            raise ValueError(f"vote_urls: no links for paper {arxiv_id!r}")
+        up, down = vote_urls[arxiv_id]
+        checked[arxiv_id] = (check_url(up, f"vote_urls[{arxiv_id!r}] up"),
+                             check_url(down, f"vote_urls[{arxiv_id!r}] down"))
+    return checked

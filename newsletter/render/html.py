@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup
 from mjml import mjml2html
@@ -80,6 +80,7 @@ def render_html(
     unsubscribe_url: str,
     reply_to: str,
     feed_url: str | None = None,
+    vote_urls: Mapping[str, tuple[str, str]] | None = None,
     budget: int = HTML_BUDGET,
 ) -> str:
     """The digest as email HTML, at most `budget` bytes whatever the papers say.
@@ -95,6 +96,7 @@ def render_html(
         subject=subject,
         preview=_preview(views),
         lede=f"{plural(len(views), 'paper')} matched your criteria today, best first.",
+        votes=dict(vote_urls or {}),
     )
     html = _render("digest.mjml.j2", papers=_papers(views, None), **context)
     excess = len(html.encode("utf-8")) - budget

@@ -36,8 +36,8 @@ class Caps:
 
 
 SENSIBLE = Caps(title=600, authors=600, authors_short=120, comment=1_200)
-COMPACT = Caps(title=140, authors=140, authors_short=40, comment=200)
-COMPACT_ABSTRACT = 160  # bytes of each abstract a compacted digest shows, then "read more"
+COMPACT = Caps(title=100, authors=80, authors_short=30, comment=100)
+COMPACT_ABSTRACT = 100  # bytes of each abstract a compacted digest shows, then "read more"
 
 
 def html_size(text: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from newsletter.models import Digest, Subscriber
 
@@ -16,16 +17,20 @@ def _criteria_block(criteria: str) -> str:
     return criteria.rstrip() + "\n"
 
 
-def render_markdown(digest: Digest, *, feed_url: str | None = None) -> str:
+def render_markdown(
+    digest: Digest, *, feed_url: str | None = None, vote_urls: Mapping[str, tuple[str, str]] | None = None
+) -> str:
     """The whole digest as Markdown: every abstract whole and the full criteria; only titles,
     author lists and comments beyond all reason are capped (`limits.SENSIBLE`). With `feed_url`,
-    one line more, before the criteria: the reader's private feed."""
+    one line more, before the criteria: the reader's private feed. With `vote_urls` (arXiv id →
+    more, less links) each section gets a line of feedback links."""
     template = markdown_env().get_template("digest.md.j2")
     return template.render(
         date_us=us_date(digest.date),
         entries=capped_views(digest),
         criteria=_criteria_block(digest.subscriber.criteria),
         feed_url=feed_url,
+        votes=dict(vote_urls or {}),
     )
 
 

@@ -1,5 +1,5 @@
-"""The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, the readers' private
-Atom feeds (web/feed.py), SendGrid events (and
+"""The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, vote links, the
+readers' private Atom feeds (web/feed.py), SendGrid events (and
 `/healthz`, newsletter/web/health.py, which the service passes in as an extra route).
 
 Everything a route needs hangs on `app.state` (settings, db, clock, transport), so tests build
@@ -20,7 +20,7 @@ from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.mail.base import Transport
 from newsletter.settings import Settings
-from newsletter.web import feed, inbound, unsubscribe
+from newsletter.web import feed, inbound, unsubscribe, vote
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ def create_app(
 ) -> Starlette:
     """The app. `transport` sends the one unsubscribe confirmation; None only records the leave
     (`newsletter.readers.leave.send_pending_confirmations` sends those later)."""
-    routes: list[BaseRoute] = [*inbound.routes, *unsubscribe.routes, *feed.routes, *_event_routes(),
-                                *extra_routes]
+    routes: list[BaseRoute] = [*inbound.routes, *unsubscribe.routes, *vote.routes, *feed.routes,
+                               *_event_routes(), *extra_routes]
     app = Starlette(routes=routes)
     app.state.settings = settings
     app.state.db = db

@@ -1,4 +1,4 @@
-"""POST /inbound: SendGrid Inbound Parse — replies to a digest (unsubscribe or feedback).
+"""POST /inbound: SendGrid Inbound Parse — replies to a digest (unsubscribe, votes or feedback).
 
 SendGrid drops a mail it gets a 4xx for and retries a 5xx for three days, so: 401 only for bad
 credentials, 400 for a body that is not an Inbound Parse form at all (413 if it was also cut at
@@ -39,6 +39,7 @@ from newsletter.db import subscribers as subs
 from newsletter.readers import leave
 from newsletter.readers.feedback import record_feedback
 from newsletter.readers.replies import Reply, above_quote, asks_to_leave, automatic_reason
+from newsletter.readers.reply_votes import handle_vote_reply
 from newsletter.settings import Settings
 from newsletter.web.auth import unauthorized, webhook_authorized
 from newsletter.web.form_fields import MalformedForm, read_fields
@@ -58,7 +59,7 @@ MAX_REPLY_CHARS = 100_000
 _TOKEN = re.compile(r"^[a-z0-9]{16,128}$")
 
 Outcome = Literal["automatic", "not-for-us", "unknown-token", "unsubscribed", "already-unsubscribed",
-                  "feedback", "duplicate", "unreadable"]
+                  "feedback", "duplicate", "unreadable", "votes", "reset"]
 
 
 def _recode(value: str, charset: str | None) -> str:
@@ -241,6 +242,12 @@ def handle_reply(reply: Reply, *, db: Database, settings: Settings, now: dt.date
         result = leave.unsubscribe(db, address, "reply", now, message_id=reply.message_id,
                                    detail=words[:200])
         return Handled("unsubscribed" if result.newly_suppressed else "already-unsubscribed", address)
+    # Only votes (`+3 -7`, `more 3`) or `reset`: recorded, not kept for the admin.
+    voted = handle_vote_reply(db, address, above_quote(reply.text), reply.headers, now)
+    if voted.outcome != "feedback":
+        return Handled(voted.outcome, address)
+    if voted.why:
+        log.info("kept a reply as feedback: %s", voted.why)
     body = above_quote(reply.text) or reply.text.strip()
     stored = record_feedback(db, email=address, subject=reply.subject, body=body, now=now,
                              message_id=reply.message_id, from_header=reply.from_header)

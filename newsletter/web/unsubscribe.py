@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"^[A-Za-z0-9]{16,128}$")
 
-_HEADERS = {
+HEADERS = {  # shared by every page a link in a mail opens (vote.py too)
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the URL holds the token: never pass it on
     "X-Robots-Tag": "noindex, nofollow",
@@ -51,7 +51,7 @@ line-height:1.5}}button{{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}}</s
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status,
-                        headers=_HEADERS)
+                        headers=HEADERS)
 
 
 def _not_found() -> HTMLResponse:

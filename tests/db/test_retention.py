@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.db import Database, deliveries, subscribers
+from newsletter.db import Database, deliveries, subscribers, votes
 from newsletter.db import runs as run_log
 from newsletter.db.alerts import claim
 from newsletter.db.events import apply_events, parse_batch
@@ -65,24 +65,29 @@ def db(tmp_path: Path) -> Database:
     with db.tx() as conn:
         conn.execute("INSERT INTO feedback(email, received_at, body) VALUES (?, '2024-03-04', 'thanks')",
                      (READER,))
+    # a vote on a paper whose day is pruned: what the reader taught stays
+    votes.put(db, READER, "2403.00001", "up", source="click", digest_date=OLD, now=NOW)
     return db
 
 
 def test_old_days_papers_scores_and_runs_go_and_the_rest_stays(db: Database) -> None:
     kept = {t: count(db, t) for t in ("subscriber_tokens", "suppressions", "deliveries", "delivered_papers",
-                                      "feedback", "alerts", "events")}
+                                      "feedback", "alerts", "events", "votes")}
     counts = prune(db, CUTOFF)
-    assert (counts.days, counts.papers, counts.scores, counts.runs) == (2, 2, 2, 1)
+    assert (counts.days, counts.papers, counts.scores, counts.runs) == (2, 1, 2, 1)
     assert load_day(db, OLD, ["cs.CV"]) is None and load_day(db, SHARED_OLD, ["cs.CV"]) is None
     new = load_day(db, NEW, ["cs.CV"])
     assert new is not None and [p.arxiv_id for p in new.papers] == ["2503.00001", "2403.00003"]
     ids = {row[0] for row in db.read().execute("SELECT arxiv_id FROM papers")}
-    assert ids == {"2503.00001", "2403.00003"}  # the old paper a kept day lists too stays
-    assert {row[0] for row in db.read().execute("SELECT arxiv_id FROM scores")} == ids
+    # the old paper a kept day lists too stays, and so does the one the reader voted on
+    assert ids == {"2503.00001", "2403.00003", "2403.00001"}
+    scored_ids = {row[0] for row in db.read().execute("SELECT arxiv_id FROM scores")}
+    assert scored_ids == {"2503.00001", "2403.00003"}
     assert [r["status"] for r in run_log.recent_runs(db)] == ["running", "ok"]
     assert {t: count(db, t) for t in kept} == kept  # kept forever
     assert deliveries.delivered_paper_ids(db, READER) == {"2403.00001"}
     assert subscribers.is_suppressed(db, "gone@example.org")
+    assert [v.arxiv_id for v in votes.select(db, email=READER)] == ["2403.00001"]
     assert db.read().execute("PRAGMA foreign_key_check").fetchall() == []
     assert prune(db, CUTOFF) == type(counts)()  # nothing left to do
 
@@ -96,7 +101,7 @@ def test_a_prune_stopped_half_way_leaves_whole_days_and_the_next_finishes(db: Da
     # the first batch (OLD) went whole; the second (SHARED_OLD) is untouched, with its papers
     assert load_day(db, OLD, ["cs.CV"]) is None
     assert {row[0] for row in conn.execute("SELECT arxiv_id FROM papers WHERE arxiv_id LIKE '2403%'")} == {
-        "2403.00003"}
+        "2403.00003", "2403.00001"}  # and the paper the reader voted on
     shared = load_day(db, SHARED_OLD, ["cs.CV"])
     assert shared is not None and [p.arxiv_id for p in shared.papers] == ["2403.00003"]
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

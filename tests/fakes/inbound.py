@@ -92,6 +92,7 @@ def reply(
     headers: Sequence[tuple[str, str]] = (),
     message_id: str | None = None,
     content_type: str | None = None,
+    in_reply_to: str | None = "<20250828-0123456789abcdef.digest@example.org>",
 ) -> EmailMessage:
     """A reply as a mail client writes it: the reader's text, then the quoted digest."""
     message = EmailMessage(policy=policy.default)
@@ -100,7 +101,8 @@ def reply(
     message["Subject"] = subject
     message["Date"] = format_datetime(dt.datetime(2025, 8, 28, 9, 12, tzinfo=dt.UTC))
     message["Message-ID"] = message_id or make_msgid(domain="mail.example.org")
-    message["In-Reply-To"] = "<20250828-0123456789abcdef.digest@example.org>"
+    if in_reply_to is not None:
+        message["In-Reply-To"] = in_reply_to
     for name, value in headers:
         message[name] = value
     body = text

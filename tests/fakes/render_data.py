@@ -68,3 +68,14 @@ def thirty_paper_digest() -> Digest:
     selection = json.loads((DATA / "selection-2025-08-28-spatial-top30.json").read_text(encoding="utf-8"))
     sub = subscriber("criteria-spatial-intelligence-embodied.md")
     return _digest("2025-08-28", selection, sub)
+
+
+# A reader token as subscribers.new_token makes them (32 characters): links of realistic length.
+VOTE_TOKEN = "a" * 32
+
+
+def vote_links(digest: Digest, public_url: str = "https://digest.example.org") -> dict[str, tuple[str, str]]:
+    """The digest's "more/less like this" links, as a run makes them."""
+    from newsletter.readers.votes import vote_urls
+
+    return vote_urls(public_url, VOTE_TOKEN, tuple(e.paper.arxiv_id for e in digest.entries))

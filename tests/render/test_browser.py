@@ -21,7 +21,7 @@ import pytest
 from newsletter.models import Digest, DigestEntry, Paper, Score
 from newsletter.render import render_digest
 from newsletter.render.math import render_math
-from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, thirty_paper_digest
+from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, thirty_paper_digest, vote_links
 
 pytestmark = pytest.mark.browser
 
@@ -162,3 +162,21 @@ def test_measuring_script_catches_overflow_and_hidden_titles(tmp_path: Path) -> 
         ("Hidden", False),
         ("Covered", False),
     ]
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_feedback_links_show_under_every_paper_at_phone_and_desktop_width(tmp_path: Path, width: int) -> None:
+    browser = _chromium()
+    digest = _digest_with_hard_cases()
+    rendered = render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                             vote_urls=vote_links(digest))
+    page = tmp_path / "digest.html"
+    page.write_text(rendered.html, encoding="utf-8")
+    report = _measure(browser, page, tmp_path / "profile", width)
+    assert report["scrollWidth"] <= width and report["overflowing"] == [], report["overflowing"]
+    assert [v["text"] for v in report["votes"]] == ["More like this", "Less like this"] * len(digest.entries)
+    hidden = [v for v in report["votes"] if not v["visible"]]
+    assert hidden == [], f"feedback links not visible at {width}px: {hidden[:3]}"
+    shot = _artifacts() / f"digest-votes-{width}px.png"
+    _run(browser, tmp_path / "profile-shot", width, 1600, f"--screenshot={shot}", page.as_uri())
+    assert shot.stat().st_size > 10_000

@@ -21,7 +21,7 @@ from newsletter.render.limits import SENSIBLE, author_list, capped_views
 from newsletter.render.math import render_math
 from newsletter.render.text import one_line
 from newsletter.render.view import entry_views
-from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, seed_digest, thirty_paper_digest
+from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, seed_digest, thirty_paper_digest, vote_links
 
 _COMMONMARK = MarkdownIt("commonmark")  # raw HTML on, as in most renderers
 
@@ -209,8 +209,12 @@ def _worst_entry(number: int, unit: str) -> DigestEntry:
 def test_thirty_worst_case_papers_stay_under_the_budget(unit: str) -> None:
     digest = thirty_paper_digest()  # the real reader, criteria and date
     digest = dataclasses.replace(digest, entries=tuple(_worst_entry(i, unit) for i in range(30)))
-    _, markdown, html = _render(digest)
+    # with the feedback links every digest carries (two per paper)
+    rendered = render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                             vote_urls=vote_links(digest))
+    markdown, html = rendered.markdown, rendered.html
     assert len(html.encode("utf-8")) <= HTML_BUDGET
+    assert len(lxml.html.fromstring(html).find_class("dg-vote")) == 30
     doc = lxml.html.fromstring(html)
     papers = doc.find_class("dg-paper")
     assert len(papers) == 30

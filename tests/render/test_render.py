@@ -24,6 +24,7 @@ from tests.fakes.render_data import (
     seed_text,
     subscriber,
     thirty_paper_digest,
+    vote_links,
 )
 
 HARD_TITLE = "Ünïcode & <b>bold</b> claims: $x<y$ in \\mathbb{R}^n — 中文标题 🚀"
@@ -109,6 +110,45 @@ def test_a_bad_feed_link_is_refused_by_name(url: str) -> None:
     with pytest.raises(ValueError, match="feed_url"):
         render_empty(seed_digest("2025-08-28").subscriber, dt.date(2025, 8, 28),
                      unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO, feed_url=url)
+
+
+@pytest.mark.parametrize("day", sorted(SEEDS))
+def test_feedback_links_add_one_line_per_section_and_change_nothing_else(day: str) -> None:
+    """With vote links, each section gains one "Feedback" line; take those lines out and the
+    reference digest is there byte for byte (the comparison above stays the real one)."""
+    digest = seed_digest(day)
+    links = vote_links(digest)
+    rendered = render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO, vote_urls=links)
+    lines = rendered.markdown.split("\n")
+    feedback = [line for line in lines if line.startswith("**Feedback:**")]
+    assert len(feedback) == len(digest.entries)
+    for number, (line, entry) in enumerate(zip(feedback, digest.entries, strict=True)):
+        up, down = links[entry.paper.arxiv_id]
+        assert line == (f"**Feedback:** [More like this]({up}) · [Less like this]({down})"
+                        f" · or reply +{number} / -{number}")
+    assert "\n".join(line for line in lines if not line.startswith("**Feedback:**")) \
+        == _render(digest)[1]
+    # the HTML: the same two links under each paper, the same number before its title
+    papers = _papers(rendered.html)
+    for number, (element, entry) in enumerate(zip(papers, digest.entries, strict=True)):
+        vote = element.find_class("dg-vote")[0]
+        up, down = links[entry.paper.arxiv_id]
+        assert [(a.get("href"), a.text_content()) for a in vote.iter("a")] \
+            == [(up, "More like this"), (down, "Less like this")]
+        assert element.find_class("dg-number")[0].text_content() == f"{number}."
+    assert "“+0 +3 -7”" in lxml.html.fromstring(rendered.html).text_content()
+
+
+def test_vote_links_are_checked_like_any_link() -> None:
+    digest = seed_digest("2025-08-28")
+    links = vote_links(digest)
+    with pytest.raises(ValueError, match="no links for paper"):
+        render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                      vote_urls=dict(list(links.items())[:1]))
+    first = digest.entries[0].paper.arxiv_id
+    with pytest.raises(ValueError, match="vote_urls"):
+        render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                      vote_urls={**links, first: ("javascript:alert(1)", links[first][1])})
 
 
 def test_markdown_keeps_every_full_abstract_and_the_whole_criteria() -> None:
@@ -218,7 +258,7 @@ def test_html_has_header_papers_and_footer() -> None:
     doc = lxml.html.fromstring(html)
     contents = doc.find_class("dg-toc")[0].text_content()
     for number, entry in enumerate(digest.entries):
-        assert f"{number + 1}. {entry.paper.title}" in contents
+        assert f"{number}. {entry.paper.title}" in contents  # 0-based, as the Markdown and replies count
         assert entry.paper.authors[0] in contents
         assert doc.xpath(f'//a[@href="#paper{number}"]')
         assert papers[number].get("id") == f"paper{number}"
@@ -310,9 +350,11 @@ def test_author_match_is_marked_in_html() -> None:
     assert all(not p.find_class("dg-author") for p in papers[1:])
 
 
-def test_thirty_papers_stay_under_the_gmail_budget_with_read_more_links() -> None:
+@pytest.mark.parametrize("with_votes", [False, True])
+def test_thirty_papers_stay_under_the_gmail_budget_with_read_more_links(with_votes: bool) -> None:
     digest = thirty_paper_digest()
-    _, _, html = _render(digest)
+    votes = vote_links(digest) if with_votes else None  # as every sent digest has them
+    html = render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO, vote_urls=votes).html
     assert len(html.encode("utf-8")) <= HTML_BUDGET < 92_160  # < 90 KB
     papers = _papers(html)
     assert len(papers) == 30
@@ -321,7 +363,7 @@ def test_thirty_papers_stay_under_the_gmail_budget_with_read_more_links() -> Non
         full = render_math(" ".join(entry.paper.abstract.split()))
         if read_more:
             assert read_more[0].get("href") == entry.paper.abs_url
-            shown = element.xpath("./div[last()-1]")[0].text_content()
+            shown = read_more[0].getparent().text_content()
             assert shown.startswith(full[:150])
             assert "…" in shown
         else:

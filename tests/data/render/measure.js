@@ -35,8 +35,25 @@
       atCentre: top === null ? null : top.tagName + "." + top.className
     });
   }
+  // The "More like this" / "Less like this" links: shown, inside the page, on top, big enough to tap.
+  var votes = [];
+  var voteLinks = document.querySelectorAll(".dg-vote a");
+  for (var k = 0; k < voteLinks.length; k++) {
+    var v = voteLinks[k];
+    v.scrollIntoView({block: "center"});
+    var vbox = v.getBoundingClientRect();
+    var vstyle = window.getComputedStyle(v);
+    var vtop = document.elementFromPoint(vbox.left + Math.min(vbox.width / 2, 20), vbox.top + vbox.height / 2);
+    votes.push({
+      text: v.textContent.replace(/\s+/g, " ").trim(),
+      visible: vbox.width >= 40 && vbox.height >= 14 && vbox.left >= 0 && vbox.right <= width + 0.5 &&
+        vstyle.visibility === "visible" && vstyle.display !== "none" && vtop !== null &&
+        (vtop === v || v.contains(vtop))
+    });
+  }
   window.scrollTo(0, 0);
   var report = {
+    votes: votes,
     viewport: width,
     scrollWidth: Math.max(root.scrollWidth, document.body.scrollWidth),
     height: Math.max(root.scrollHeight, document.body.scrollHeight),

@@ -1,0 +1,65 @@
+"""`subscribers add … --like IDS --like-file FILE`: the seed papers, fetched before anything is
+written (a fetch that fails changes nothing), stored as the reader's first likes after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.markup import escape
+
+from newsletter.cli.common import UserError, err, out
+from newsletter.clock import utc_now
+from newsletter.db import Database
+from newsletter.fetch.errors import EmptyResultError, FetchError
+from newsletter.fetch.source import ArxivSource
+from newsletter.models import Paper
+from newsletter.readers.seeds import parse_seeds, record_seeds
+from newsletter.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Seeds:
+    papers: tuple[Paper, ...]
+    skipped: tuple[str, ...]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UserError(f"--like-file {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--like-file {path}: not UTF-8 text (a BibTeX export or a list of ids)") from None
+
+
+def fetch_seeds(settings: Settings, like: str, like_file: Path | None) -> Seeds:
+    """The seed papers named, with their text from the arXiv API; what could not be used, said."""
+    values = ([like] if like else []) + ([_read(like_file)] if like_file else [])
+    try:
+        wanted = parse_seeds(values)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not wanted.ids:
+        return Seeds((), wanted.skipped)
+    try:
+        source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout)
+        with source:
+            found = source.lookup(wanted.ids)
+    except EmptyResultError:
+        found = {}
+    except FetchError as exc:
+        raise UserError(f"could not fetch the seed papers from the arXiv API: {exc};"
+                        " nothing was changed") from None
+    missing = tuple(f"{i}: the arXiv API does not know it" for i in wanted.ids if i not in found)
+    return Seeds(tuple(found[i] for i in wanted.ids if i in found), wanted.skipped + missing)
+
+
+def store_seeds(db: Database, email: str, seeds: Seeds) -> None:
+    if seeds.papers:
+        added = record_seeds(db, email, seeds.papers, utc_now())
+        already = len(seeds.papers) - added
+        note = f" ({already} voted on already)" if already else ""
+        out.print(f"Seed papers: {added} stored as {escape(email)}'s first likes{note}.")
+    for problem in seeds.skipped:
+        err.print(f"skipped seed: {escape(problem)}")

@@ -1,0 +1,141 @@
+"""The reader's voice: "more like this" / "less like this" on a paper of their digest.
+
+A vote comes from a link in the digest (`click`), a reply such as `+3 -7` (`reply`), the admin
+(`admin`) or, later, seed papers (`seed`). Every path goes through `record_vote`, which refuses a
+paper that none of the reader's digests carried, and is idempotent (the same vote twice changes
+nothing). Links carry the reader's secret token (160 random bits, newsletter/db/subscribers.py)
+and a MAC over paper and direction keyed by that token, so a link cannot be turned into a vote on
+another paper or by another reader; the vote page's form carries a second, short-lived MAC (the
+CSRF token), so only a POST made from that page records anything: a scanner's GET never does.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+from newsletter.db import Database
+from newsletter.db import subscribers as subs
+from newsletter.db import votes as vote_store
+from newsletter.db.votes import Direction, Stored, VoteSource
+
+# A link in a digest older than this has expired: it records nothing and says so.
+LINK_MAX_AGE = dt.timedelta(days=365)
+# How long the button on a vote page stays good (the page's CSRF token).
+FORM_MAX_AGE = dt.timedelta(hours=24)
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+DIRECTIONS: tuple[Direction, ...] = ("up", "down")
+LABELS: dict[Direction, str] = {"up": "More like this", "down": "Less like this"}
+
+Refusal = Literal["unknown-token", "forged", "not-in-digest", "expired"]
+REFUSALS: dict[Refusal, str] = {
+    "unknown-token": "This link is not valid (any more): no vote was recorded.",
+    "forged": "This link has been altered: no vote was recorded.",
+    "not-in-digest": "This paper was never in your digest: no vote was recorded.",
+    "expired": "This link has expired: no vote was recorded.",
+}
+
+
+def _mac(key: str, message: str, length: int = 8) -> str:
+    digest = hmac.new(key.encode(), message.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:length]).decode("ascii").rstrip("=").lower()
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time; as bytes, since a str compare refuses the non-ASCII a forged URL may hold."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("ascii"))
+
+
+def link_signature(token: str, arxiv_id: str, vote: Direction) -> str:
+    """40 bits binding a link to one paper and one direction, keyed by the reader's token (the
+    token is the credential; this only makes an altered link fail). Short: 60 links a digest."""
+    return _mac(token, f"vote|{arxiv_id}|{vote}", length=5)
+
+
+def link_mark(token: str, arxiv_id: str, vote: Direction) -> str:
+    """The link's middle part: `u` or `d`, then the signature."""
+    return vote[0] + link_signature(token, arxiv_id, vote)
+
+
+def vote_url(public_url: str, token: str, arxiv_id: str, vote: Direction) -> str:
+    """`<public url>/v/<reader token>/<u|d><signature>/<arXiv id>`: short, as a digest has 60."""
+    return f"{public_url}/v/{token}/{link_mark(token, arxiv_id, vote)}/{quote(arxiv_id, safe='/')}"
+
+
+def vote_urls(public_url: str, token: str, arxiv_ids: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """Per paper, its (more like this, less like this) links, as the renderer takes them."""
+    return {i: (vote_url(public_url, token, i, "up"), vote_url(public_url, token, i, "down"))
+            for i in arxiv_ids}
+
+
+def form_token(token: str, arxiv_id: str, now: dt.datetime) -> str:
+    stamp = str(int(now.timestamp()))
+    return f"{stamp}.{_mac(token, f'form|{stamp}|{arxiv_id}')}"
+
+
+def form_token_ok(token: str, arxiv_id: str, value: str, now: dt.datetime) -> bool:
+    stamp, _, mac = value.partition(".")
+    if not stamp.isdigit() or len(stamp) > 12:
+        return False
+    issued = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+    fresh = now - FORM_MAX_AGE <= issued <= now + _CLOCK_SKEW
+    return _same(mac, _mac(token, f"form|{stamp}|{arxiv_id}")) and fresh
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """What a valid link names: whose vote, on which paper, from which digest."""
+
+    email: str
+    arxiv_id: str
+    vote: Direction
+    digest_date: dt.date
+
+
+def check_link(db: Database, token: str, mark: str, arxiv_id: str, now: dt.datetime) -> LinkTarget | Refusal:
+    """Whom a vote link speaks for, or why it speaks for no one. Reads only."""
+    email = subs.email_for_token(db, token) if re.fullmatch(r"[a-z0-9]{16,128}", token) else None
+    if email is None:
+        return "unknown-token"
+    direction: Direction = "up" if mark[:1] == "u" else "down"
+    if mark[:1] not in ("u", "d") or not _same(mark, link_mark(token, arxiv_id, direction)):
+        return "forged"
+    dates = vote_store.digests_with(db, email, arxiv_id)
+    if not dates:
+        return "not-in-digest"
+    if now.date() - dates[0] > LINK_MAX_AGE:
+        return "expired"
+    return LinkTarget(email, arxiv_id, direction, dates[0])
+
+
+class VoteRefused(ValueError):
+    """A vote that must not be stored; the message says why, naming reader and paper."""
+
+
+def record_vote(
+    db: Database,
+    email: str,
+    arxiv_id: str,
+    vote: Direction,
+    *,
+    source: VoteSource,
+    now: dt.datetime,
+) -> Stored:
+    """Store a vote on a paper one of the reader's digests carried (the newest such digest is
+    recorded with it). Raises VoteRefused for any other paper."""
+    if vote not in DIRECTIONS:
+        raise VoteRefused(f"a vote is 'up' or 'down', not {vote!r}")
+    dates = vote_store.digests_with(db, email, arxiv_id)
+    if not dates:
+        raise VoteRefused(f"{arxiv_id} was never in a digest sent to {email}: no vote recorded")
+    return vote_store.put(db, email, arxiv_id, vote, source=source, digest_date=dates[0], now=now)
+
+
+def undo_vote(db: Database, email: str, arxiv_id: str) -> bool:
+    return vote_store.remove(db, email, arxiv_id)
