@@ -23,35 +23,21 @@ from starlette.routing import Route
 from newsletter.db import Database, DatabaseError
 from newsletter.db import subscribers as subs
 from newsletter.readers import leave
+from newsletter.web.page import page
 
 log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"^[A-Za-z0-9]{16,128}$")
 
-HEADERS = {  # shared by every page a link in a mail opens (vote.py too)
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the URL holds the token: never pass it on
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-}
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;
-line-height:1.5}}button{{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}}</style>
-</head><body>
-<h1>{title}</h1>
-{body}
-</body></html>
-"""
+_STYLE = (
+    'body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;\n'
+    'line-height:1.5}button{font-size:1rem;padding:.6rem 1.2rem;cursor:pointer}'
+)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status,
-                        headers=HEADERS)
+    return page(title, body, style=_STYLE, status=status)
 
 
 def _not_found() -> HTMLResponse:

@@ -27,31 +27,23 @@ from newsletter.db import votes as vote_store
 from newsletter.db.papers import papers_by_id
 from newsletter.readers import votes
 from newsletter.readers.votes import LABELS, REFUSALS, LinkTarget, Refusal
-from newsletter.web.unsubscribe import HEADERS
+from newsletter.web.page import page
 
 log = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 4096  # two short fields; anything longer is not our form
 _STATUS: dict[Refusal, int] = {"unknown-token": 404, "forged": 404, "not-in-digest": 404, "expired": 410}
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;
-line-height:1.5;overflow-wrap:anywhere}}button{{font-size:1.05rem;padding:.7rem 1.4rem;min-height:44px;
-cursor:pointer}}.paper{{border-left:3px solid #b31b1b;padding:.2rem .9rem;margin:1.2rem 0}}
-.muted{{color:#57606a;font-size:.9rem}}</style>
-</head><body>
-<h1>{title}</h1>
-{body}
-</body></html>
-"""
+_STYLE = (
+    'body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;\n'
+    'line-height:1.5;overflow-wrap:anywhere}button{font-size:1.05rem;padding:.7rem 1.4rem;min-height:44px;\n'
+    'cursor:pointer}.paper{border-left:3px solid #b31b1b;padding:.2rem .9rem;margin:1.2rem 0}\n'
+    '.muted{color:#57606a;font-size:.9rem}'
+)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status,
-                        headers=HEADERS)
+    return page(title, body, style=_STYLE, status=status)
 
 
 def _refused(reason: Refusal) -> HTMLResponse:
