@@ -83,6 +83,4 @@ def after_run(settings: Settings, db: Database, adapters: Adapters, summary: Run
                           digest_date=summary.digest_date, peers=peers)
     out.print(f"Channels {summary.digest_date}: {len(report.sent)} posted, {len(report.empty)} with nothing"
               f" to post, {len(report.failed) + len(report.unknown)} failed.")
-    for name in report.interrupted:
-        out.print(f"  unknown: channel {name} (interrupted mid-post; not posted again)")
     return report

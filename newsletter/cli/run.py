@@ -125,8 +125,7 @@ def _daily_cycle(
         if channels is not None and summary.digest_date is not None:
             from newsletter.service.alerts import run_alert
 
-            unknown = [f"channel {name}" for name in channels.interrupted]
-            if (alert := run_alert(summary.digest_date, channels.problems, unknown)) is not None:
+            if (alert := run_alert(summary.digest_date, channels.problems, [])) is not None:
                 alerter.send(alert, now)
     if channels is not None and channels.problems:  # the exit code and the summary's lines say so
         summary = replace(summary, failed={**summary.failed, **channels.problems})

@@ -49,8 +49,10 @@ class ChannelReport:
     @property
     def problems(self) -> dict[str, str]:
         """Each channel that needs the admin's look → why (for the alert and the exit code)."""
+        interrupted = "status unknown: interrupted mid-post by an earlier run; not posted again"
         return {**{f"channel {n}": r for n, r in self.failed.items()},
-                **{f"channel {n}": f"status unknown: {r}" for n, r in self.unknown.items()}}
+                **{f"channel {n}": f"status unknown: {r}" for n, r in self.unknown.items()},
+                **{f"channel {n}": interrupted for n in self.interrupted}}
 
 
 def lab_items(db: Database, digest_date: dt.date, max_papers: int) -> list[ChannelItem]:

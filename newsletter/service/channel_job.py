@@ -85,8 +85,7 @@ class ChannelJob:
                 adapters.source.close()
             log.info("channels of %s: %d due, %d posted, %d empty, %d failed", day, len(due),
                      len(report.sent), len(report.empty), len(report.failed) + len(report.unknown))
-            unknown = [f"channel {n}" for n in report.interrupted]
-            if (alert := run_alert(day, report.problems, unknown)) is not None:
+            if (alert := run_alert(day, report.problems, [])) is not None:
                 context.alerter.send(alert, now)
             reports.append(report)
         return reports
