@@ -15,7 +15,8 @@ def paper(n: int, title: str = "", authors: tuple[str, ...] = ("Ada Lovelace", "
 
 
 def test_one_message_holds_the_count_and_each_paper() -> None:
-    items = [ChannelItem(paper(1, authors=("A", "B", "C", "D")), relevance=9, comment="Fits the matting line."),
+    items = [ChannelItem(paper(1, authors=("A", "B", "C", "D")), relevance=9,
+                         comment="Fits the matting line."),
              ChannelItem(paper(2), relevance=7, comment="")]
     (body,) = messages("vision", DAY, items, lab=False, limit=2000)
     assert body.startswith("**arXiv digest 2025-08-28**: 2 papers")
@@ -44,7 +45,8 @@ def test_a_long_digest_is_split_at_papers_and_every_message_fits() -> None:
     parts = messages("vision", DAY, items, lab=False, limit=2000)
     assert len(parts) > 1
     assert all(len(p) <= 2000 for p in parts)
-    assert parts[0].startswith("**arXiv digest 2025-08-28**: 30 papers") and parts[-1].endswith(f"({len(parts)}/{len(parts)})")
+    assert parts[0].startswith("**arXiv digest 2025-08-28**: 30 papers")
+    assert parts[-1].endswith(f"({len(parts)}/{len(parts)})")
     joined = "\n".join(parts)
     assert all(f"https://arxiv.org/abs/2508.{n:05d}" in joined for n in range(1, 31))
 

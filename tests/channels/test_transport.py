@@ -27,7 +27,8 @@ def test_slack_and_discord_get_the_message_in_their_own_formatting(aim_apprise: 
     poster.post(DISCORD, BODY, "")
     slack, discord = aim_apprise.accepted
     assert slack.path == "/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
-    assert "<https://arxiv.org/abs/2508.00001|A title>" in slack.body["attachments"][0]["text"]  # Slack mrkdwn
+    # Slack's own mrkdwn link form
+    assert "<https://arxiv.org/abs/2508.00001|A title>" in slack.body["attachments"][0]["text"]
     assert discord.path == "/api/webhooks/4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js"
     assert "[A title](https://arxiv.org/abs/2508.00001)" in discord.body["content"]  # Discord Markdown
     assert poster.max_length(DISCORD) == 2000 and poster.max_length(SLACK) > 2000

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from newsletter.channels.file import channels_path, load_channels
 from newsletter.channels.transport import AppriseChannelPoster
 from newsletter.cli.app import app
-from newsletter.daily.channels import serve_channels
+from newsletter.daily.channels import ChannelReport, serve_channels
 from newsletter.daily.send import RetryPolicy
 from newsletter.daily.wiring import build_adapters
 from newsletter.db import Database
@@ -39,9 +39,12 @@ FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.01, max_rate_limit_wait=0.0
 
 
 @pytest.fixture
-def site(tmp_path: Path, fake_arxiv: FakeArxiv, aim_apprise: FakeChat, monkeypatch: pytest.MonkeyPatch) -> Path:
+def site(
+    tmp_path: Path, fake_arxiv: FakeArxiv, aim_apprise: FakeChat, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     rows = [f"{a},,{c},{cats},UTC,07:00," for a, c, cats in READERS]
-    make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url, ARXIV_API_URL=fake_arxiv.api_url,
+    make_site(tmp_path, monkeypatch, rows, ARXIV_FEED_URL=fake_arxiv.feed_url,
+              ARXIV_API_URL=fake_arxiv.api_url,
               PUBLIC_URL="https://digest.example.org", REPLY_DOMAIN="reply.example.org",
               FROM_EMAIL="digest@example.org", MIN_RELEVANCE="1")
     hook = aim_apprise.url.replace("http://", "json://")
@@ -116,7 +119,9 @@ def test_a_channel_costs_no_llm_call_when_readers_share_its_criteria(
     assert len(fake_llm.requests) == asked
 
 
-def test_a_post_a_crash_left_sending_is_unknown_and_never_posted_again(site: Path, aim_apprise: FakeChat) -> None:
+def test_a_post_a_crash_left_sending_is_unknown_and_never_posted_again(
+    site: Path, aim_apprise: FakeChat
+) -> None:
     settings = load_settings()
     db = Database.open(settings.db_path)
     # a run claimed the post, and was killed before it could record what the webhook said
@@ -134,30 +139,31 @@ def test_a_post_a_crash_left_sending_is_unknown_and_never_posted_again(site: Pat
     assert len(posts(aim_apprise, "/vision")) == 1
 
 
-def serve(**kw: object) -> tuple[object, Database]:
+def serve() -> tuple[ChannelReport, Database]:
     settings = load_settings()
     db = Database.open(settings.db_path)
     found = load_channels(channels_path(settings), settings)
     wanted = [c for c in found.channels if c.name == "vision"]
     report = serve_channels(wanted, now=dt.datetime(2025, 8, 28, 8, tzinfo=dt.UTC), settings=settings, db=db,
-                            adapters=build_adapters(settings, db, DATE), digest_date=DATE, policy=FAST, **kw)
+                            adapters=build_adapters(settings, db, DATE), digest_date=DATE, policy=FAST)
     return report, db
 
 
 def test_429_and_5xx_are_retried_with_backoff_until_posted(site: Path, aim_apprise: FakeChat) -> None:
     aim_apprise.script("429", "500", "503")
-    report, db = serve()
-    assert report.sent == ("vision",)  # type: ignore[attr-defined]
+    report, _ = serve()
+    assert report.sent == ("vision",)
     assert [r.status for r in aim_apprise.requests] == [429, 500, 503, 200]
 
 
 def test_a_channel_down_all_run_fails_and_the_next_run_posts_it(site: Path, aim_apprise: FakeChat) -> None:
     aim_apprise.script(*["500"] * FAST.max_attempts)
     report, db = serve()
-    assert report.failed == {"vision": f"gave up after {FAST.max_attempts} attempts: the channel answered HTTP 500"}  # type: ignore[attr-defined]
+    gave_up = f"gave up after {FAST.max_attempts} attempts: the channel answered HTTP 500"
+    assert report.failed == {"vision": gave_up}
     assert channel_store.for_date(db, DATE)["vision"].status == "failed"
     report, db = serve()
-    assert report.sent == ("vision",)  # type: ignore[attr-defined]
+    assert report.sent == ("vision",)
     assert len(aim_apprise.accepted) == 1
 
 
@@ -166,10 +172,10 @@ def test_a_split_post_goes_on_after_the_messages_already_posted(
 ) -> None:
     monkeypatch.setattr(AppriseChannelPoster, "max_length", lambda self, url: 400)
     aim_apprise.script("200", *["500"] * FAST.max_attempts)
-    report, db = serve()
+    _, db = serve()
     row = channel_store.for_date(db, DATE)["vision"]
     assert row.status == "failed" and row.parts > 2 and row.parts_sent == 1
-    report, db = serve()
+    _, db = serve()
     bodies = [r.body["message"] for r in aim_apprise.accepted]
     assert len(bodies) == row.parts and len(set(bodies)) == row.parts  # each part once, none twice
     assert all(len(b) <= 400 for b in bodies) and bodies[0].endswith(f"(1/{row.parts})")
