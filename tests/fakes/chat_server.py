@@ -16,6 +16,7 @@ reaches it without any patch.
   "hang"          accepted, but the answer comes only after `fake.hang_seconds` (a client read
                   timeout: the "maybe posted" case)
   "drop"          closes the connection without an answer, not accepted
+`fake.broken[path_part] = step` answers every request to such a path with that step.
 `fake.requests` records every request (path, parsed JSON body or None, status, accepted);
 `fake.accepted` the accepted ones; `fake.posted_to(path_part)` counts them per target.
 """
@@ -47,6 +48,7 @@ class FakeChat(LoopbackFake):
         self.steps: Steps[str] = Steps()
         self.retry_after = 1
         self.hang_seconds = 5.0
+        self.broken: dict[str, str] = {}  # path part → the step every request to it gets
         self._lock = threading.Lock()
         self._listen(post=self._post)
 
@@ -71,7 +73,8 @@ class FakeChat(LoopbackFake):
 
     def _post(self, exchange: Exchange) -> None:
         raw = exchange.body()
-        step = self.steps.take("200")
+        fixed = next((s for part, s in self.broken.items() if part in exchange.path), None)
+        step = fixed or self.steps.take("200")
         if step == "drop":
             self._record(exchange, raw, 0, False)
             exchange.drop()
