@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from newsletter.logs import add_secrets
 from newsletter.models import Subscriber
 from newsletter.readers.criteria import read_criteria
 from newsletter.readers.roster import RosterError, RosterProblem, _int_override, split_list
@@ -85,6 +86,8 @@ def _url(value: str) -> str:
         raise ValueError("is not an Apprise URL (scheme://…)")
     from newsletter.channels.transport import url_problem
 
+    # the URL's tokens (path parts, user and password) are masked in every log line from now on
+    add_secrets(part for part in re.split(r"[/:@?&=#]", value.split("://", 1)[1]) if part)
     if problem := url_problem(value):
         raise ValueError(problem)
     return value
