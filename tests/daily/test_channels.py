@@ -5,6 +5,11 @@ webhooks. Once per channel and day, crash-safe, retried on 429/5xx, scored with 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -179,3 +184,33 @@ def test_a_split_post_goes_on_after_the_messages_already_posted(
     bodies = [r.body["message"] for r in aim_apprise.accepted]
     assert len(bodies) == row.parts and len(set(bodies)) == row.parts  # each part once, none twice
     assert all(len(b) <= 400 for b in bodies) and bodies[0].endswith(f"(1/{row.parts})")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_run_killed_mid_post_leaves_it_unknown_and_the_next_run_does_not_post_it_again(
+    site: Path, aim_apprise: FakeChat
+) -> None:
+    hook = aim_apprise.url.replace("http://", "json://")
+    write_channels(site, f"vision,{hook}/vision,{MATTING},cs.CV,,,", f"lab,{hook}/lab,*,,,,")
+    aim_apprise.broken["/vision"] = "hang"  # the webhook takes the post and never answers
+    aim_apprise.hang_seconds = 60
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENDGRID_", "OPENAI_"))}
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    process = subprocess.Popen([sys.executable, "-m", "newsletter", "run", "--date", DAY],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while not aim_apprise.posted_to("/vision"):
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "the run never got to posting"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    db = Database.open(site / "var" / "state.db")
+    assert channel_store.for_date(db, DATE)["vision"].status == "sending"
+    del aim_apprise.broken["/vision"]
+    code, output = run("--date", DAY)
+    assert code == 1
+    assert "channel vision: status unknown: interrupted mid-post" in output
+    assert aim_apprise.posted_to("/vision") == 1  # the one the kill interrupted, never a second
+    assert channel_store.for_date(db, DATE)["vision"].status == "unknown"
