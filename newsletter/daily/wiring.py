@@ -93,4 +93,5 @@ def build_adapters(settings: Settings, db: Database, digest_date: dt.date | None
         cache=DatabaseScoreCache(db),
         cut=llm_candidates,
         transport=build_transport(settings),
+        poster=AppriseChannelPoster(timeout=settings.http_timeout),
     )
