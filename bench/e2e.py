@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/e2e.py [--sizes 10,100,1000,10000] [--llm-latency 0.3]
                                   [--sendgrid-latency 0.005] [--day 2025-07-15] [--out bench/results/e2e]
+                                  [--channels 200]
 
 For each N, in a fresh pair of processes:
 - a *fakes* process (`--serve-fakes`) runs the loopback fake arXiv replaying a real reference day,
@@ -19,6 +20,12 @@ emails sent (cross-checked: the fake SendGrid accepted exactly one per reader), 
 `ru_maxrss` of the run process (the whole process, interpreter and libraries included; the fakes
 are in the other process and do not count). Prints a Markdown table and writes it to
 `<out>.md` and `<out>.json`.
+
+With `--channels K`, the run then posts the day to K chat channels (`channels.csv`, one in ten a
+lab view `*`, the others on the readers' criteria texts and categories) through `run_channels`
+and the real apprise, as json:// webhooks to the loopback fake chat server in the fakes process:
+measured are the channels' wall time against the readers' run (the target: at most 5 % more) and
+the LLM requests the fake saw beyond the readers' run (the target: none).
 """
 
 from __future__ import annotations
@@ -145,6 +152,7 @@ def _count_in_flight(llm: Any) -> dict[str, int]:
 def serve_fakes(args: argparse.Namespace) -> int:
     """Run the three fakes; print their addresses; answer `stats` lines on stdin until EOF."""
     from tests.fakes.arxiv_server import FakeArxiv
+    from tests.fakes.chat_server import FakeChat
     from tests.fakes.llm_server import FakeLLM
     from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -153,6 +161,7 @@ def serve_fakes(args: argparse.Namespace) -> int:
         FakeArxiv.running(day) as arxiv,
         FakeLLM() as llm,
         FakeSendGrid(latency=args.sendgrid_latency, keep_bodies=False) as sendgrid,
+        FakeChat() as chat,
     ):
         llm.latency = args.llm_latency
         llm_in_flight = _count_in_flight(llm)
@@ -164,6 +173,7 @@ def serve_fakes(args: argparse.Namespace) -> int:
                     "llm_api_base": llm.api_base,
                     "sendgrid_url": sendgrid.url,
                     "sendgrid_key": sendgrid.api_key,
+                    "chat_url": chat.url,
                 }
             ),
             flush=True,
@@ -182,6 +192,8 @@ def serve_fakes(args: argparse.Namespace) -> int:
                             "sendgrid_recipients": len(accepted),
                             "sendgrid_max_per_recipient": max(accepted.values(), default=0),
                             "sendgrid_max_in_flight": stats["max_in_flight"],
+                            "chat_posts": len(chat.accepted),
+                            "chat_channels": len({r.path for r in chat.accepted}),
                         }
                     ),
                     flush=True,
@@ -243,6 +255,8 @@ def run_one(args: argparse.Namespace) -> int:
         adapters = build_adapters(settings, db, day)
         summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day, progress=progress)
         wall = time.perf_counter() - started
+        channels = post_channels(args.channels, folder, distinct, fakes["chat_url"], settings, db, adapters,
+                                 now, day) if args.channels else {}
         usage_after = resource.getrusage(resource.RUSAGE_SELF)
         peak_mb = usage_after.ru_maxrss / 1024  # KiB on Linux
         cpu = usage_after.ru_utime + usage_after.ru_stime - cpu_before
@@ -271,11 +285,37 @@ def run_one(args: argparse.Namespace) -> int:
                 "exit_code": summary.exit_code,
                 "reason": summary.reason,
                 "peak_rss_mb": round(peak_mb, 1),
+                **channels,
             }
         ),
         flush=True,
     )
     return 0
+
+
+def post_channels(count: int, folder: Path, distinct: int, chat_url: str, settings: Any, db: Any,
+                  adapters: Any, now: dt.datetime, day: dt.date) -> dict[str, Any]:
+    """`count` channels posted the day after the readers' run; their wall time and outcome."""
+    from newsletter.channels.file import channels_path, load_channels
+    from newsletter.daily.channels import run_channels
+    from newsletter.readers.roster import load_roster
+
+    hook = chat_url.replace("http://", "json://")
+    rows = ["name,url,criteria,categories,timezone,send_at,max_papers"]
+    for number in range(count):
+        criteria = number % distinct
+        target = "*" if number % 10 == 9 else f"criteria/c{criteria:04d}.md"
+        categories = CATEGORY_SETS[criteria % len(CATEGORY_SETS)]  # the readers' of that text
+        rows.append(f'ch{number:04d},{hook}/ch{number:04d},{target},"{categories}",UTC,07:00,10')
+    atomic_write_text(channels_path(settings), "\n".join(rows) + "\n")
+    started = time.perf_counter()
+    found = load_channels(channels_path(settings), settings)
+    peers = load_roster(settings.subscribers, settings).subscribers
+    report = run_channels(found.channels, now=now, settings=settings, db=db, adapters=adapters,
+                          digest_date=day, peers=peers)
+    return {"channels": count, "channel_problems": len(found.problems),
+            "channel_wall_s": round(time.perf_counter() - started, 2), "channels_posted": len(report.sent),
+            "channels_empty": len(report.empty), "channels_failed": len(report.problems)}
 
 
 def measure(readers: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -306,6 +346,8 @@ def measure(readers: int, args: argparse.Namespace) -> dict[str, Any]:
             str(args.llm_concurrency),
             "--criteria",
             str(args.criteria),
+            "--channels",
+            str(args.channels),
             "--fakes",
             addresses,
         ]
@@ -348,6 +390,19 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f" {r['prompt_tokens']:,} | {r['completion_tokens']:,} |"
             f" {r['cost_usd']:.3f} | {r['sent']:,} | {'yes' if once else 'NO'} | {r['peak_rss_mb']:.0f} |"
         )
+    if any("channels" in r for r in results):
+        lines += ["", "| subscribers | channels | posted | empty | failed | channel posts seen |"
+                  " readers' run (s) | channels (s) | channels / readers' run |"
+                  " LLM requests beyond the readers' run |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in results:
+            if "channels" in r:
+                extra = r["fakes"]["llm_requests"] - r["llm_calls"]
+                share = 100 * r["channel_wall_s"] / r["wall_s"]
+                lines.append(
+                    f"| {r['subscribers']:,} | {r['channels']} | {r['channels_posted']} |"
+                    f" {r['channels_empty']} | {r['channels_failed']} | {r['fakes']['chat_posts']} |"
+                    f" {r['wall_s']:.1f} | {r['channel_wall_s']:.2f} | {share:.1f} % | {extra} |")
     stages = ("; ".join(f"{k} {v}" for k, v in r["stage_start_s"].items()) for r in results)
     lines += [
         "",
@@ -373,6 +428,7 @@ def main() -> int:
     parser.add_argument(
         "--criteria", type=int, default=0, help="distinct criteria for every size (0: N/20, at least 1)"
     )
+    parser.add_argument("--channels", type=int, default=0, help="chat channels posted after the run")
     parser.add_argument(
         "--render", action="store_true", help="only rewrite <out>.md from the results already in <out>.json"
     )

@@ -25,6 +25,28 @@ _URL_SECRET_PARAM = re.compile(
     r"[^&;#\s\"'<>]+"
 )
 
+# Chat channels' Apprise URLs (channels.csv) carry their webhook's token in the path: everything
+# after the scheme goes, as do the paths of the services' own webhook URLs.
+_CHAT_URL = re.compile(
+    r"(?i)\b((?:slack|discord|msteams|teams|matrixs?|tgram|mailtos?|jsons?|forms?|xmls?|ntfys?|gotifys?"
+    r"|rocket|rockets|mmosts?|zulip|signal|signals|pushover|pover|apprises?|feishu|lark|dingtalk"
+    r"|wxteams|webex|googlechat|gchat)://)[^\s'\"<>]+"
+)
+_CHAT_HOOK = re.compile(
+    r"(?i)(https?://(?:hooks\.slack\.com/services|(?:[\w-]+\.)?discord(?:app)?\.com/api/webhooks"
+    r"|[\w.-]*webhook\.office\.com|api\.telegram\.org/bot))[^\s'\"<>]*"
+)
+
+
+# Secret values learnt after logging was set up (the tokens of channels.csv's URLs, which a
+# library's debug line can show without their scheme): every SecretFilter masks them too.
+_LEARNT: set[str] = set()
+
+
+def add_secrets(values: Iterable[str]) -> None:
+    """Mask these values in every log record from now on (very short ones are ignored)."""
+    _LEARNT.update(v for v in values if v and len(v) >= 8)
+
 
 _TRACEBACK = logging.Formatter()  # formats an attached traceback so it can be masked
 
@@ -42,6 +64,8 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
 def mask_url_credentials(text: str) -> str:
     """`text` with the user and password of every URL, and secret-named query values, masked."""
     text = _URL_USERINFO.sub(r"\1***@", text)
+    if "://" in text:
+        text = _CHAT_HOOK.sub(r"\1/***", _CHAT_URL.sub(r"\1***", text))
     return _URL_SECRET_PARAM.sub(r"\1***", text)
 
 
@@ -55,7 +79,7 @@ class SecretFilter(logging.Filter):
         self.secrets = [s for s in secrets if s and len(s) >= 4]
 
     def mask(self, text: str) -> str:
-        return mask_secrets(text, self.secrets)
+        return mask_secrets(text, [*self.secrets, *_LEARNT])
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fakes.sendgrid_server",
     "tests.fakes.inbound",
     "tests.fakes.dns_server",
+    "tests.fakes.chat_server",
 ]
 
 DATA = Path(__file__).parent / "data"

@@ -17,7 +17,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models", "settings", "taxonomy", "files", "logs", "clock", "backoff", "templates"),
     ("db",),
     ("fetch", "ranking", "render", "mail"),
-    ("readers",),
+    # channels: chat channels are readers without an address (their file reads criteria like the
+    # roster's, their posts go through Apprise): beside the readers, below the daily cycle.
+    ("readers", "channels"),
     ("web",),
     ("daily",),
     ("service",),

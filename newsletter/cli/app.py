@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from newsletter.cli import admin, feedback, run, subscribers
+from newsletter.cli import admin, channels, feedback, run, subscribers
 
 app = typer.Typer(
     add_completion=False,
@@ -24,6 +24,7 @@ app.command()(admin.serve)
 app.command("check")(admin.check_all)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(channels.app, name="channels")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -113,8 +114,21 @@ def _daily_cycle(
         resend_unknown=resend_unknown,
         progress=progress,
     )
+    channels = None
+    if not dry_run and not only:  # channels are served by whole runs, like every reader
+        from newsletter.cli.channels import after_run
+
+        channels = after_run(settings, db, adapters, summary, now, resend_unknown=resend_unknown)
     if alerts and settings.admin_email.strip():
-        report_run(Alerter(db, adapters.transport, settings), summary, now, whole_day=not only)
+        alerter = Alerter(db, adapters.transport, settings)
+        report_run(alerter, summary, now, whole_day=not only)
+        if channels is not None and summary.digest_date is not None:
+            from newsletter.service.alerts import run_alert
+
+            if (alert := run_alert(summary.digest_date, channels.problems, [])) is not None:
+                alerter.send(alert, now)
+    if channels is not None and channels.problems:  # the exit code and the summary's lines say so
+        summary = replace(summary, failed={**summary.failed, **channels.problems})
     return summary
 
 

@@ -45,7 +45,7 @@ RUN_LOCK_WAIT = 600.0  # seconds a run waits for another one to finish
 
 
 @contextlib.contextmanager
-def _exclusive(settings: Settings, dry_run: bool) -> Iterator[bool]:
+def exclusive(settings: Settings, dry_run: bool) -> Iterator[bool]:
     """Hold the data folder's run lock (waiting for another run); yields False if it never came."""
     if dry_run:
         yield True
@@ -161,7 +161,7 @@ def run_daily(
     interrupted ones. A dry run touches no delivery state and needs no lock.
     """
     summary = RunSummary(digest_date=date or default_digest_date(now, settings))
-    with _exclusive(settings, dry_run) as locked:
+    with exclusive(settings, dry_run) as locked:
         if not locked:
             lock = settings.data_dir / "run.lock"
             return summary.ended("fatal", f"another run holds {lock}; try again when it has finished")

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from newsletter.channels.transport import AppriseChannelPoster, ChannelPoster
 from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.db.runs import spend_on
@@ -34,6 +35,7 @@ class Adapters:
     cut: Callable[[Sequence[Score]], list[str]]
     transport: Transport
     clock: Clock = field(default=utc_now)
+    poster: ChannelPoster = field(default_factory=AppriseChannelPoster)  # chat channels (Apprise)
 
 
 def build_transport(settings: Settings) -> Transport:
@@ -91,4 +93,5 @@ def build_adapters(settings: Settings, db: Database, digest_date: dt.date | None
         cache=DatabaseScoreCache(db),
         cut=llm_candidates,
         transport=build_transport(settings),
+        poster=AppriseChannelPoster(timeout=settings.http_timeout),
     )

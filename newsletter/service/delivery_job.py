@@ -28,6 +28,7 @@ from newsletter.service.alerts import (
     roster_file_alert,
     run_alert,
 )
+from newsletter.service.channel_job import ChannelJob
 from newsletter.service.context import ServiceContext
 from newsletter.service.schedule import (
     LOOKBACK,
@@ -45,6 +46,7 @@ class DeliveryJob:
 
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
+        self.channels = ChannelJob(context)
 
     def startup(self, now: dt.datetime) -> None:
         """Deliveries a crash left in `sending` become `unknown` (never resent blindly) and alerted."""
@@ -55,6 +57,7 @@ class DeliveryJob:
             alert = run_alert(digest_date, {}, emails)
             if alert is not None:
                 context.alerter.send(alert, now)
+        self.channels.startup(now)
 
     def tick(self, now: dt.datetime) -> list[RunSummary]:
         """Send what is due now; alert on final failures and `unknown`; the cost line when done."""
@@ -84,6 +87,7 @@ class DeliveryJob:
                     continue
                 summaries.append(self._deliver(digest_date, pending, roster, fetched, now))
             self._report(roster, recent, fetched, now)
+            self.channels.tick(now, fetched, context.active(roster))
             state.record_tick(now, None)
             if context.gate.closed.is_set():
                 return summaries
