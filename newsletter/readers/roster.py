@@ -94,6 +94,42 @@ def _int_override(value: str, low: int, high: int) -> int | None:
     return int(value)
 
 
+def _email(value: str) -> str:
+    if not value:
+        raise ValueError("is required")
+    try:
+        return str(validate_email(value, check_deliverability=False).normalized)
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid address: {exc}") from None
+
+
+def _categories(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    found = split_list(value)
+    problems = [problem for c in found if (problem := category_problem(c))]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return found or default
+
+
+def _timezone(value: str, default: str) -> str:
+    if not value:
+        return default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return value
+
+
+def _send_at(value: str, default: dt.time) -> dt.time:
+    if not value:
+        return default
+    try:
+        return parse_local_time(value)
+    except ValueError:
+        raise ValueError("must be a local time as HH:MM (e.g. 07:00)") from None
+
+
 def parse_row(
     row: Mapping[str, str], line: int, folder: Path, settings: Settings
 ) -> tuple[Subscriber | None, list[RosterProblem]]:
@@ -108,44 +144,12 @@ def parse_row(
             problems.append(RosterProblem(line, column, value, str(exc)))
             return None
 
-    def email(value: str) -> str:
-        if not value:
-            raise ValueError("is required")
-        try:
-            return str(validate_email(value, check_deliverability=False).normalized)
-        except EmailNotValidError as exc:
-            raise ValueError(f"is not a valid address: {exc}") from None
-
-    def categories(value: str) -> tuple[str, ...]:
-        found = split_list(value)
-        problems = [problem for c in found if (problem := category_problem(c))]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return found or settings.default_categories
-
-    def timezone(value: str) -> str:
-        if not value:
-            return settings.timezone
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone (e.g. Europe/Berlin)") from None
-        return value
-
-    def send_at(value: str) -> dt.time:
-        if not value:
-            return settings.send_at
-        try:
-            return parse_local_time(value)
-        except ValueError:
-            raise ValueError("must be a local time as HH:MM (e.g. 07:00)") from None
-
-    address = check("email", email)
+    address = check("email", _email)
     name = check("name", one_line_text)
     criteria = check("criteria", lambda v: read_criteria(folder, v))
-    cats = check("categories", categories)
-    tz = check("timezone", timezone)
-    at = check("send_at", send_at)
+    cats = check("categories", functools.partial(_categories, default=settings.default_categories))
+    tz = check("timezone", functools.partial(_timezone, default=settings.timezone))
+    at = check("send_at", functools.partial(_send_at, default=settings.send_at))
     overrides: dict[str, int | None] = {
         name: check(name, functools.partial(_int_override, low=1, high=high))
         for name, high in (("min_relevance", 10), ("min_novelty", 10), ("max_papers", 500))

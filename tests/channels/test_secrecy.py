@@ -48,8 +48,10 @@ def test_a_failing_post_leaves_no_trace_of_the_url_in_the_log_even_at_debug(
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(SecretFilter())
-    root = logging.getLogger()
+    root, urllib3_log = logging.getLogger(), logging.getLogger("urllib3")
     level, root.level = root.level, logging.DEBUG
+    # the CLI's logging set-up (run by earlier tests) quiets urllib3: hear it here whatever ran before
+    urllib3_level, urllib3_log.level = urllib3_log.level, logging.NOTSET
     root.addHandler(handler)
     try:
         aim_apprise.script("400")
@@ -59,6 +61,7 @@ def test_a_failing_post_leaves_no_trace_of_the_url_in_the_log_even_at_debug(
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        urllib3_log.setLevel(urllib3_level)
     text = stream.getvalue()
     assert "POST /services/" in text  # urllib3's debug line is there, masked
     assert "failed: the channel refused the message (HTTP 400)" in text
