@@ -13,7 +13,7 @@ from collections.abc import Collection
 from newsletter.db.papers import stored_dates
 from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.readers.roster import RosterError
-from newsletter.service.alerts import fetch_alert
+from newsletter.service.alerts import fetch_alert, judge_alerts
 from newsletter.service.context import ServiceContext
 from newsletter.service.health import FetchStatus
 from newsletter.service.schedule import FetchPlan, feed_shows, fetch_plan
@@ -102,6 +102,8 @@ class FetchJob:
         finally:
             adapters.source.close()  # the day is stored (or not): scoring needs no HTTP session
         if subscribers:
-            score_ahead(now=now, settings=context.settings, db=context.db, adapters=adapters,
-                        digest_date=day.date, subscribers=subscribers)
+            prepared = score_ahead(now=now, settings=context.settings, db=context.db, adapters=adapters,
+                                   digest_date=day.date, subscribers=subscribers)
+            for alert in judge_alerts(prepared) if prepared else ():
+                context.alerter.send(alert, now)
         return "fetched", None
