@@ -26,6 +26,7 @@ def judge_alerts(outbox: Path) -> list[email.message.EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in found]  # type: ignore[misc]
 
 
+@pytest.mark.slow  # a whole day through the judge: ~10 s
 def test_a_degenerate_day_is_flagged_alerted_once_and_digests_keep_their_max(
     site: Path, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -138,3 +138,19 @@ def test_frequency_penalty_is_sent_only_when_asked(fake_llm: FakeLLM) -> None:
     penalised.judge(CRITERIA, load_papers(1))
     sent: list[dict[str, Any]] = fake_llm.requests
     assert "frequency_penalty" not in sent[0] and sent[1]["frequency_penalty"] == 0.3
+
+
+def test_a_day_of_tens_or_of_one_score_is_degenerate_a_spread_is_not() -> None:
+    from newsletter.models import Score
+    from newsletter.ranking.judge_health import degenerate
+
+    def day(*relevance: int) -> list[Score]:
+        return [Score(f"p{n}", r, 5, "", source="llm") for n, r in enumerate(relevance)]
+
+    found = degenerate(day(*[10] * 28, *[3] * 13))  # what a 1.5B model did to the bundled day
+    assert found is not None and "28 of 41" in found and "10: 28, 3: 13" in found
+    one = degenerate(day(*[6] * 9))
+    assert one is not None and "all 9" in one
+    assert degenerate(day(10, 10, 9, 7, 5, 3, 2, 1, 1)) is None
+    assert degenerate(day(10, 10, 10)) is None  # too few judged to say
+    assert degenerate([Score(f"l{n}", 10, 5, "", source="local") for n in range(20)]) is None
