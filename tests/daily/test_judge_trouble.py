@@ -36,7 +36,7 @@ def test_a_degenerate_day_is_flagged_alerted_once_and_digests_keep_their_max(
 
     summary, db = daily()
 
-    assert summary.exit_code == 0, summary.reason
+    assert summary.outcome.kind == "served", summary.reason
     notes = [n for n in summary.notes if "degenerate" in n]
     assert notes and "relevance: count = 10:" in notes[0], summary.notes
     settings = load_settings()
@@ -61,7 +61,7 @@ def test_the_deadline_holds_and_the_run_says_how_many_papers_were_ranked_locally
 
     summary, db = daily()
 
-    assert summary.exit_code == 0, summary.reason
+    assert summary.outcome.kind == "served", summary.reason
     late = summary.usage_by_criteria["criteria-1"]["llm_late"]
     assert isinstance(late, int) and late > 0
     said = f"{late} paper(s) of criteria-1 were ranked locally"
