@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from newsletter.models import Score
 
 MIN_JUDGED = 8  # fewer judged papers say too little about the judge
-TOP_SHARE = 0.5  # more than this share at the top relevance: not a ranking
+TOP_SHARE = 0.5  # more than this share at the top of the scale: not a ranking
+TOP = 9  # the top of the scale: a small model that "likes" a day gives 9s as readily as 10s
 
 
 def distribution(scores: Iterable[Score]) -> dict[int, int]:
@@ -24,17 +25,17 @@ def describe(counts: dict[int, int]) -> str:
     return ", ".join(f"{relevance}: {n}" for relevance, n in counts.items())
 
 
-def degenerate(scores: Iterable[Score], *, top: int = 10) -> str | None:
+def degenerate(scores: Iterable[Score], *, top: int = TOP) -> str | None:
     """Why the LLM's relevance scores of one day look degenerate, or None when they look sane."""
     judged = [s for s in scores if s.source == "llm"]
     if len(judged) < MIN_JUDGED:
         return None
     counts = distribution(judged)
-    at_top = counts.get(top, 0)
+    at_top = sum(n for relevance, n in counts.items() if relevance >= top)
     if len(counts) == 1:
         why = f"all {len(judged)} judged papers got relevance {next(iter(counts))}"
     elif at_top > TOP_SHARE * len(judged):
-        why = f"{at_top} of {len(judged)} judged papers got relevance {top}"
+        why = f"{at_top} of {len(judged)} judged papers got relevance {top} or more"
     else:
         return None
     return f"{why} (relevance: count = {describe(counts)})"

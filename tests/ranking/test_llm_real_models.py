@@ -149,6 +149,8 @@ def test_a_day_of_tens_or_of_one_score_is_degenerate_a_spread_is_not() -> None:
 
     found = degenerate(day(*[10] * 28, *[3] * 13))  # what a 1.5B model did to the bundled day
     assert found is not None and "28 of 41" in found and "10: 28, 3: 13" in found
+    nines = degenerate(day(*[9] * 10, 8, 8))  # what a 0.5B model did to twelve candidates
+    assert nines is not None and "10 of 12 judged papers got relevance 9 or more" in nines
     one = degenerate(day(*[6] * 9))
     assert one is not None and "all 9" in one
     assert degenerate(day(10, 10, 9, 7, 5, 3, 2, 1, 1)) is None
