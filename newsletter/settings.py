@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(default=8, ge=1, le=64)
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_daily_budget_usd: float | None = Field(default=None, ge=0)
+    # How long one run's LLM stage may take; past it the rest of the day is ranked locally (and
+    # the admin told). 30: the service starts scoring when arXiv's feed shows the day (00:30 US
+    # Eastern); the earliest morning it serves that same calendar day is Central Europe's 07:00,
+    # 30 minutes later in summer and winter alike (05:00 / 06:00 UTC). A cron `newsletter run` at
+    # send time is at most this late. A hosted model needs seconds per call; a small local one
+    # on 2 cores needed ~8 minutes for a reader's day (README, "The LLM judge").
+    llm_deadline_minutes: float = Field(default=30.0, gt=0)
     # One announcement day in this many (per criteria text) the LLM scores every candidate, to
     # measure the cut and teach the ranker (newsletter/ranking/audit.py); 0 turns audits off.
     llm_audit_every: int = Field(default=10, ge=0)

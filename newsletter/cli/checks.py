@@ -289,9 +289,19 @@ def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> li
               check_database(settings), check_outbox(settings), check_calendar(settings, now),
               check_cut(settings, roster, now)]
     if network:
-        checks += [*check_arxiv(settings, roster, now), check_llm(settings), check_sendgrid(settings, now),
-                   *check_dns(settings)]
+        llm = check_llm(settings)
+        checks += [*check_arxiv(settings, roster, now), llm, *_judge_rows(settings, roster, llm),
+                   check_sendgrid(settings, now), *check_dns(settings)]
     return checks
+
+
+def _judge_rows(settings: Settings, roster: Roster | None, llm: Check) -> list[Check]:
+    """Whether the model judges sanely (newsletter/cli/judge_checks.py), once it answers at all."""
+    from newsletter.cli.judge_checks import check_judge_quality
+
+    if llm.status != "ok":
+        return []
+    return [check_judge_quality(settings, roster)]
 
 
 def run_checks(

@@ -45,6 +45,18 @@ class Outcome:
 SERVED = Outcome()
 
 
+JudgeProblemKind = Literal["deadline", "degenerate"]
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeProblem:
+    """Something the admin should hear about the LLM judge once a day (`service.alerts`)."""
+
+    kind: JudgeProblemKind
+    criteria: str  # `criteria-N` and the text's first line
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class Scoring:
     """What scoring one day cost, per criteria text (`criteria-N`), and what the admin should know."""
@@ -52,6 +64,7 @@ class Scoring:
     usage: Usage = Usage()
     by_criteria: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    judge_problems: tuple[JudgeProblem, ...] = ()
 
 
 def _criteria_figures(criteria: str, result: CriteriaScores, readers: int) -> dict[str, object]:
@@ -65,7 +78,26 @@ def _criteria_figures(criteria: str, result: CriteriaScores, readers: int) -> di
         "cost_per_reader_usd": result.usage.cost_usd / (readers or 1),
         "llm_scored": result.llm_scored,
         "locally_ranked": result.locally_ranked,
+        "llm_late": result.late,
     }
+
+
+def _judge_problems(name: str, first_line: str, result: CriteriaScores) -> list[JudgeProblem]:
+    where = f"{name} ({first_line})" if first_line else name
+    problems = []
+    if result.late:
+        problems.append(JudgeProblem(
+            "deadline", where,
+            f"the LLM deadline (NEWSLETTER_LLM_DEADLINE_MINUTES) passed: {result.late} paper(s) of"
+            f" {name} were ranked locally",
+        ))
+    if result.degenerate:
+        problems.append(JudgeProblem(
+            "degenerate", where,
+            f"the LLM's scores for {name} look degenerate: {result.degenerate}; each digest still"
+            " keeps its NEWSLETTER_MAX_PAPERS, but a stronger model (or none) would rank better",
+        ))
+    return problems
 
 
 def scoring_report(scored: Mapping[str, CriteriaScores], subscribers: Sequence[Subscriber]) -> Scoring:
@@ -74,6 +106,7 @@ def scoring_report(scored: Mapping[str, CriteriaScores], subscribers: Sequence[S
     usage = Usage()
     by_criteria: dict[str, Mapping[str, object]] = {}
     notes: list[str] = []
+    problems: list[JudgeProblem] = []
     for number, (criteria, result) in enumerate(scored.items(), start=1):
         usage = usage + result.usage
         name = f"criteria-{number}"
@@ -86,8 +119,11 @@ def scoring_report(scored: Mapping[str, CriteriaScores], subscribers: Sequence[S
             notes.append("the daily LLM budget ran out: the rest was ranked locally")
         if result.auth_failed:
             notes.append("NEWSLETTER_LLM_API_KEY was rejected: papers were ranked locally")
+        found = _judge_problems(name, str(figures["first_line"]), result)
+        notes += [problem.detail for problem in found]
+        problems += found
         by_criteria[name] = figures
-    return Scoring(usage, by_criteria, tuple(dict.fromkeys(notes)))
+    return Scoring(usage, by_criteria, tuple(dict.fromkeys(notes)), tuple(problems))
 
 
 @dataclass(frozen=True)

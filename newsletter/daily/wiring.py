@@ -65,6 +65,7 @@ def build_judge(settings: Settings, db: Database, digest_date: dt.date | None) -
         concurrency=settings.llm_concurrency,
         timeout=settings.llm_timeout,
         budget=budget,
+        deadline_seconds=settings.llm_deadline_minutes * 60,
     )
 
 

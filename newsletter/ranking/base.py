@@ -38,6 +38,7 @@ class Judgement:
     errors: tuple[str, ...] = ()
     auth_failed: bool = False  # the provider rejected the API key (NEWSLETTER_LLM_API_KEY)
     budget_exhausted: bool = False  # some papers were not sent: the daily budget was spent
+    late: frozenset[str] = field(default_factory=frozenset)  # unscored: the LLM deadline passed
 
 
 BatchListener = Callable[[Mapping[str, Score], Usage], None]

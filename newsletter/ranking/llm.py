@@ -1,12 +1,16 @@
 """The LLM judge: scores papers against one criteria text through litellm, never losing a paper.
 
-Transport: `litellm.acompletion` under a semaphore, a timeout per call, and our own bounded
-retries with exponential backoff and jitter (litellm's `num_retries` needs tenacity, and the OpenAI
-SDK's own retries are switched off with `max_retries=0` so attempts stay countable). Answers: every
-asked paper must come back exactly once with valid scores; a malformed answer is asked again, the
-papers missing from a usable answer are asked again one by one, all within `max_answer_rounds`.
-Whatever still has no score is reported as unscored, with the reason, and never raised. Each
-answered call is handed to the caller's `on_batch` as it comes (see `newsletter.ranking.base`).
+Transport (`newsletter.ranking.llm_call`): `litellm.acompletion` under a semaphore, a token cap
+sized to the batch, a bound on each call, backoff for rate limits and server errors. Answers:
+every asked paper must come back exactly once with valid scores. A usable answer's complete items
+are kept, also from an answer cut at the cap. What a failed answer (a timeout, or an answer cut
+short or unreadable) left unscored is asked once more as it was, then in halves down to single
+papers: the same prompt is never sent more than twice, since a model that looped on it at
+temperature 0 loops again. Papers a valid answer left out are asked one by one.
+A deadline (`deadline_seconds`, from the judge's first call: one judge serves one run) bounds the
+whole stage: calls still in flight then are cancelled, and their papers reported `late`.
+Whatever has no score is reported as unscored, with the reason, and never raised. Each answered
+call is handed to the caller's `on_batch` as it comes (see `newsletter.ranking.base`).
 """
 
 from __future__ import annotations
@@ -14,23 +18,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsletter.backoff import exponential_delay, retry_after_delay
-from newsletter.clock import utc_now
 from newsletter.models import Paper, Score, Usage
 from newsletter.ranking import prompt
 from newsletter.ranking.background_loop import run_coroutine
 from newsletter.ranking.base import BatchListener, Judgement
 from newsletter.ranking.budget import Budget
-from newsletter.ranking.llm_errors import CallFailed, is_retryable, retry_after_seconds
+from newsletter.ranking.llm_call import TOKENS_PER_PAPER, CallOptions, Sleep, answer_cap, complete
+from newsletter.ranking.llm_errors import CallFailed
 
 log = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass
@@ -40,6 +42,7 @@ class _Run:
     scores: dict[str, Score] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     errors: list[str] = field(default_factory=list)
+    given_up: set[str] = field(default_factory=set)  # failed for good (not for lack of time)
     auth_failed: bool = False
     budget_exhausted: bool = False
     on_batch: BatchListener | None = None
@@ -48,6 +51,11 @@ class _Run:
 def judge_cache_key(model: str) -> str:
     """What cached scores and audits are filed under: a new model or prompt starts afresh."""
     return f"{model}|{prompt.PROMPT_VERSION}"
+
+
+def halves(papers: list[Paper]) -> list[list[Paper]]:
+    middle = (len(papers) + 1) // 2
+    return [papers[:middle], papers[middle:]]
 
 
 class LiteLLMJudge:
@@ -66,26 +74,35 @@ class LiteLLMJudge:
         budget: Budget | None = None,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
-        max_answer_rounds: int = 3,
+        max_answer_rounds: int = 8,
         abstract_chars: int = prompt.MAX_ABSTRACT_CHARS,
+        tokens_per_paper: int = TOKENS_PER_PAPER,
+        frequency_penalty: float | None = None,
+        deadline_seconds: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep | None = None,
     ) -> None:
         if not model:
             raise ValueError("LLM model name is empty (NEWSLETTER_LLM_MODEL)")
-        if batch_size < 1 or concurrency < 1 or max_attempts < 1 or max_answer_rounds < 1:
-            raise ValueError("batch_size, concurrency, max_attempts, max_answer_rounds must be ≥ 1")
+        if min(batch_size, concurrency, max_attempts, max_answer_rounds, tokens_per_paper) < 1:
+            raise ValueError(
+                "batch_size, concurrency, max_attempts, max_answer_rounds, tokens_per_paper must be ≥ 1"
+            )
         self.model = model
         self.api_base = api_base or None
-        self._api_key = api_key or None
+        self.options = CallOptions(
+            model, self.api_base, api_key or None, timeout, max_attempts, backoff_base, backoff_max,
+            frequency_penalty,
+        )
         self.batch_size = batch_size
         self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_attempts = max_attempts
         self.budget = budget
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.max_answer_rounds = max_answer_rounds
+        self.max_answer_rounds = max_answer_rounds  # a safety bound on re-asks of one batch
         self.abstract_chars = abstract_chars
+        self.tokens_per_paper = tokens_per_paper
+        self.deadline_seconds = deadline_seconds
+        self._monotonic = monotonic
+        self._deadline_at: float | None = None
         self._sleep: Sleep = sleep or asyncio.sleep
         self._cost_unknown_logged = False
         # One semaphore per event loop, shared by every `judge` call on it: the daily run
@@ -94,11 +111,15 @@ class LiteLLMJudge:
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
-        self._semaphores_lock = threading.Lock()
+        self._lock = threading.Lock()
 
     @property
     def cache_key(self) -> str:
         return judge_cache_key(self.model)
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
 
     def __repr__(self) -> str:  # never shows the key
         return f"LiteLLMJudge({self.model!r}, api_base={self.api_base!r})"
@@ -110,25 +131,37 @@ class LiteLLMJudge:
         """Score `papers` (sync facade; safe to call from any thread, also inside an event loop)."""
         return run_coroutine(self.ajudge(criteria, papers, on_batch))
 
+    def time_left(self) -> float | None:
+        """Seconds until the deadline (started by the first call), None without one."""
+        if self.deadline_seconds is None:
+            return None
+        with self._lock:
+            if self._deadline_at is None:
+                self._deadline_at = self._monotonic() + self.deadline_seconds
+            return self._deadline_at - self._monotonic()
+
     async def ajudge(
         self, criteria: str, papers: Sequence[Paper], on_batch: BatchListener | None = None
     ) -> Judgement:
         unique = list({p.arxiv_id: p for p in papers}.values())
         run = _Run(on_batch=on_batch)
-        if unique:
-            semaphore = self._semaphore()
-            system = prompt.system_message(criteria)
-            outcomes = await asyncio.gather(
-                *(self._score(run, semaphore, system, b, 0) for b in self._batches(unique)),
-                return_exceptions=True,  # a bug in one batch must not lose the others' scores
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, Exception):
-                    log.error("LLM batch failed unexpectedly", exc_info=outcome)
-                    run.errors.append(f"{type(outcome).__name__}: {outcome}")
-        scored = {i: s for i, s in run.scores.items() if i in {p.arxiv_id for p in unique}}
-        unscored = frozenset(p.arxiv_id for p in unique) - scored.keys()
-        if unscored:
+        left = self.time_left()
+        late = left is not None and left <= 0
+        if unique and not late:
+            work = self._score_all(run, prompt.system_message(criteria), unique)
+            try:
+                await (work if left is None else asyncio.wait_for(work, left))
+            except TimeoutError:  # the deadline: calls in flight are cancelled
+                late = True
+        ids = {p.arxiv_id for p in unique}
+        scored = {i: s for i, s in run.scores.items() if i in ids}
+        unscored = frozenset(ids) - scored.keys()
+        overdue = unscored - run.given_up if late else frozenset()
+        if overdue:
+            log.warning("LLM deadline (%.0f s) passed: %d paper(s) left to the local ranker",
+                        self.deadline_seconds or 0, len(overdue))
+            run.errors.append(f"the LLM deadline passed before {len(overdue)} paper(s) were scored")
+        elif unscored:
             log.warning("LLM gave no score for %d of %d papers", len(unscored), len(unique))
         return Judgement(
             scores=scored,
@@ -137,11 +170,23 @@ class LiteLLMJudge:
             errors=tuple(dict.fromkeys(run.errors)),
             auth_failed=run.auth_failed,
             budget_exhausted=run.budget_exhausted,
+            late=frozenset(overdue),
         )
+
+    async def _score_all(self, run: _Run, system: str, papers: list[Paper]) -> None:
+        semaphore = self._semaphore()
+        outcomes = await asyncio.gather(
+            *(self._score(run, semaphore, system, b) for b in self._batches(papers)),
+            return_exceptions=True,  # a bug in one batch must not lose the others' scores
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                log.error("LLM batch failed unexpectedly", exc_info=outcome)
+                run.errors.append(f"{type(outcome).__name__}: {outcome}")
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        with self._semaphores_lock:
+        with self._lock:
             semaphore = self._semaphores.get(loop)
             if semaphore is None:
                 semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
@@ -161,40 +206,72 @@ class LiteLLMJudge:
         return out
 
     async def _score(
-        self, run: _Run, sem: asyncio.Semaphore, system: str, papers: list[Paper], round_: int
+        self, run: _Run, sem: asyncio.Semaphore, system: str, papers: list[Paper],
+        round_: int = 0, retried: bool = False,
     ) -> None:
-        user = prompt.user_message(papers, self.abstract_chars)
+        """Ask about `papers`, then about what the answer left out (see the module docstring).
+        `retried`: this very batch was asked before and failed."""
+        answer, problem = await self._ask(run, sem, system, papers)
+        if answer is None and problem is None:  # fatal for this run (key, budget): no re-ask
+            return
+        gained = answer.verdicts if answer is not None else {}
+        left = [p for p in papers if p.arxiv_id not in gained]
+        if not left:
+            return
+        failed = answer is None or answer.malformed or answer.cut_short or len(papers) == 1
+        reason = problem or (answer.problems[0] if answer and answer.problems else "unknown")
+        log.info("LLM answer round %d on %d paper(s): %s", round_ + 1, len(papers), reason)
+        if round_ + 1 >= self.max_answer_rounds or (failed and retried and len(left) == 1):
+            run.errors.append(f"no valid LLM answer for {len(left)} paper(s): {reason}")
+            run.given_up.update(p.arxiv_id for p in left)
+            return
+        if not failed:  # asked on their own, so one confusing paper cannot spoil the others again
+            plan = [(p, False) for p in [[q] for q in left]]
+        elif gained:  # a new, smaller prompt: only the papers still missing
+            plan = [(left, False)]
+        elif not retried:  # once more as it was: a timeout or a garbled answer may be a fluke
+            plan = [(left, True)]
+        else:
+            plan = [(half, False) for half in halves(left)]
+        await asyncio.gather(*(self._score(run, sem, system, batch, round_ + 1, again)
+                               for batch, again in plan))
+
+    async def _ask(
+        self, run: _Run, sem: asyncio.Semaphore, system: str, papers: list[Paper]
+    ) -> tuple[prompt.ParsedAnswer | None, str | None]:
+        """(the parsed answer, None), (None, why) after a timeout, or (None, None) when a re-ask
+        cannot help: the key was rejected, the budget is spent, a 4xx, or backoff ran out."""
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": prompt.user_message(papers, self.abstract_chars)},
+        ]
         try:
             async with sem:
                 if run.auth_failed:  # the key is wrong for every batch: do not hammer the provider
-                    return
-                content, cost = await self._complete(run, system, user)
+                    return None, None
+                reply = await complete(
+                    self.options, messages, answer_cap(len(papers), self.tokens_per_paper),
+                    sleep=self._sleep, on_usage=lambda response: self._account(run, response),
+                    before_each=self._check_budget,
+                )
         except CallFailed as exc:
             run.errors.append(str(exc))
             run.auth_failed |= exc.auth
             run.budget_exhausted |= exc.budget
-            return
-        answer = prompt.parse_answer(content, [p.arxiv_id for p in papers])
+            if not exc.timed_out:  # backoff was spent on it already, or no retry can cure it
+                run.given_up.update(p.arxiv_id for p in papers)
+                return None, None
+            return None, str(exc)
+        answer = prompt.parse_answer(reply.content, [p.arxiv_id for p in papers])
+        if reply.cut_at_cap and not answer.cut_short:  # whole JSON, yet stopped at the cap
+            answer = prompt.ParsedAnswer(answer.verdicts, answer.problems, answer.malformed, True)
         fresh = {
             paper_id: Score(paper_id, verdict.relevance, verdict.novelty, verdict.comment, source="llm")
             for paper_id, verdict in answer.verdicts.items()
         }
         run.scores.update(fresh)
-        await self._report(run, fresh, cost)
-        left = [p for p in papers if p.arxiv_id not in answer.verdicts]
-        if not left:
-            return
-        log.info("LLM answer round %d: %s", round_ + 1, "; ".join(answer.problems))
-        if round_ + 1 >= self.max_answer_rounds:
-            run.errors.append(
-                f"no valid LLM answer for {len(left)} paper(s) after {self.max_answer_rounds} "
-                f"tries: {answer.problems[0] if answer.problems else 'unknown'}"
-            )
-            return
-        if answer.malformed:
-            await self._score(run, sem, system, left, round_ + 1)
-        else:  # asked on their own, so one confusing paper cannot spoil the others again
-            await asyncio.gather(*(self._score(run, sem, system, [p], round_ + 1) for p in left))
+        await self._report(run, fresh, reply.usage)
+        return answer, None
 
     @staticmethod
     async def _report(run: _Run, scores: dict[str, Score], cost: Usage) -> None:
@@ -207,63 +284,10 @@ class LiteLLMJudge:
         except Exception as exc:  # the scores are still in the Judgement; the caller saves them then
             log.warning("could not save an LLM answer as it came: %s", exc)
 
-    # -- transport -------------------------------------------------------------------------
-    async def _complete(self, run: _Run, system: str, user: str) -> tuple[str, Usage]:
-        """The answer's text and what the call cost (only a call that was answered costs)."""
-        import litellm
-        from litellm.exceptions import AuthenticationError
-
-        litellm.suppress_debug_info = True
-        last = ""
-        for attempt in range(self.max_attempts):
-            if self.budget is not None and self.budget.exhausted:
-                raise CallFailed("daily LLM budget reached; ranked locally", budget=True)
-            try:
-                response = await asyncio.wait_for(
-                    litellm.acompletion(
-                        model=self.model,
-                        messages=[
-                            {"role": "system", "content": system},
-                            {"role": "user", "content": user},
-                        ],
-                        api_base=self.api_base,
-                        api_key=self._api_key,
-                        temperature=0,
-                        response_format={"type": "json_object"},
-                        drop_params=True,  # providers without a JSON mode just get the prompt
-                        timeout=self.timeout,
-                        max_retries=0,
-                    ),
-                    # litellm's timeout is per HTTP read; this bounds the whole call.
-                    timeout=self.timeout * 2 + 1,
-                )
-            except Exception as exc:
-                name = type(exc).__name__
-                last = f"{name}: {self._redact(str(exc))[:200]}"
-                if isinstance(exc, AuthenticationError):
-                    raise CallFailed(
-                        f"the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY): {last}",
-                        auth=True,
-                    ) from None
-                if not is_retryable(exc) or attempt + 1 >= self.max_attempts:
-                    break
-                delay = self._delay(attempt, retry_after_seconds(exc, utc_now()))
-                log.info("LLM call failed (%s); retry %d in %.2fs", name, attempt + 1, delay)
-                await self._sleep(delay)
-                continue
-            cost = self._account(run, response)
-            try:
-                return str(response.choices[0].message.content or ""), cost
-            except (AttributeError, IndexError, TypeError):  # no choices: treated as malformed
-                return "", cost
-        raise CallFailed(f"LLM call failed: {last}")
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait after the failed try number `attempt` (counted from 0): the provider's
-        Retry-After if it gave one, else exponential backoff; never more than `backoff_max`."""
-        if retry_after is not None:
-            return retry_after_delay(retry_after, bound=self.backoff_max)
-        return exponential_delay(attempt + 1, base=self.backoff_base, cap=self.backoff_max)
+    # -- cost ------------------------------------------------------------------------------
+    def _check_budget(self) -> None:
+        if self.budget is not None and self.budget.exhausted:
+            raise CallFailed("daily LLM budget reached; ranked locally", budget=True)
 
     def _account(self, run: _Run, response: Any) -> Usage:
         import litellm
@@ -283,6 +307,3 @@ class LiteLLMJudge:
         if self.budget is not None:
             self.budget.charge(cost)
         return call
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text

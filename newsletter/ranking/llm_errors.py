@@ -27,12 +27,24 @@ RETRYABLE_ERRORS = (
 
 
 class CallFailed(Exception):
-    """One LLM call gave up; `auth` and `budget` say whether every further call would fail too."""
+    """One LLM call gave up; `auth` and `budget` say whether every further call would fail too,
+    `timed_out` that the call ran past its bound (the same prompt would likely run past it again)."""
 
-    def __init__(self, message: str, *, auth: bool = False, budget: bool = False) -> None:
+    def __init__(
+        self, message: str, *, auth: bool = False, budget: bool = False, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.auth = auth
         self.budget = budget
+        self.timed_out = timed_out
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A call that ran past its bound: our own (asyncio) or litellm's per-read timeout (not a
+    gateway's 504, which litellm also calls Timeout: a server error keeps its backoff)."""
+    return isinstance(exc, asyncio.TimeoutError) or (
+        any(c.__name__ == "Timeout" for c in type(exc).__mro__) and status_code(exc) < 500
+    )
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -122,7 +122,32 @@ class Verdict(BaseModel):
 class ParsedAnswer:
     verdicts: dict[str, Verdict]  # only the asked ids, each exactly once
     problems: tuple[str, ...]
-    malformed: bool  # nothing usable at all: ask the same papers again
+    malformed: bool  # nothing usable at all
+    cut_short: bool = False  # not whole JSON: only the complete items of its array were read
+
+
+_ARRAY = re.compile(r'"papers"\s*:\s*\[|^\s*\[')
+
+
+def salvage_items(text: str) -> list[object] | None:
+    """The complete JSON objects of an answer's `papers` array that was cut off (at the token
+    cap, or by a model that repeated itself); None when no array even begins."""
+    start = _ARRAY.search(text)
+    if start is None:
+        return None
+    decoder = json.JSONDecoder()
+    items: list[object] = []
+    position = start.end()
+    while True:
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+        if position >= len(text) or text[position] != "{":
+            return items
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except ValueError:  # the item the cut fell in
+            return items
+        items.append(item)
 
 
 def _normalise_id(raw: str, expected: set[str]) -> str:
@@ -140,10 +165,14 @@ def parse_answer(content: str | None, expected_ids: Sequence[str]) -> ParsedAnsw
     fence = _FENCE.match(text)
     if fence:
         text = fence.group(1)
+    cut_short = False
     try:
         data = json.loads(text)
     except ValueError:
-        return ParsedAnswer({}, (f"answer is not JSON: {text[:80]!r}",), malformed=True)
+        salvaged = salvage_items(text)
+        if not salvaged:
+            return ParsedAnswer({}, (f"answer is not JSON: {text[:80]!r}",), malformed=True)
+        data, cut_short = {"papers": salvaged}, True
     items = data.get("papers") if isinstance(data, dict) else data
     if not isinstance(items, list):
         return ParsedAnswer({}, ("answer has no 'papers' list",), malformed=True)
@@ -178,6 +207,8 @@ def parse_answer(content: str | None, expected_ids: Sequence[str]) -> ParsedAnsw
     for paper_id in seen_twice:  # two different answers for one paper: trust neither
         found.pop(paper_id, None)
     missing = [i for i in expected_ids if i not in found]
+    if cut_short:
+        problems.append(f"answer cut short: {len(items)} complete item(s) read")
     if missing:
         problems.append(f"no valid score for {len(missing)} of {len(expected_ids)}")
-    return ParsedAnswer(found, tuple(problems), malformed=False)
+    return ParsedAnswer(found, tuple(problems), malformed=False, cut_short=cut_short)

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field, replace
 
 from newsletter.models import CutAudit, Paper, Score, Usage
 from newsletter.ranking.base import BatchListener, Judge, Judgement, Ranker, ScoreCache
+from newsletter.ranking.judge_health import degenerate
 
 log = logging.getLogger(__name__)
 
 LLM_MISSING_NOTE = "(ranked locally: the LLM gave no score)"
 BUDGET_NOTE = "(ranked locally: the day's LLM budget was spent)"
+DEADLINE_NOTE = "(ranked locally: the LLM stage ran past its deadline)"
 
 Cut = Callable[[Sequence[Score]], list[str]]
 UsageMeter = Callable[[Usage], None]  # records LLM spend as it happens (the run's row, see db.runs)
@@ -45,6 +47,8 @@ class CriteriaScores:
     auth_failed: bool = False
     errors: tuple[str, ...] = ()
     audit: CutAudit | None = None  # an audit day: every paper went to the LLM
+    late: int = 0  # of `marked`: left to the local ranker because the LLM deadline passed
+    degenerate: str | None = None  # why the LLM's scores of the day look useless, with figures
 
     def ranked(self) -> list[Score]:
         """Best first: relevance, then novelty, then id for a stable order."""
@@ -174,13 +178,14 @@ def score_criteria(
     note = BUDGET_NOTE if judgement.budget_exhausted else LLM_MISSING_NOTE
     # Only a usual candidate is marked: past the cut, an audit's failure leaves a normal day's score.
     marked = frozenset((asked - fresh.keys()) & usual)
+    late = marked & judgement.late
     scores: dict[str, Score] = {}
     for paper in papers:
         pid = paper.arxiv_id
         if pid in fresh or pid in cached:
             scores[pid] = fresh.get(pid) or cached[pid]
         elif pid in marked:
-            scores[pid] = _mark(local[pid], note)
+            scores[pid] = _mark(local[pid], DEADLINE_NOTE if pid in late else note)
         else:
             scores[pid] = local[pid]
     if judgement.auth_failed or extra.auth_failed:
@@ -205,4 +210,6 @@ def score_criteria(
         auth_failed=judgement.auth_failed or extra.auth_failed,
         errors=judgement.errors + extra.errors,
         audit=audit,
+        late=len(late),
+        degenerate=degenerate({**cached, **fresh}.values()),
     )

@@ -2,8 +2,9 @@
 
 The kinds: a fetch that failed past the retry bound, the feed disagreeing with the holiday table
 (a day it calls closed was announced, or a day it expects never came), a run that left failed or
-`unknown` deliveries, roster rows that cannot be served (a hand edit gone wrong), and
-one cost line per announcement day (LLM tokens and dollars).
+`unknown` deliveries, roster rows that cannot be served (a hand edit gone wrong), one cost line
+per announcement day (LLM tokens and dollars), readers' replies, and the LLM judge running past
+its deadline or scoring a day degenerately (once per kind and day).
 `newsletter serve` sends them from its jobs; a `newsletter run` from cron through `report_run`.
 Each alert is sent at most once per (kind, key): the `alerts` table remembers, so a restart or the
 next tick of the delivery job does not repeat it. Without an admin address the alert is only
@@ -21,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from newsletter.daily.summary import RunSummary
+from newsletter.daily.summary import JudgeProblem, RunSummary
 from newsletter.db import Database
 from newsletter.db import alerts as alert_log
 from newsletter.db import deliveries as delivery_store
@@ -39,7 +40,7 @@ from newsletter.settings import Settings
 log = logging.getLogger(__name__)
 
 
-AlertKind = Literal["fetch", "calendar", "run", "roster", "cost", "feedback"]
+AlertKind = Literal["fetch", "calendar", "run", "roster", "cost", "feedback", "judge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +271,31 @@ def cost_alert(
                  lines=tuple(lines))
 
 
+_JUDGE_ADVICE = {
+    "deadline": "The LLM stage ran out of time (NEWSLETTER_LLM_DEADLINE_MINUTES); the rest of the day"
+                " was ranked by the local ranker. A slow or overloaded model: a faster one, a longer"
+                " deadline, or fewer papers per call (NEWSLETTER_LLM_BATCH_SIZE).",
+    "degenerate": "The LLM judge's scores of the day do not rank the papers (`newsletter check`"
+                  " measures the judge on stored papers). Small local models often do this.",
+}
+
+
+def judge_alerts(summary: RunSummary) -> list[Alert]:
+    """One alert per kind of LLM judge problem and announcement day (the first run to meet it)."""
+    day = summary.digest_date
+    by_kind: dict[str, list[JudgeProblem]] = {}
+    for problem in summary.scoring.judge_problems:
+        by_kind.setdefault(problem.kind, []).append(problem)
+    subjects = {"deadline": "the LLM judge ran past its deadline",
+                "degenerate": "the LLM judge's scores look degenerate"}
+    return [
+        Alert(kind="judge", key=f"{day.isoformat()}:{kind}", day=day,
+              subject=f"arXiv Digest: {subjects[kind]} on {day:%Y-%m-%d}",
+              lines=(_JUDGE_ADVICE[kind], *(p.detail for p in problems)))
+        for kind, problems in sorted(by_kind.items())
+    ]
+
+
 def alert_email(alert: Alert, *, to: str, token: str, settings: Settings, now: dt.datetime) -> OutgoingEmail:
     """The alert as mail to the admin; `token` is the admin's own, so a reply or the one-click
     button stops the alerts like a digest."""
@@ -335,7 +361,8 @@ def report_run(alerter: Alerter, summary: RunSummary, now: dt.datetime, *, whole
     problem = summary.fatal or summary.aborted
     rows = delivery_store.for_date(alerter.db, day)
     unknown = sorted(address for address, row in rows.items() if row.status == "unknown")
-    for alert in (run_alert(day, summary.failed, unknown, problem), roster_alert(day, summary.problems)):
+    for alert in (run_alert(day, summary.failed, unknown, problem), roster_alert(day, summary.problems),
+                  *judge_alerts(summary)):
         if alert is not None:
             alerter.send(alert, now)
     if whole_day and not problem and not unknown:

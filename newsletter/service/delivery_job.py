@@ -23,6 +23,7 @@ from newsletter.readers.roster import Roster, RosterError
 from newsletter.service.alerts import (
     cost_alert,
     feedback_alert,
+    judge_alerts,
     mail_events,
     roster_alert,
     roster_file_alert,
@@ -158,6 +159,8 @@ class DeliveryJob:
             alert = run_alert(digest_date, {}, [], problem)
             if alert is not None:
                 context.alerter.send(alert, now)
+        for judged in judge_alerts(summary):
+            context.alerter.send(judged, now)
         return summary
 
     def _report(self, roster: Roster, recent: list[dt.date], fetched: set[dt.date], now: dt.datetime) -> None:

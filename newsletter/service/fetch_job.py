@@ -18,7 +18,12 @@ from newsletter.db.papers import load_day, save_day, stored_dates
 from newsletter.fetch import FetchError, is_announcement_date, latest_possible_date
 from newsletter.models import AnnouncementDay, Subscriber
 from newsletter.readers.roster import RosterError
-from newsletter.service.alerts import closed_day_shown_alert, expected_day_missing_alert, fetch_alert
+from newsletter.service.alerts import (
+    closed_day_shown_alert,
+    expected_day_missing_alert,
+    fetch_alert,
+    judge_alerts,
+)
 from newsletter.service.context import ServiceContext
 from newsletter.service.health import FetchStatus
 from newsletter.service.schedule import FetchPlan, feed_shows, fetch_plan
@@ -131,8 +136,10 @@ class FetchJob:
         self._problem, self._feed_date = None, day.date
         new = self._store(day, now)
         if new and subscribers:
-            score_ahead(now=now, settings=context.settings, db=context.db, adapters=adapters,
-                        digest_date=day.date, subscribers=subscribers)
+            prepared = score_ahead(now=now, settings=context.settings, db=context.db, adapters=adapters,
+                                   digest_date=day.date, subscribers=subscribers)
+            for alert in judge_alerts(prepared) if prepared else ():
+                context.alerter.send(alert, now)
         if day.date >= plan.want:
             return ("fetched" if new else "done"), None
         if not plan.expected:

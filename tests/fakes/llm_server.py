@@ -39,9 +39,16 @@ is empty the oracle answers. A step is one of:
   "trickle"       the oracle's answer, its body led by one byte of JSON whitespace every 0.05 s
                   for `slow_seconds`: no single read waits long, only the whole call is slow
   "disconnect"    closes the connection without an answer
+  "repeat"        a model stuck in a loop: the first paper's entry over and over until the answer
+                  hits the request's `max_tokens` (tokens counted as characters / 4; without a cap,
+                  a small model's whole 8,192-token context), then finish_reason "length"
+  "forever"       a body that trickles in for an hour: only the client's bound on the call ends it
+  "all_ten"       every paper rated relevance 10 and novelty 10 (a degenerate judge)
+  "invert"        relevance 11 - the oracle's: the best matches last (a judge that ranks upside down)
   Reply(content)  HTTP 200 with this exact message content
   a callable      `fn(body: dict) -> tuple[int, dict[str, str], dict | bytes]` (status, headers, body)
-Knobs: `fake_llm.latency` (seconds added to every answer, for scale benches), `retry_after`,
+Knobs: `fake_llm.default_step` (what answers once the script is empty; "oracle"),
+`fake_llm.latency` (seconds added to every answer, for scale benches), `retry_after`,
 `slow_seconds`, `served_model` (the `model` field echoed in answers; default: the requested one,
 so litellm's `completion_cost` prices e.g. `gpt-4o-mini` when the test asks for
 `openai/gpt-4o-mini`). Outside pytest: `with FakeLLM() as fake: ...`.
@@ -99,6 +106,7 @@ class FakeLLM(LoopbackFake):
         self.retry_after = "0"
         self.slow_seconds = 5.0
         self.served_model: str | None = None
+        self.default_step: Any = "oracle"
         self._steps: Steps[Any] = Steps()
         self._lock = threading.Lock()
         self._listen(post=self._post, protocol="HTTP/1.1")
@@ -156,7 +164,7 @@ class FakeLLM(LoopbackFake):
     def _answer(self, body: dict[str, Any]) -> StepResult | None:
         with self._lock:
             self.requests.append(body)
-            step = self._steps.take("oracle")
+            step = self._steps.take(self.default_step)
         if self.latency:
             self.pause(self.latency)
         if callable(step):
@@ -174,6 +182,10 @@ class FakeLLM(LoopbackFake):
             self.pause(self.slow_seconds)
         answer = self.oracle_answer(body)
         papers = answer["papers"]
+        if step == "repeat":
+            return 200, {}, self._looping(body, papers)
+        if step == "forever":
+            return 200, {_TRICKLE: "3600"}, self._completion(body, json.dumps(answer))
         if step == "garbage":
             return 200, {}, self._completion(body, "Sure! Here are the scores: relevance 8, {oops")
         if step == "missing" and papers:
@@ -184,6 +196,10 @@ class FakeLLM(LoopbackFake):
             papers[0]["relevance"] = 11
         elif step == "duplicate" and papers:
             papers.append({**papers[0], "relevance": 1, "comment": "second opinion"})
+        elif step in ("all_ten", "invert"):
+            for paper in papers:
+                paper["relevance"] = 10 if step == "all_ten" else 11 - paper["relevance"]
+                paper["novelty"] = 10 if step == "all_ten" else paper["novelty"]
         elif step not in ("oracle", "slow", "trickle", "missing", "out_of_range", "duplicate"):
             raise ValueError(f"unknown fake LLM step {step!r}")
         completion = self._completion(body, json.dumps(answer))
@@ -191,7 +207,16 @@ class FakeLLM(LoopbackFake):
             return 200, {_TRICKLE: str(self.slow_seconds)}, completion
         return 200, {}, completion
 
-    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+    def _looping(self, body: dict[str, Any], papers: list[dict[str, Any]]) -> dict[str, Any]:
+        """The first entry repeated until the cap: cut mid-entry, as a real model is."""
+        cap = int(body.get("max_tokens") or 8192)
+        entry = json.dumps(papers[0] if papers else {"id": "x"})
+        content = ('{"papers": [' + ", ".join([entry] * (cap * 4 // len(entry) + 2)))[: cap * 4]
+        completion = self._completion(body, content, finish_reason="length")
+        completion["usage"]["completion_tokens"] = cap
+        return completion
+
+    def _completion(self, body: dict[str, Any], content: str, finish_reason: str = "stop") -> dict[str, Any]:
         with self._lock:
             self.answers.append(content)
         prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
@@ -206,7 +231,7 @@ class FakeLLM(LoopbackFake):
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
             "usage": {
