@@ -98,7 +98,7 @@ def _daily_cycle(
     """
     from newsletter.daily.run import default_digest_date, run_daily
     from newsletter.daily.wiring import build_adapters
-    from newsletter.service.alerts import Alerter, report_run
+    from newsletter.service.alerter import Alerter, report_run
 
     now = utc_now()
     db = open_db(settings)

@@ -20,7 +20,7 @@ from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import PermanentSendError, Transport
 from newsletter.models import OutgoingEmail, Subscriber
 from newsletter.readers.roster import Roster, load_roster
-from newsletter.service.alerts import Alerter
+from newsletter.service.alerter import Alerter
 from newsletter.service.health import ServiceState
 from newsletter.settings import Settings
 

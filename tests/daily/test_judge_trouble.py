@@ -12,7 +12,7 @@ import pytest
 from newsletter.db import deliveries as delivery_store
 from newsletter.db.alerts import already_sent
 from newsletter.mail.outbox import OutboxTransport
-from newsletter.service.alerts import Alerter, report_run
+from newsletter.service.alerter import Alerter, report_run
 from newsletter.settings import load_settings
 from tests.daily.test_faults import DAY, NOW, daily, use_fake_llm, write_roster
 from tests.daily.test_faults import site as site  # the fixture: a site served by the loopback fakes

@@ -21,9 +21,9 @@ from newsletter.db.runs import day_cost
 from newsletter.mail.base import PermanentSendError, TransientSendError
 from newsletter.mail.outbox import OutboxTransport
 from newsletter.models import OutgoingEmail
+from newsletter.service.alerter import Alerter
 from newsletter.service.alerts import (
     Alert,
-    Alerter,
     cost_alert,
     expected_day_missing_alert,
     fetch_alert,
@@ -335,7 +335,7 @@ def test_each_days_cost_line_is_sent_even_within_one_month(db: Database, tmp_pat
 
 def test_a_cron_run_for_some_readers_only_sends_no_cost_line(db: Database, tmp_path: Path) -> None:
     from newsletter.daily.summary import RunSummary
-    from newsletter.service.alerts import report_run
+    from newsletter.service.alerter import report_run
 
     alerter = Alerter(db, OutboxTransport(tmp_path / "outbox"), load_settings(admin_email=ADMIN))
     record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=DAY))
