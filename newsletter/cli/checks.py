@@ -2,7 +2,8 @@
 and where configured arXiv (feed and API), the LLM (one tiny request), SendGrid (sandbox mode:
 sends nothing) and the DNS records that make mail arrive (SPF, DKIM, DMARC, the reply MX).
 
-Each check is a function returning a `Check`; `run_checks` prints them as one table and returns
+Each check is a function returning a `Check` (the rows that ask an outside service are in
+`remote_checks.py`, the judge probe in `judge_checks.py`); `run_checks` prints them as one table and returns
 the exit code: 1 when any check failed, 0 otherwise (warnings do not fail).
 """
 
@@ -12,37 +13,25 @@ import datetime as dt
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from newsletter.cli.check_result import STYLE, Check
+from newsletter.cli.remote_checks import check_arxiv, check_dns, check_llm, check_sendgrid
 from newsletter.clock import utc_now
 from newsletter.db import Database, DatabaseError, deliveries
-from newsletter.logs import mask_secrets
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
 from newsletter.readers.roster import Roster, RosterError, load_roster
 from newsletter.settings import Settings, unknown_names
 
 if TYPE_CHECKING:
-    from newsletter.fetch import ArxivSource
+    pass
 
 log = logging.getLogger(__name__)
-
-Status = Literal["ok", "warn", "fail", "skip"]
-_STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-
 
 def check_settings(settings: Settings) -> Check:
     notes = []
@@ -162,45 +151,6 @@ def check_cut(settings: Settings, roster: Roster | None, now: dt.datetime) -> Ch
                  " NEWSLETTER_LLM_AUDIT_EVERY audits more often")
 
 
-def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> list[Check]:
-    """The feed (today's list) and the API (backfills and the authors' comments): both must answer."""
-    from newsletter.fetch import ArxivSource, FetchError, RetryPolicy
-    from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
-
-    categories = sorted({c for s in (roster.subscribers if roster else []) for c in s.categories}
-                        or set(settings.default_categories))
-    source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout,
-                         include_replacements=settings.include_replacements, retry=RetryPolicy(attempts=1))
-    try:
-        try:
-            page = source.fetch_feed(categories)
-        except FetchError as exc:
-            return [Check("arXiv feed", "fail", str(exc)),
-                    Check("arXiv API", "skip", "needs a paper id from the feed")]
-        want = latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)  # as `newsletter run`
-        detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
-        feed = (Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")
-                if page.date < want else Check("arXiv feed", "ok", detail))
-        if urlsplit(settings.arxiv_feed_url).scheme.lower() not in ("http", "https"):
-            # a saved feed (the Quickstart's, a test site): nothing here needs the network
-            return [feed, Check("arXiv API", "skip", "the feed is a local file (NEWSLETTER_ARXIV_FEED_URL)")]
-        return [feed, _check_api(source, [p.arxiv_id for p in page.papers[:1]], settings)]
-    finally:
-        source.close()
-
-
-def _check_api(source: ArxivSource, ids: list[str], settings: Settings) -> Check:
-    from newsletter.fetch import FetchError
-
-    if not ids:
-        return Check("arXiv API", "skip", "the feed lists no paper to look up")
-    try:
-        found = source.lookup(ids)
-    except FetchError as exc:
-        return Check("arXiv API", "fail", f"NEWSLETTER_ARXIV_API_URL: {exc}")
-    return Check("arXiv API", "ok", f"{settings.arxiv_api_url}: found {', '.join(found)}")
-
-
 def check_calendar(settings: Settings, now: dt.datetime) -> Check:
     from newsletter.fetch.calendar import EASTERN, KNOWN_HOLIDAYS, uncovered_years
 
@@ -212,30 +162,6 @@ def check_calendar(settings: Settings, now: dt.datetime) -> Check:
                      " or on those days the job expects an announcement and reports a stale feed")
     last = max(KNOWN_HOLIDAYS | set(settings.extra_holidays))
     return Check("arXiv calendar", "ok", f"holidays known up to {last.isoformat()}")
-
-
-def check_llm(settings: Settings) -> Check:
-    if not settings.llm_model:
-        return Check("LLM", "skip", "NEWSLETTER_LLM_MODEL unset: the local ranker alone")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    try:
-        response = litellm.completion(
-            model=settings.llm_model,
-            messages=[{"role": "user", "content": "Reply with the word OK."}],
-            max_tokens=5,
-            api_base=settings.llm_api_base or None,
-            api_key=settings.llm_api_key.get_secret_value() or None,
-            timeout=min(settings.llm_timeout, 30.0),
-        )
-    except Exception as exc:  # litellm maps every provider failure to its own exception types
-        # A provider's error text may echo the Authorization header: never print the key.
-        reason = mask_secrets(str(exc), [settings.llm_api_key.get_secret_value()])[:200]
-        return Check("LLM", "fail", f"{settings.llm_model}: {type(exc).__name__}: {reason}")
-    usage = getattr(response, "usage", None)
-    tokens = getattr(usage, "total_tokens", None)
-    return Check("LLM", "ok", f"{settings.llm_model} answered" + (f" ({tokens} tokens)" if tokens else ""))
 
 
 def check_outbox(settings: Settings) -> Check:
@@ -254,33 +180,6 @@ def check_outbox(settings: Settings) -> Check:
     except OSError as exc:
         return Check("outbox", "fail", f"{problem}: {exc.strerror or exc}")
     return Check("outbox", "ok", f"{folder} can be written")
-
-
-def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
-    if not settings.uses_sendgrid:
-        return Check("SendGrid", "skip", f"SENDGRID_API_KEY unset: mail goes to {settings.outbox_dir}")
-    from newsletter.mail.base import SendError
-    from newsletter.mail.sendgrid import sandbox_check
-
-    try:
-        sandbox_check(settings, now=now)
-    except SendError as exc:
-        return Check("SendGrid", "fail", str(exc))
-    return Check("SendGrid", "ok", f"{settings.sendgrid_host} accepted a sandbox message (nothing sent)")
-
-
-def check_dns(settings: Settings) -> list[Check]:
-    """The From and reply domains' records for SendGrid (newsletter/mail/dns_records.py)."""
-    if not settings.uses_sendgrid:
-        return [Check("DNS", "skip", "SENDGRID_API_KEY unset: no mail leaves this machine")]
-    from newsletter.mail.dns_records import Nameserver, sender_records
-    from newsletter.settings import parse_nameserver
-
-    server = Nameserver(*parse_nameserver(settings.dns_server)) if settings.dns_server else None
-    from_domain = settings.from_email.rpartition("@")[2]
-    rows = sender_records(from_domain, settings.reply_domain, nameserver=server,
-                          timeout=min(settings.http_timeout, 5.0))
-    return [Check(row.name, row.status, row.detail) for row in rows]
 
 
 def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> list[Check]:
@@ -316,7 +215,7 @@ def run_checks(
     table.add_column("status")
     table.add_column("detail", overflow="fold")
     for check in checks:
-        style = _STYLE[check.status]
+        style = STYLE[check.status]
         table.add_row(check.name, f"[{style}]{check.status}[/{style}]", escape(check.detail))
     out.print(table)
     failed = [c.name for c in checks if c.status == "fail"]

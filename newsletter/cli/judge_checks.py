@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsletter.cli.checks import Check
+from newsletter.cli.check_result import Check
 from newsletter.db import Database
 from newsletter.db.papers import latest_day, load_day
 from newsletter.models import Paper

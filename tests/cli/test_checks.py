@@ -165,7 +165,7 @@ def test_an_llm_error_that_echoes_the_key_does_not_show_it(site: Path, fake_llm:
 
 
 def test_a_feed_still_showing_an_older_day_is_a_warning(site: Path, fake_arxiv: FakeArxiv) -> None:
-    from newsletter.cli.checks import check_arxiv
+    from newsletter.cli.remote_checks import check_arxiv
 
     fake_arxiv.serve_feed(dt.date(2025, 8, 27))  # 06:00 UTC on the 28th: the feed should show the 28th
     feed = check_arxiv(load_settings(), None, NOW)[0]

@@ -1,0 +1,102 @@
+"""The rows of `newsletter check` that ask an outside service: arXiv (feed and API), the LLM (one
+tiny request), SendGrid (sandbox mode: sends nothing) and the DNS records that make mail arrive."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from newsletter.cli.check_result import Check
+from newsletter.logs import mask_secrets
+from newsletter.readers.roster import Roster
+from newsletter.settings import Settings
+
+if TYPE_CHECKING:
+    from newsletter.fetch import ArxivSource
+
+
+def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> list[Check]:
+    """The feed (today's list) and the API (backfills and the authors' comments): both must answer."""
+    from newsletter.fetch import ArxivSource, FetchError, RetryPolicy
+    from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date
+
+    categories = sorted({c for s in (roster.subscribers if roster else []) for c in s.categories}
+                        or set(settings.default_categories))
+    source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout,
+                         include_replacements=settings.include_replacements, retry=RetryPolicy(attempts=1))
+    try:
+        try:
+            page = source.fetch_feed(categories)
+        except FetchError as exc:
+            return [Check("arXiv feed", "fail", str(exc)),
+                    Check("arXiv API", "skip", "needs a paper id from the feed")]
+        want = latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)  # as `newsletter run`
+        detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
+        feed = (Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")
+                if page.date < want else Check("arXiv feed", "ok", detail))
+        if urlsplit(settings.arxiv_feed_url).scheme.lower() not in ("http", "https"):
+            # a saved feed (the Quickstart's, a test site): nothing here needs the network
+            return [feed, Check("arXiv API", "skip", "the feed is a local file (NEWSLETTER_ARXIV_FEED_URL)")]
+        return [feed, _check_api(source, [p.arxiv_id for p in page.papers[:1]], settings)]
+    finally:
+        source.close()
+
+def _check_api(source: ArxivSource, ids: list[str], settings: Settings) -> Check:
+    from newsletter.fetch import FetchError
+
+    if not ids:
+        return Check("arXiv API", "skip", "the feed lists no paper to look up")
+    try:
+        found = source.lookup(ids)
+    except FetchError as exc:
+        return Check("arXiv API", "fail", f"NEWSLETTER_ARXIV_API_URL: {exc}")
+    return Check("arXiv API", "ok", f"{settings.arxiv_api_url}: found {', '.join(found)}")
+
+def check_llm(settings: Settings) -> Check:
+    if not settings.llm_model:
+        return Check("LLM", "skip", "NEWSLETTER_LLM_MODEL unset: the local ranker alone")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    try:
+        response = litellm.completion(
+            model=settings.llm_model,
+            messages=[{"role": "user", "content": "Reply with the word OK."}],
+            max_tokens=5,
+            api_base=settings.llm_api_base or None,
+            api_key=settings.llm_api_key.get_secret_value() or None,
+            timeout=min(settings.llm_timeout, 30.0),
+        )
+    except Exception as exc:  # litellm maps every provider failure to its own exception types
+        # A provider's error text may echo the Authorization header: never print the key.
+        reason = mask_secrets(str(exc), [settings.llm_api_key.get_secret_value()])[:200]
+        return Check("LLM", "fail", f"{settings.llm_model}: {type(exc).__name__}: {reason}")
+    usage = getattr(response, "usage", None)
+    tokens = getattr(usage, "total_tokens", None)
+    return Check("LLM", "ok", f"{settings.llm_model} answered" + (f" ({tokens} tokens)" if tokens else ""))
+
+def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
+    if not settings.uses_sendgrid:
+        return Check("SendGrid", "skip", f"SENDGRID_API_KEY unset: mail goes to {settings.outbox_dir}")
+    from newsletter.mail.base import SendError
+    from newsletter.mail.sendgrid import sandbox_check
+
+    try:
+        sandbox_check(settings, now=now)
+    except SendError as exc:
+        return Check("SendGrid", "fail", str(exc))
+    return Check("SendGrid", "ok", f"{settings.sendgrid_host} accepted a sandbox message (nothing sent)")
+
+def check_dns(settings: Settings) -> list[Check]:
+    """The From and reply domains' records for SendGrid (newsletter/mail/dns_records.py)."""
+    if not settings.uses_sendgrid:
+        return [Check("DNS", "skip", "SENDGRID_API_KEY unset: no mail leaves this machine")]
+    from newsletter.mail.dns_records import Nameserver, sender_records
+    from newsletter.settings import parse_nameserver
+
+    server = Nameserver(*parse_nameserver(settings.dns_server)) if settings.dns_server else None
+    from_domain = settings.from_email.rpartition("@")[2]
+    rows = sender_records(from_domain, settings.reply_domain, nameserver=server,
+                          timeout=min(settings.http_timeout, 5.0))
+    return [Check(row.name, row.status, row.detail) for row in rows]
