@@ -124,6 +124,41 @@ def _mark(score: Score, note: str) -> Score:
     return replace(score, comment=comment, source="local")
 
 
+def _history(
+    criteria: str, papers: Sequence[Paper], judge: Judge | None, cache: ScoreCache | None
+) -> list[tuple[Paper, int]]:
+    """The LLM's earlier judgements for this criteria text, for the ranker to learn from.
+
+    Today's own judgements stay out: a rerun of the day then ranks and cuts exactly as the first
+    run did, so every candidate is already cached and no LLM call is made. (Asking for that many
+    more rows keeps the history as long as on the first run.)"""
+    if cache is None or judge is None:
+        return []
+    today = {p.arxiv_id for p in papers}
+    history = cache.history(judge.cache_key, criteria, HISTORY + len(today))
+    return [(paper, relevance) for paper, relevance in history if paper.arxiv_id not in today][:HISTORY]
+
+
+def _final(pid: str, local: Mapping[str, Score], judged: Mapping[str, Score], marked: frozenset[str],
+           note: str) -> Score:
+    """A paper's score: the LLM's (fresh or cached), else its local one, marked when it was asked
+    and got no answer."""
+    if pid in judged:
+        return judged[pid]
+    return _mark(local[pid], note) if pid in marked else local[pid]
+
+
+def _audit(
+    day: dt.date, criteria: str, judge: Judge, cache: ScoreCache | None, candidates: list[str],
+    would_send: list[str], judged: Mapping[str, Score],
+) -> CutAudit:
+    audit = CutAudit.measure(candidates, would_send, judged)
+    log.info("cut audit of %s: %s", day, audit.describe())
+    if cache:
+        cache.record_audit(judge.cache_key, criteria, day, audit)
+    return audit
+
+
 def score_criteria(
     criteria: str,
     papers: Sequence[Paper],
@@ -142,13 +177,7 @@ def score_criteria(
     each LLM call's cost as it is made.
     """
     papers = list({p.arxiv_id: p for p in papers}.values())
-    # Today's own judgements stay out: a rerun of the day then ranks and cuts exactly as the
-    # first run did, so every candidate is already cached and no LLM call is made. (Asking for
-    # that many more rows keeps the history as long as on the first run.)
-    today = {p.arxiv_id for p in papers}
-    history = cache.history(judge.cache_key, criteria, HISTORY + len(today)) if cache and judge else []
-    history = [(paper, relevance) for paper, relevance in history if paper.arxiv_id not in today][:HISTORY]
-    ranked = _local_scores(criteria, papers, ranker, history)
+    ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache))
     local = {s.arxiv_id: s for s in ranked}
     if judge is None:
         return CriteriaScores(scores=local, locally_ranked=len(local))
@@ -179,25 +208,19 @@ def score_criteria(
     # Only a usual candidate is marked: past the cut, an audit's failure leaves a normal day's score.
     marked = frozenset((asked - fresh.keys()) & usual)
     late = marked & judgement.late
-    scores: dict[str, Score] = {}
-    for paper in papers:
-        pid = paper.arxiv_id
-        if pid in fresh or pid in cached:
-            scores[pid] = fresh.get(pid) or cached[pid]
-        elif pid in marked:
-            scores[pid] = _mark(local[pid], DEADLINE_NOTE if pid in late else note)
-        else:
-            scores[pid] = local[pid]
+    judged = {**cached, **fresh}
+    scores = {
+        p.arxiv_id: _final(p.arxiv_id, local, judged, marked, DEADLINE_NOTE if p.arxiv_id in late else note)
+        for p in papers
+    }
     if judgement.auth_failed or extra.auth_failed:
         log.error("the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY)")
     if marked:
         log.warning("%d of %d LLM candidates ranked locally", len(marked), len(would_send))
     audit = None
     if audit_on:
-        audit = CutAudit.measure([p.arxiv_id for p in candidates], would_send, {**cached, **fresh})
-        log.info("cut audit of %s: %s", audit_on, audit.describe())
-        if cache:
-            cache.record_audit(judge.cache_key, criteria, audit_on, audit)
+        audit = _audit(audit_on, criteria, judge, cache, [p.arxiv_id for p in candidates], would_send,
+                       judged)
     return CriteriaScores(
         scores=scores,
         usage=judgement.usage + extra.usage,
@@ -211,5 +234,5 @@ def score_criteria(
         errors=judgement.errors + extra.errors,
         audit=audit,
         late=len(late),
-        degenerate=degenerate({**cached, **fresh}.values()),
+        degenerate=degenerate(judged.values()),
     )
