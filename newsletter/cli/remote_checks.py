@@ -69,12 +69,26 @@ def check_llm(settings: Settings) -> Check:
             timeout=min(settings.llm_timeout, 30.0),
         )
     except Exception as exc:  # litellm maps every provider failure to its own exception types
-        # A provider's error text may echo the Authorization header: never print the key.
-        reason = mask_secrets(str(exc), [settings.llm_api_key.get_secret_value()])[:200]
-        return Check("LLM", "fail", f"{settings.llm_model}: {type(exc).__name__}: {reason}")
+        return Check("LLM", "fail", _llm_failure(settings, exc))
     usage = getattr(response, "usage", None)
     tokens = getattr(usage, "total_tokens", None)
     return Check("LLM", "ok", f"{settings.llm_model} answered" + (f" ({tokens} tokens)" if tokens else ""))
+
+
+def _llm_failure(settings: Settings, exc: Exception) -> str:
+    """One line: what failed, cut at a word, and which of our settings to look at for a key
+    problem (litellm names the provider's own variable, e.g. OPENAI_API_KEY)."""
+    key = settings.llm_api_key.get_secret_value()
+    # A provider's error text may echo the Authorization header: never print the key.
+    reason = " ".join(mask_secrets(str(exc), [key]).split())
+    if len(reason) > 240:
+        reason = reason[:240].rsplit(" ", 1)[0] + " …"
+    text = f"{settings.llm_model}: {type(exc).__name__}: {reason}"
+    said = f"{type(exc).__name__} {reason}".lower()
+    if any(word in said for word in ("authentication", "api key", "api_key", "credentials", "401")):
+        text += ("; NEWSLETTER_LLM_API_KEY is not set" if not key
+                 else "; check NEWSLETTER_LLM_API_KEY (the provider refused it)")
+    return text
 
 def check_sendgrid(settings: Settings, now: dt.datetime) -> Check:
     if not settings.uses_sendgrid:

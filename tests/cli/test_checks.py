@@ -110,6 +110,7 @@ def test_every_problem_is_named_and_the_exit_code_is_1(
     assert "criteria file not found" in flat
     assert "503" in flat
     assert "AuthenticationError" in flat
+    assert "check NEWSLETTER_LLM_API_KEY (the provider refused it)" in flat  # our setting, not litellm's
     assert "SendGrid sandbox check failed" in flat
     assert "SG.wrong-key" not in output  # never the key
     assert "5 check(s) failed: roster, criteria, arXiv feed, LLM, SendGrid" in flat
