@@ -62,7 +62,11 @@ def check_roster(settings: Settings) -> tuple[Check, Roster | None]:
         return Check("roster", "fail", f"{len(other)} problem(s): {shown}"), roster
     if not roster.subscribers and not roster.problems:
         return Check("roster", "warn", f"{settings.subscribers}: no subscribers yet"), roster
-    return Check("roster", "ok", f"{settings.subscribers}: {len(roster.subscribers)} subscriber(s)"), roster
+    served = f"{settings.subscribers}: {len(roster.subscribers)} subscriber(s)"
+    if roster.problems:  # criteria problems only: that row says what; this one must not read "all fine"
+        rows = len({p.line for p in roster.problems})
+        return Check("roster", "ok", f"{served}; {rows} row(s) not served (see criteria)"), roster
+    return Check("roster", "ok", served), roster
 
 
 def check_criteria(roster: Roster | None) -> Check:

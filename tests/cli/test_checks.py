@@ -116,6 +116,14 @@ def test_every_problem_is_named_and_the_exit_code_is_1(
     assert "5 check(s) failed: roster, criteria, arXiv feed, LLM, SendGrid" in flat
 
 
+def test_a_missing_criteria_file_is_counted_on_the_roster_row_too(site: Path) -> None:
+    roster = site / "subscribers.csv"
+    roster.write_text(roster.read_text() + "eve@example.org,criteria/missing.md,cs.CV,Europe/Berlin\n")
+    checks = {c.name: c for c in collect(load_settings(), NOW, network=False)}
+    assert checks["criteria"].status == "fail"
+    assert checks["roster"].detail.endswith("; 1 row(s) not served (see criteria)")
+
+
 def test_a_missing_roster_and_a_broken_database_fail(site: Path) -> None:
     (site / "subscribers.csv").unlink()
     (site / "var").mkdir()
