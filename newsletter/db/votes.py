@@ -101,6 +101,16 @@ def digests_with(db: Database, email: str, arxiv_id: str) -> list[dt.date]:
     return [dt.date.fromisoformat(row[0]) for row in rows]
 
 
+def last_mailed_with(db: Database, email: str, arxiv_id: str) -> dt.datetime | None:
+    """When a digest carrying this paper last went (or may have gone) to `email`."""
+    row = db.read().execute(
+        "SELECT MAX(COALESCE(d.sent_at, d.updated_at)) FROM deliveries d, json_each(d.paper_ids) p"
+        " WHERE d.email=? AND p.value=? AND d.status IN ('sent', 'sending', 'unknown')",
+        (email, arxiv_id),
+    ).fetchone()
+    return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
 def digest_papers(db: Database, email: str, digest_id: str) -> tuple[dt.date, tuple[str, ...]] | None:
     """The date and the papers, in the order shown, of one digest of `email` (by its digest id,
     as our Message-ID carries it); None when that reader had no such digest."""

@@ -25,7 +25,9 @@ from newsletter.db import subscribers as subs
 from newsletter.db import votes as vote_store
 from newsletter.db.votes import Direction, Stored, VoteSource
 
-# A link in a digest older than this has expired: it records nothing and says so.
+# A link in a digest mailed longer ago than this has expired: it records nothing and says so.
+# (From when it was mailed, not the announcement date: `newsletter run --date` of an old day sends
+# links that must work.)
 LINK_MAX_AGE = dt.timedelta(days=365)
 # How long the button on a vote page stays good (the page's CSRF token).
 FORM_MAX_AGE = dt.timedelta(hours=24)
@@ -109,7 +111,8 @@ def check_link(db: Database, token: str, mark: str, arxiv_id: str, now: dt.datet
     dates = vote_store.digests_with(db, email, arxiv_id)
     if not dates:
         return "not-in-digest"
-    if now.date() - dates[0] > LINK_MAX_AGE:
+    mailed = vote_store.last_mailed_with(db, email, arxiv_id)
+    if mailed is not None and now - mailed > LINK_MAX_AGE:
         return "expired"
     return LinkTarget(email, arxiv_id, direction, dates[0])
 

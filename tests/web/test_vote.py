@@ -183,3 +183,10 @@ def test_the_vote_page_fits_a_phone_and_a_desktop(db: Database, client: TestClie
         page.write_text(text, encoding="utf-8")
         report = _measure(browser, page, tmp_path / f"profile-{name}", width)
         assert report["scrollWidth"] <= width and report["overflowing"] == [], (name, report)
+
+
+def test_a_link_is_as_old_as_its_mail_not_its_announcement(db: Database, client: TestClient) -> None:
+    """`newsletter run --date` of a day long past (the Quickstart's bundled day) mails links that work."""
+    old_day = (SENT - dt.timedelta(days=500)).date()
+    _send(db, ADA, old_day, ("2401.00001",))
+    assert client.get(_path(db, ADA, "2401.00001")).status_code == 200
