@@ -96,7 +96,9 @@ async def show(request: Request) -> Response:
         return _page(f"Already noted: {label.lower()}",
                      f"{paper}<p>You said this before.</p>{_form(token, target, 'undo', 'Undo', now)}")
     wish = "more" if target.vote == "up" else "fewer"
-    return _page(f"{label}?", f"{paper}<p>Tell your digest you want {wish} papers like this one.</p>"
+    said = "" if current is None else html.escape(LABELS[current.vote].lower())
+    before = f"<p>You said <em>{said}</em> before; this changes it.</p>" if said else ""
+    return _page(f"{label}?", f"{paper}{before}<p>Tell your digest you want {wish} papers like this one.</p>"
                  f"{_form(token, target, 'vote', label, now)}")
 
 

@@ -190,3 +190,12 @@ def test_a_link_is_as_old_as_its_mail_not_its_announcement(db: Database, client:
     old_day = (SENT - dt.timedelta(days=500)).date()
     _send(db, ADA, old_day, ("2401.00001",))
     assert client.get(_path(db, ADA, "2401.00001")).status_code == 200
+
+
+def test_the_other_links_page_says_it_changes_the_earlier_vote(db: Database, client: TestClient) -> None:
+    more = _path(db, ADA, "2508.00002", "up")
+    assert "before" not in client.get(more).text
+    assert client.post(more, data=_button(client, more)).status_code == 200
+    page = client.get(_path(db, ADA, "2508.00002", "down")).text
+    assert "You said <em>more like this</em> before; this changes it." in page
+    assert vote_store.get(db, ADA, "2508.00002").vote == "up"  # type: ignore[union-attr]  # GET changed nothing
