@@ -50,7 +50,7 @@ def render_digest(
     subject = digest_subject(digest)
     return RenderedDigest(
         subject=subject,
-        markdown=render_markdown(digest, feed_url=feed_url, vote_urls=votes),
+        markdown=render_markdown(digest, unsubscribe_url=unsubscribe_url, feed_url=feed_url, vote_urls=votes),
         html=render_html(
             digest,
             subject=subject,

@@ -18,17 +18,23 @@ def _criteria_block(criteria: str) -> str:
 
 
 def render_markdown(
-    digest: Digest, *, feed_url: str | None = None, vote_urls: Mapping[str, tuple[str, str]] | None = None
+    digest: Digest,
+    *,
+    unsubscribe_url: str | None = None,
+    feed_url: str | None = None,
+    vote_urls: Mapping[str, tuple[str, str]] | None = None,
 ) -> str:
     """The whole digest as Markdown: every abstract whole and the full criteria; only titles,
-    author lists and comments beyond all reason are capped (`limits.SENSIBLE`). With `feed_url`,
-    one line more, before the criteria: the reader's private feed. With `vote_urls` (arXiv id →
+    author lists and comments beyond all reason are capped (`limits.SENSIBLE`). With
+    `unsubscribe_url` and `feed_url`, a line each before the criteria: how to leave (the text part
+    must say it too) and the reader's private feed. With `vote_urls` (arXiv id →
     more, less links) each section gets a line of feedback links."""
     template = markdown_env().get_template("digest.md.j2")
     return template.render(
         date_us=us_date(digest.date),
         entries=capped_views(digest),
         criteria=_criteria_block(digest.subscriber.criteria),
+        unsubscribe_url=unsubscribe_url,
         feed_url=feed_url,
         votes=dict(vote_urls or {}),
     )

@@ -70,7 +70,12 @@ def test_markdown_matches_the_reference_digest_byte_for_byte(day: str) -> None:
         assert expected.count(raw) == 1
         expected = expected.replace(raw, shown)
     assert "$" not in expected  # no other LaTeX span in the reference: every byte else is compared
-    assert markdown == expected
+    # The reference has no way to leave in its text part; ours has one line more (the only one):
+    assert markdown.count(UNSUBSCRIBE_LINE) == 1
+    assert markdown.replace(UNSUBSCRIBE_LINE, "", 1) == expected
+
+
+UNSUBSCRIBE_LINE = f'To stop these emails, reply "unsubscribe" or open {UNSUBSCRIBE_URL}\n'
 
 
 FEED_URL = "https://digest.example.org/feed/" + "0123456789" * 4 + ".xml"
@@ -79,15 +84,16 @@ FEED_LINE = f"Your digests of the last 30 days as a private Atom feed (the link 
 
 @pytest.mark.parametrize("day", sorted(SEEDS))
 def test_the_feed_link_is_one_line_more_before_the_criteria(day: str) -> None:
-    """With the reader's feed link the Markdown is the reference plus that one line (and a blank
-    one), just before the criteria; every other byte is still the reference's."""
+    """With the reader's feed link the Markdown is one line more (and a blank one), after the
+    unsubscribe line just before the criteria; every other byte is as without it."""
     plain = render_digest(seed_digest(day), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO)
     linked = render_digest(seed_digest(day), unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
                            feed_url=FEED_URL)
     assert linked.markdown.count(FEED_LINE) == 1
-    assert linked.markdown.replace(FEED_LINE, "", 1) == plain.markdown
+    assert linked.markdown.replace("\n" + FEED_LINE, "", 1) == plain.markdown
     head, _, tail = linked.markdown.partition(FEED_LINE)
-    assert head.endswith("---\n\n") and tail.startswith("\n---\n\n## Paper selection prompt\n")
+    assert head.endswith("---\n\n" + UNSUBSCRIBE_LINE + "\n")
+    assert tail.startswith("\n---\n\n## Paper selection prompt\n")
     doc = lxml.html.fromstring(linked.html)
     feed_links = [a for a in doc.iter("a") if a.get("href") == FEED_URL]
     assert [a.text_content() for a in feed_links] == ["Atom feed"]
