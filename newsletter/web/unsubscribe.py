@@ -36,6 +36,12 @@ _STYLE = (
 )
 
 
+# The same way back as the confirmation mail offers (readers/leave.py): a reader never re-subscribes
+# through a page, so a scanner or a stranger with the link cannot either.
+_WAY_BACK = ("<p>Changed your mind? Reply to any digest or to the confirmation we sent, and the"
+             " admin will add you back.</p>")
+
+
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return page(title, body, style=_STYLE, status=status)
 
@@ -68,7 +74,7 @@ async def show(request: Request) -> Response:
         return _not_found()
     masked = html.escape(mask_address(address))
     if suppressed:
-        return _page("You are unsubscribed", f"<p>{masked} gets no more digests.</p>")
+        return _page("You are unsubscribed", f"<p>{masked} gets no more digests.</p>{_WAY_BACK}")
     return _page(
         "Unsubscribe?",
         f"<p>Stop the arXiv digests to {masked}?</p>"
@@ -97,7 +103,7 @@ async def confirm(request: Request) -> Response:
         task = BackgroundTask(leave.send_confirmation, db, address, now,
                               settings=state.settings, transport=transport)
     response = _page("You are unsubscribed",
-                     f"<p>{html.escape(mask_address(address))} will get no more digests.</p>")
+                     f"<p>{html.escape(mask_address(address))} will get no more digests.</p>{_WAY_BACK}")
     response.background = task
     return response
 

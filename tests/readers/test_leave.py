@@ -58,6 +58,8 @@ def test_post_unsubscribes_and_is_safe_to_repeat(leave_app: LeaveApp) -> None:
     # Now the page says so instead of offering the button again.
     page = leave_app.client.get(f"/unsubscribe/{ada}")
     assert "You are unsubscribed" in page.text
+    for shown in (first.text, page.text):  # and says the way back (never a button that re-subscribes)
+        assert "Changed your mind? Reply to any digest" in shown and "<form" not in shown
     assert "<form" not in page.text
 
 
