@@ -9,10 +9,8 @@ Every row's problems are reported with line and column; the valid rows are serve
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import io
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,9 +20,16 @@ from typing import TypeVar
 from newsletter.logs import add_secrets
 from newsletter.models import Subscriber
 from newsletter.readers.criteria import read_criteria
-from newsletter.readers.roster import RosterError, RosterProblem, _int_override, split_list
-from newsletter.settings import Settings, parse_local_time
-from newsletter.taxonomy import category_problem
+from newsletter.readers.roster import (
+    RosterError,
+    RosterProblem,
+    _int_override,
+    csv_rows,
+    parse_categories,
+    parse_send_at,
+    parse_timezone,
+)
+from newsletter.settings import Settings
 
 COLUMNS = ("name", "url", "criteria", "categories", "timezone", "send_at", "max_papers")
 LAB = "*"  # the criteria of a lab-view channel
@@ -114,29 +119,10 @@ def parse_row(row: Mapping[str, str], line: int, folder: Path, settings: Setting
     def criteria(value: str) -> tuple[Path | None, str]:
         return (None, LAB) if value == LAB else read_criteria(folder, value)
 
-    def categories(value: str) -> tuple[str, ...]:
-        found = split_list(value)
-        if bad := [p for c in found if (p := category_problem(c))]:
-            raise ValueError("; ".join(bad))
-        return found or settings.default_categories
-
-    def timezone(value: str) -> str:
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(value or settings.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone (e.g. Europe/Berlin)") from None
-        return value or settings.timezone
-
-    def send_at(value: str) -> dt.time:
-        try:
-            return parse_local_time(value) if value else settings.send_at
-        except ValueError:
-            raise ValueError("must be a local time as HH:MM (e.g. 07:00)") from None
-
     label, url, crit = check("name", name), check("url", _url, secret=True), check("criteria", criteria)
-    cats, tz, at = check("categories", categories), check("timezone", timezone), check("send_at", send_at)
+    cats = check("categories", functools.partial(parse_categories, default=settings.default_categories))
+    tz = check("timezone", functools.partial(parse_timezone, default=settings.timezone))
+    at = check("send_at", functools.partial(parse_send_at, default=settings.send_at))
     most = check("max_papers", functools.partial(_int_override, low=1, high=100))
     if problems or label is None or url is None or crit is None:
         return None, problems
@@ -147,18 +133,9 @@ def parse_row(row: Mapping[str, str], line: int, folder: Path, settings: Setting
 
 def parse_channels(path: Path, text: str, settings: Settings) -> ChannelFile:
     found = ChannelFile(path)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if missing := [c for c in ("name", "url", "criteria") if c not in header]:
-        raise ChannelsError(f"{path}: the header row lacks the column(s) {', '.join(missing)}"
-                            f" (expected {','.join(COLUMNS)})")
-    reader.fieldnames = header
     seen: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        row = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
-        if not any(v.strip() for v in row.values()):
-            continue
+    for line, row in csv_rows(path, text, required=("name", "url", "criteria"), columns=COLUMNS,
+                              error=ChannelsError):
         channel, problems = parse_row(row, line, path.parent, settings)
         if channel is not None and (first := seen.get(channel.name.lower())) is not None:
             problems, channel = [RosterProblem(line, "name", channel.name, f"duplicates line {first}")], None

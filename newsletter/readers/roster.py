@@ -13,7 +13,7 @@ import functools
 import io
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -103,7 +103,7 @@ def _email(value: str) -> str:
         raise ValueError(f"is not a valid address: {exc}") from None
 
 
-def _categories(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def parse_categories(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
     found = split_list(value)
     problems = [problem for c in found if (problem := category_problem(c))]
     if problems:
@@ -111,7 +111,7 @@ def _categories(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return found or default
 
 
-def _timezone(value: str, default: str) -> str:
+def parse_timezone(value: str, default: str) -> str:
     if not value:
         return default
     try:
@@ -121,7 +121,7 @@ def _timezone(value: str, default: str) -> str:
     return value
 
 
-def _send_at(value: str, default: dt.time) -> dt.time:
+def parse_send_at(value: str, default: dt.time) -> dt.time:
     if not value:
         return default
     try:
@@ -147,9 +147,9 @@ def parse_row(
     address = check("email", _email)
     name = check("name", one_line_text)
     criteria = check("criteria", lambda v: read_criteria(folder, v))
-    cats = check("categories", functools.partial(_categories, default=settings.default_categories))
-    tz = check("timezone", functools.partial(_timezone, default=settings.timezone))
-    at = check("send_at", functools.partial(_send_at, default=settings.send_at))
+    cats = check("categories", functools.partial(parse_categories, default=settings.default_categories))
+    tz = check("timezone", functools.partial(parse_timezone, default=settings.timezone))
+    at = check("send_at", functools.partial(parse_send_at, default=settings.send_at))
     overrides: dict[str, int | None] = {
         name: check(name, functools.partial(_int_override, low=1, high=high))
         for name, high in (("min_relevance", 10), ("min_novelty", 10), ("max_papers", 500))
@@ -177,22 +177,27 @@ def _decode(path: Path, data: bytes) -> str:
         raise RosterError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
-def parse_roster(path: Path, text: str, settings: Settings) -> Roster:
-    roster = Roster(path=path)
+def csv_rows(
+    path: Path, text: str, *, required: Sequence[str], columns: Sequence[str], error: type[RosterError]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of each non-blank row of a roster-like CSV file, its header lower-cased; `error`
+    when the header lacks a `required` column (the roster's and the channels' file alike)."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("email", "criteria") if c not in header]
-    if missing:
-        raise RosterError(
-            f"{path}: the header row lacks the column(s) {', '.join(missing)} (expected {','.join(COLUMNS)})"
-        )
+    if missing := [c for c in required if c not in header]:
+        raise error(f"{path}: the header row lacks the column(s) {', '.join(missing)}"
+                    f" (expected {','.join(columns)})")
     reader.fieldnames = header
-    seen: dict[str, int] = {}
     for raw in reader:
-        line = reader.line_num
         row = {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
-        if not any(v.strip() for v in row.values()):
-            continue  # a blank line
+        if any(v.strip() for v in row.values()):  # else a blank line
+            yield reader.line_num, row
+
+
+def parse_roster(path: Path, text: str, settings: Settings) -> Roster:
+    roster = Roster(path=path)
+    seen: dict[str, int] = {}
+    for line, row in csv_rows(path, text, required=("email", "criteria"), columns=COLUMNS, error=RosterError):
         subscriber, problems = parse_row(row, line, path.parent, settings)
         if subscriber is not None:
             first = seen.get(subscriber.email.lower())
