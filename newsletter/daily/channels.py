@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from newsletter.channels.file import Channel
 from newsletter.channels.message import ChannelItem, messages
+from newsletter.daily.run import exclusive
 from newsletter.daily.selection import select
 from newsletter.daily.send import RetryPolicy
 from newsletter.daily.stages import SCORE_WORKERS, criteria_categories, fetch_stage, score_stage
@@ -27,6 +29,7 @@ from newsletter.daily.wiring import Adapters, audit_every_for
 from newsletter.db import Database
 from newsletter.db import channel_deliveries as store
 from newsletter.db.papers import papers_by_id
+from newsletter.fetch import FetchError
 from newsletter.mail.base import PermanentSendError, SendError, TransientSendError, UncertainSendError
 from newsletter.models import AnnouncementDay, Subscriber
 from newsletter.ranking.scoring import CriteriaScores
@@ -166,7 +169,7 @@ def serve_channels(
     scored_channels = [c for c in due if not c.lab]
     day, scored = (_score(scored_channels, peers, now=now, settings=settings, db=db, adapters=adapters,
                           digest_date=digest_date) if scored_channels else (None, {}))
-    posting = _Posting(db, adapters, policy or RetryPolicy(), sleep or _sleep, stopping)
+    posting = _Posting(db, adapters, policy or RetryPolicy(), sleep or time.sleep, stopping)
 
     def one(channel: Channel) -> tuple[str, str, str]:
         try:
@@ -195,12 +198,6 @@ def serve_channels(
     )
 
 
-def _sleep(seconds: float) -> None:
-    import time
-
-    time.sleep(seconds)
-
-
 def run_channels(
     channels: Sequence[Channel],
     *,
@@ -214,9 +211,6 @@ def run_channels(
 ) -> ChannelReport:
     """`serve_channels` under the data folder's run lock, after settling what a crash left `sending`
     (under the lock no post is in flight, so each is `unknown`: maybe posted, not posted again)."""
-    from newsletter.daily.run import exclusive
-    from newsletter.fetch import FetchError
-
     with exclusive(settings, dry_run=False) as locked:
         if not locked:
             held = "not posted: another run held the run lock"
