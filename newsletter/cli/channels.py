@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from newsletter.channels.file import ChannelsError, channels_path, load_channels
 from newsletter.channels.message import trial_message
 from newsletter.cli.common import UserError, fail, out, settings_for_cli, user_errors
-from newsletter.daily.channels import ChannelReport, run_channels
 from newsletter.daily.summary import RunSummary
-from newsletter.daily.wiring import Adapters
 from newsletter.db import Database
 from newsletter.settings import Settings
+
+if TYPE_CHECKING:  # the daily cycle imports the ranker (scikit-learn, a second): only when a run needs it
+    from newsletter.daily.channels import ChannelReport
+    from newsletter.daily.wiring import Adapters
 
 app = typer.Typer(no_args_is_help=True, help="Chat channels (channels.csv beside the roster).")
 
@@ -61,6 +63,7 @@ def after_run(settings: Settings, db: Database, adapters: Adapters, summary: Run
               *, resend_unknown: bool) -> ChannelReport | None:
     """`newsletter run`'s channels: every channel not yet served the run's day gets it (no
     schedule, as with readers). None when there is no channels file or the run had no day."""
+    from newsletter.daily.channels import run_channels
     from newsletter.db import channel_deliveries as channel_store
     from newsletter.db import subscribers as subscriber_store
     from newsletter.readers.roster import load_roster
