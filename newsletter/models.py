@@ -14,6 +14,7 @@ from typing import Literal
 
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 ScoreSource = Literal["llm", "local", "author"]
+Frequency = Literal["daily", "weekly"]
 
 _VERSIONED_ID = re.compile(r"^(?P<base>.+?)(?:v(?P<version>\d+))?$")
 
@@ -72,6 +73,7 @@ class Score:
     novelty: int
     comment: str
     source: ScoreSource = "local"
+    topic: int | None = None  # number of the criteria topic the paper fits best, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,14 @@ class Subscriber:
     min_novelty: int | None = None
     max_papers: int | None = None
     row: int = 0  # line number in the CSV, for messages
+    # The reader's own settings (issue 24; stored in the database over the roster row):
+    frequency: Frequency = "daily"
+    weekday: int = 0  # the weekly digest's day in the reader's time zone: 0 = Monday … 6 = Sunday
+    # No digest on the reader's local dates before this one; announcement days before it are never
+    # sent, so nothing piles up during a pause. Resuming early sets it to the day of resuming.
+    paused_until: dt.date | None = None
+    max_per_topic: int | None = None
+    from_reader: frozenset[str] = frozenset()  # names of the fields above set by the reader
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytest_plugins = [
     "tests.fakes.arxiv_server",
@@ -49,3 +53,22 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # so no stray .env is read
     monkeypatch.setenv("NEWSLETTER_DATA_DIR", str(tmp_path / "var"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Headless Debian Chromium driven by Playwright (tests/fakes/browser.py); one per session.
+
+    Playwright's sync API runs its own event loop, so a test using it must not run inside one."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.fakes.browser import chromium_executable
+
+    executable = chromium_executable()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            browser.close()
