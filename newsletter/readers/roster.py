@@ -150,7 +150,7 @@ def parse_row(
     cats = check("categories", functools.partial(parse_categories, default=settings.default_categories))
     tz = check("timezone", functools.partial(parse_timezone, default=settings.timezone))
     at = check("send_at", functools.partial(parse_send_at, default=settings.send_at))
-    overrides: dict[str, int | None] = {
+    limits = {
         name: check(name, functools.partial(_int_override, low=1, high=high))
         for name, high in (("min_relevance", 10), ("min_novelty", 10), ("max_papers", 500))
     }
@@ -166,7 +166,9 @@ def parse_row(
         send_at=at or settings.send_at,
         authors=tuple(a.strip() for a in (row.get("authors") or "").split(";") if a.strip()),
         row=line,
-        **overrides,
+        min_relevance=limits["min_relevance"],
+        min_novelty=limits["min_novelty"],
+        max_papers=limits["max_papers"],
     ), []
 
 
