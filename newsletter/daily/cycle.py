@@ -18,6 +18,7 @@ from newsletter.daily.stages import (
     PreparedDigest,
     Preview,
     criteria_categories,
+    criteria_votes,
     digest_stage,
     fetch_stage,
     score_stage,
@@ -65,6 +66,7 @@ class Cycle:
             day, subscribers, self.adapters, self.progress, peers=peers,
             workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
             audit_every=audit_every_for(self.settings, self.db, day.date), on_usage=on_usage,
+            votes=criteria_votes(self.db, subscribers),
         )
         summary = replace(summary, papers=len(day.papers), scoring=scoring_report(scored, subscribers))
         kept = Kept(advance=self.progress("Digests", len(subscribers)))

@@ -22,6 +22,7 @@ from newsletter.daily.cycle import Cycle
 from newsletter.daily.send import recover_interrupted
 from newsletter.daily.stages import (
     SCORE_WORKERS,
+    criteria_votes,
     score_stage,
 )
 from newsletter.daily.summary import Progress, RunSummary, no_progress, scoring_report
@@ -267,6 +268,7 @@ def score_ahead(
                 day, subscribers, adapters, no_progress,
                 workers=min(settings.llm_concurrency, SCORE_WORKERS),
                 audit_every=audit_every_for(settings, db, digest_date), on_usage=on_usage,
+                votes=criteria_votes(db, subscribers),
             )
         except Exception as exc:  # the delivery run scores again; this was only a head start
             log.exception("scoring %s ahead of the sends failed", digest_date)

@@ -56,11 +56,12 @@ class CriteriaScores:
 
 
 def _local_scores(
-    criteria: str, papers: Sequence[Paper], ranker: Ranker, history: Sequence[tuple[Paper, int]]
+    criteria: str, papers: Sequence[Paper], ranker: Ranker, history: Sequence[tuple[Paper, int]],
+    votes: Sequence[tuple[Paper, int]],
 ) -> list[Score]:
     """The ranker's scores in its own order (best first), one per paper."""
     wanted = {p.arxiv_id for p in papers}
-    ranked = list({s.arxiv_id: s for s in ranker.rank(criteria, papers, history)
+    ranked = list({s.arxiv_id: s for s in ranker.rank(criteria, papers, history, votes)
                    if s.arxiv_id in wanted}.values())
     seen = {s.arxiv_id for s in ranked}
     for paper in papers:
@@ -169,15 +170,17 @@ def score_criteria(
     cut: Cut,
     audit_on: dt.date | None = None,
     on_usage: UsageMeter | None = None,
+    votes: Sequence[tuple[Paper, int]] = (),
 ) -> CriteriaScores:
     """Score every paper of `papers` against `criteria` (see the module docstring).
 
     `audit_on`: the day is an audit day (`newsletter.ranking.audit`): every paper goes to the
     judge, and what the usual cut would have caught is measured and stored. `on_usage` hears of
-    each LLM call's cost as it is made.
+    each LLM call's cost as it is made. `votes`: the readers' votes on earlier papers (+1/-1),
+    which move papers across the cut; the LLM never sees them, so its cached scores stay shared.
     """
     papers = list({p.arxiv_id: p for p in papers}.values())
-    ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache))
+    ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache), votes)
     local = {s.arxiv_id: s for s in ranked}
     if judge is None:
         return CriteriaScores(scores=local, locally_ranked=len(local))

@@ -31,6 +31,9 @@ class EntryView:
     novelty: int
     source: ScoreSource
     author_match: bool
+    # The local ranker's relevance is an estimate from word matches, not a judgement: the digest
+    # says so beside it, and shows no novelty (the ranker does not judge it).
+    estimated: bool
     abs_url: str
     pdf_url: str
 
@@ -58,6 +61,7 @@ def _view(number: int, entry: DigestEntry) -> EntryView:
         novelty=score.novelty,
         source=score.source,
         author_match=entry.author_match,
+        estimated=score.source == "local",
         abs_url=paper.abs_url,
         pdf_url=paper.pdf_url,
     )
