@@ -30,6 +30,7 @@ class EntryView:
     relevance: int
     novelty: int
     source: ScoreSource
+    topic: int | None  # the criteria topic it fits: its section in the HTML part
     author_match: bool
     abs_url: str
     pdf_url: str
@@ -57,6 +58,7 @@ def _view(number: int, entry: DigestEntry) -> EntryView:
         relevance=score.relevance,
         novelty=score.novelty,
         source=score.source,
+        topic=score.topic,
         author_match=entry.author_match,
         abs_url=paper.abs_url,
         pdf_url=paper.pdf_url,
