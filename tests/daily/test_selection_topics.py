@@ -61,3 +61,11 @@ def test_followed_authors_are_never_dropped_and_use_up_their_topics_room() -> No
     # Both followed papers are in topic 1 and already fill its room of 2: papers 1 and 2 give way.
     assert pick(reader(2, ("A. Muller",)), papers, sc) == [3, 4, 5]
     assert pick(reader(3, ("A. Muller",)), papers, sc) == [3, 4, 1, 5]
+
+
+def test_a_followed_authors_paper_keeps_the_topic_of_its_score_or_has_none() -> None:
+    """Author matches sit in their topic's section like any paper; unscored ones in "Other"."""
+    papers = [paper(1, "Anna Müller"), paper(2, "Anna Müller")]
+    entries = select(reader(None, ("A. Muller",)), papers, scored((1, 3, 2)),
+                     min_relevance=5, min_novelty=1, max_papers=5)  # fmt: skip
+    assert [(e.score.source, e.score.topic) for e in entries] == [("author", 2), ("author", None)]
