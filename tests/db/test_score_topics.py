@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from newsletter.db import Database
@@ -39,15 +40,20 @@ def test_a_cached_topic_survives_a_rerun_without_asking_the_llm_again(
     assert {s.topic for s in again.values()} - {None}, "no topic to keep: a weak test"
 
 
-def test_rows_cached_before_topics_read_as_no_topic(tmp_path: Path) -> None:
-    db = Database.open(tmp_path / "state.db")
-    paper = Paper("2501.00001", "T", ("A",), "abstract", ("cs.CV",))
-    with db.tx() as conn:  # written as the code before migration 0016 wrote rows
+def test_rows_cached_before_the_migration_read_as_no_topic(tmp_path: Path) -> None:
+    """A database of the schema before 0016, with a cached score, is migrated in place."""
+    path = tmp_path / "state.db"
+    with sqlite3.connect(Database.open(path).path) as conn:  # wind the schema back to before 0016
+        conn.execute("ALTER TABLE scores DROP COLUMN topic")
+        conn.execute("DELETE FROM _migrations WHERE number = 16")
         conn.execute(
             "INSERT INTO scores(cache_key, criteria_hash, arxiv_id, version, relevance, novelty, comment)"
             " VALUES ('m|p1', ?, '2501.00001', 1, 8, 6, 'fits')",
             (criteria_hash("c"),),
         )
+    db = Database.open(path)
+    assert db.migrate() >= 16
+    paper = Paper("2501.00001", "T", ("A",), "abstract", ("cs.CV",))
     cache = DatabaseScoreCache(db)
     assert cache.get_many("m|p1", "c", [paper]) == {"2501.00001": Score("2501.00001", 8, 6, "fits", "llm")}
     cache.put_many("m|p2", "c", [paper], {"2501.00001": Score("2501.00001", 8, 6, "fits", "llm", 2)})
