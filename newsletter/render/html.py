@@ -98,17 +98,15 @@ def render_html(
     that is not enough is every paper compacted (`limits.COMPACT`).
     """
     views = capped_views(digest, SENSIBLE)
-    criteria = digest.subscriber.criteria
-    groups = _papers(views, None, criteria)
-    order = "in sections by topic, best first" if groups and groups[0].heading else "best first"
     context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url)
     context.update(
         subject=subject,
         preview=_preview(views),
-        lede=f"{plural(len(views), 'paper')} matched your criteria today, {order}.",
+        lede=f"{plural(len(views), 'paper')} matched your criteria today, best first.",
         votes=dict(vote_urls or {}),
     )
-    html = _render("digest.mjml.j2", groups=groups, **context)
+    criteria = digest.subscriber.criteria
+    html = _render("digest.mjml.j2", groups=_papers(views, None, criteria), **context)
     excess = len(html.encode("utf-8")) - budget
     if excess <= 0 or not views:
         return html
