@@ -17,6 +17,8 @@ from typing import Generic, TypeVar
 
 from newsletter.ranking.criteria import parse_criteria
 
+from .text import one_line
+
 T = TypeVar("T")
 OTHER = "Other"
 
@@ -56,5 +58,7 @@ def group_by_topic(
 
 
 def _heading(number: int, title: str) -> str:
-    # "Topic 3", not "3.": paper numbers are written "3." in the same list.
+    # "Topic 3", not "3.": paper numbers are written "3." in the same list. The title is the
+    # reader's text: unprintables (bidi overrides, zero-width) go, as from everything shown.
+    title = one_line(title)
     return f"Topic {number}: {title}" if title else f"Topic {number}"

@@ -108,7 +108,7 @@ def test_an_ungrouped_digest_renders_as_before() -> None:
 
 def test_topic_headings_from_the_criteria_are_escaped() -> None:
     base = seed_digest("2025-06-19")
-    hostile = "1. Mattes <script>alert(1)</script> & masks\n2. Video </mj-text> matting"
+    hostile = "1. Mattes <script>alert(1)</script> & masks\u202e\n2. Video </mj-text> matting"
     digest = with_topics(dataclasses.replace(base, subscriber=dataclasses.replace(
         base.subscriber, criteria=hostile)), 1, 2)  # fmt: skip
     _, html = rendered(digest)
