@@ -5,7 +5,8 @@ How it scores (each step chosen by measuring on the reference days, see bench/ra
    against the day's titles and abstracts. A paper's match with a topic is its BM25 score divided
    by the topic's score against its own text, so it reads as "share of a perfect match" and is
    comparable across days and readers: a narrow reader's topics match few papers well, a broad
-   reader's match many. The best topic names the paper's comment.
+   reader's match many. The best topic names the paper's comment and, when the paper matches it
+   at all, is its `Score.topic` (the HTML digest's section, the reader's max per topic).
 2. With history (earlier LLM judgements of the same criteria text), a ridge regression on TF-IDF
    words and the topic matches learns the LLM's taste, and is blended with the criteria match.
 3. Relevance 1–10 comes from the topic match (no history) or from where the blended score sits
@@ -105,12 +106,17 @@ class LocalRanker:
                 novelty=NEUTRAL_NOVELTY,
                 comment=_comment(parsed, int(best_topic[i]), float(match[i]), notes[i]),
                 source="local",
-                topic=parsed.topics[int(best_topic[i])].number if match[i] > 0 else None,
+                topic=self._topic(parsed, int(best_topic[i]), float(match[i])),
                 local_match=float(match[i]),
             )
             for i, paper in enumerate(papers)
         ]
         return [scores[i] for i in np.argsort(_places(relevance, order_score), kind="stable")]
+
+    def _topic(self, criteria: Criteria, topic_index: int, match: float) -> int | None:
+        """The best topic's number, when the paper matches it at all (`match_floor`, where the
+        relevance scale starts): a paper that matches nothing belongs to no topic's section."""
+        return criteria.topics[topic_index].number if match >= self.match_floor else None
 
     def _usable_history(self, history: Sequence[tuple[Paper, int]]) -> list[tuple[Paper, int]]:
         recent = list(history[: self.max_history])  # the cache returns newest first

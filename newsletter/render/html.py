@@ -14,6 +14,7 @@ from newsletter.models import Digest, Subscriber
 
 from .limits import COMPACT, COMPACT_ABSTRACT, SENSIBLE, capped, capped_views, clip, html_size
 from .text import criteria_lines, long_date, plural, shorten
+from .topics import TopicGroup, group_by_topic
 from .view import EntryView, html_env
 
 log = logging.getLogger(__name__)
@@ -46,18 +47,24 @@ def _to_html(mjml: str) -> str:
 
 
 def _render(template: str, **context: object) -> str:
-    mjml = html_env().get_template(template).render(pill=pill, pill_style=PILL_STYLE, **context)
+    mjml = html_env().get_template(template).render(
+        pill=pill, pill_style=PILL_STYLE, plural=plural, **context
+    )
     return _to_html(mjml)
 
 
+Row = tuple[EntryView, str, bool]  # a paper, its abstract as shown, whether that was cut
+
+
 def _papers(
-    views: Sequence[EntryView], cut: Callable[[str], str] | None
-) -> list[tuple[EntryView, str, bool]]:
+    views: Sequence[EntryView], cut: Callable[[str], str] | None, criteria: str
+) -> list[TopicGroup[Row]]:
+    """The papers' rows in their topic sections (`topics`: one untitled section if not grouped)."""
     rows = []
     for view in views:
         text = view.abstract if cut is None else cut(view.abstract)
         rows.append((view, text, text != view.abstract))
-    return rows
+    return group_by_topic(rows, lambda row: row[0].topic, criteria)
 
 
 def _frame(
@@ -98,12 +105,14 @@ def render_html(
         lede=f"{plural(len(views), 'paper')} matched your criteria today, best first.",
         votes=dict(vote_urls or {}),
     )
-    html = _render("digest.mjml.j2", papers=_papers(views, None), **context)
+    criteria = digest.subscriber.criteria
+    html = _render("digest.mjml.j2", groups=_papers(views, None, criteria), **context)
     excess = len(html.encode("utf-8")) - budget
     if excess <= 0 or not views:
         return html
     limit = _abstract_limit(views, excess)
-    html = _render("digest.mjml.j2", papers=_papers(views, lambda text: shorten(text, limit)), **context)
+    groups = _papers(views, lambda text: shorten(text, limit), criteria)
+    html = _render("digest.mjml.j2", groups=groups, **context)
     if len(html.encode("utf-8")) <= budget:
         log.info("digest HTML: abstracts cut to %d characters to stay under %d bytes", limit, budget)
         return html
@@ -116,8 +125,8 @@ def _compacted(digest: Digest, views: Sequence[EntryView], budget: int, context:
     views = tuple(
         capped(view, entry.paper.authors, COMPACT) for view, entry in zip(views, digest.entries, strict=True)
     )
-    papers = _papers(views, lambda text: clip(text, COMPACT_ABSTRACT))
-    html = _render("digest.mjml.j2", papers=papers, **context)
+    groups = _papers(views, lambda text: clip(text, COMPACT_ABSTRACT), digest.subscriber.criteria)
+    html = _render("digest.mjml.j2", groups=groups, **context)
     size = len(html.encode("utf-8"))
     if size > budget:
         log.warning("digest HTML is %d bytes, over the %d-byte budget even compacted", size, budget)
