@@ -20,6 +20,7 @@ from filelock import FileLock, Timeout
 from newsletter.clock import Clock
 from newsletter.daily.cycle import Cycle
 from newsletter.daily.send import recover_interrupted
+from newsletter.daily.span import cadence_allows
 from newsletter.daily.stages import (
     SCORE_WORKERS,
     score_stage,
@@ -123,21 +124,29 @@ def _due_subscribers(
         if key in suppressed and not (dry_run and key in wanted):  # a preview may ask for anyone
             continue
         if not dry_run and (
-            key in handled or (is_due is not None and not is_due(subscriber, digest_date, now))
+            key in handled
+            or not cadence_allows(subscriber, digest_date, now)  # paused, or not their weekday
+            or (is_due is not None and not is_due(subscriber, digest_date, now))
         ):
             continue
         due.append(subscriber)
     return due
 
 
-def _why_nobody_is_due(roster: Roster, only: Sequence[str], suppressed: Collection[str]) -> str:
+def _why_nobody_is_due(roster: Roster, only: Sequence[str], suppressed: Collection[str],
+                       digest_date: dt.date, now: dt.datetime) -> str:
     wanted = {address.lower() for address in only}
-    named = [s.email for s in roster.subscribers if not wanted or s.email.lower() in wanted]
+    named = [s for s in roster.subscribers if not wanted or s.email.lower() in wanted]
     if not named:
         return f"{roster.path} lists no subscriber that can be served"
-    left = [address for address in named if address.lower() in suppressed]
+    left = [s.email for s in named if s.email.lower() in suppressed]
     if len(left) == len(named):
         return f"{left[0]} has unsubscribed" if len(left) == 1 else "every subscriber has unsubscribed"
+    waiting = [s for s in named if s.email.lower() not in suppressed
+               and not cadence_allows(s, digest_date, now)]
+    if waiting:  # no failure: their digest comes on their weekday, or after the pause
+        return (f"every active subscriber has had that day's digest or is not due today"
+                f" ({len(waiting)} paused or weekly on another day)")
     return "every active subscriber has had that day's digest"
 
 
@@ -188,7 +197,8 @@ def run_daily(
         summary = replace(summary, due=len(subscribers),
                           unknown=tuple(d.email for d in delivery_store.with_status(db, "unknown")))
         if not subscribers:
-            return summary.ended("nothing due", _why_nobody_is_due(roster, only, suppressed))
+            return summary.ended("nothing due", _why_nobody_is_due(roster, only, suppressed,
+                                                                        summary.digest_date, now))
         peers = [s for s in roster.subscribers if s.email.lower() not in suppressed]
         cycle = Cycle(now, settings, db, adapters, dry_run, progress)
         return _logged("dry-run" if dry_run else "run", summary, db, started_at=now, clock=adapters.clock,
