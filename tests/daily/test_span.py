@@ -281,3 +281,33 @@ def test_a_weekly_digest_reuses_the_scores_of_its_earlier_days_and_makes_no_llm_
     assert set(ids_in(weekly)) - tuesday == qualifying(DAYS[:5]) - tuesday
     (alone,) = mail_to(recorder, "alone@example.org")
     assert {i[-1] for i in ids_in(alone)} == {"3", "4", "5"}  # its own criteria, its own papers
+
+
+def test_a_run_without_the_service_serves_weekly_readers_on_their_weekday_and_no_paused_reader(
+    settings: Settings,
+) -> None:
+    """`newsletter run` (cron) has no send windows: a weekly reader is served by the run made on
+    their weekday, a paused one by none, and a run with nobody else due says why, as no failure."""
+    db = Database.open(settings.db_path)
+    readers = [reader("daily@example.org"), reader("friday@example.org", frequency="weekly", weekday=4),
+               reader("away@example.org", paused_until=dt.date(2026, 12, 7))]
+    roster = Roster(Path("subscribers.csv"), readers)
+    recorder = Recorder()
+    adapters = Adapters(source=NoFetch(), ranker=TitleRanker(), judge=None, cache=None,
+                        cut=llm_candidates, transport=recorder)
+    sent = {}
+    for day in DAYS[:5]:
+        save_day(db, AnnouncementDay(day, ("cs.CV",), papers_of(day)), source="test")
+        now = dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC)
+        summary = run_daily(now=now, settings=settings, db=db, adapters=adapters, date=day, roster=roster)
+        sent[day] = sorted(summary.sent)
+    assert sent == {**{d: ["daily@example.org"] for d in DAYS[:4]},
+                    DAYS[4]: ["daily@example.org", "friday@example.org"]}
+    (weekly,) = mail_to(recorder, "friday@example.org")
+    assert set(ids_in(weekly)) == qualifying(DAYS[:5])  # a first weekly digest: the week
+    later = dt.datetime(2026, 12, 4, 18, 0, tzinfo=dt.UTC)
+    again = run_daily(now=later, settings=settings, db=db, adapters=adapters, date=DAYS[4],
+                      roster=Roster(Path("subscribers.csv"), readers[1:]))
+    assert again.nothing_due == ("every active subscriber has had that day's digest or is not due"
+                                 " today (1 paused or weekly on another day)")
+    assert again.outcome.kind == "nothing due" and not again.failed
