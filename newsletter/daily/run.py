@@ -270,18 +270,22 @@ def score_ahead(
     if day is None:
         return None
 
+    # No reader paused past the day ever gets it: their criteria text is not paid for, unless
+    # another reader shares it (all of them stay peers, so it is ranked as the delivery run does).
+    wanted = [s for s in subscribers if s.paused_until is None or s.paused_until <= digest_date]
+
     def scoring(on_usage: UsageMeter) -> RunSummary:
         summary = RunSummary(digest_date=digest_date, papers=len(day.papers))
         try:
             scored = score_stage(
-                day, subscribers, adapters, no_progress,
+                day, wanted, adapters, no_progress, peers=subscribers,
                 workers=min(settings.llm_concurrency, SCORE_WORKERS),
                 audit_every=audit_every_for(settings, db, digest_date), on_usage=on_usage,
             )
         except Exception as exc:  # the delivery run scores again; this was only a head start
             log.exception("scoring %s ahead of the sends failed", digest_date)
             return summary.ended("fatal", f"prepare: {exc}")
-        return replace(summary, scoring=scoring_report(scored, subscribers))
+        return replace(summary, scoring=scoring_report(scored, wanted))
 
     summary = _logged("prepare", RunSummary(digest_date=digest_date), db, started_at=now,
                       clock=adapters.clock, work=scoring)

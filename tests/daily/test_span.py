@@ -237,7 +237,9 @@ def test_a_weekly_digest_reuses_the_scores_of_its_earlier_days_and_makes_no_llm_
     db = Database.open(settings.db_path)
     readers = [reader("daily@example.org"), reader("weekly@example.org", frequency="weekly", weekday=4),
                reader("alone@example.org", "Papers about galaxies and comets.", frequency="weekly",
-                      weekday=4)]
+                      weekday=4),
+               reader("paused@example.org", "Papers about quantum gravity.",
+                      paused_until=dt.date(2027, 1, 1))]
     recorder, calls_ahead, calls_sending = Recorder(), 0, {}
 
     def no_tuesday(body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -272,7 +274,8 @@ def test_a_weekly_digest_reuses_the_scores_of_its_earlier_days_and_makes_no_llm_
     # (Tuesday's own run asks again for its unscored papers, as a daily run always has.)
     assert calls_sending[DAYS[4]] == 0 and calls_sending[DAYS[1]] > 0
     assert sum(calls_sending.values()) == calls_sending[DAYS[1]]
-    assert [len(mail_to(recorder, r.email)) for r in readers] == [5, 1, 1]
+    assert [len(mail_to(recorder, r.email)) for r in readers] == [5, 1, 1, 0]
+    assert not [b for b in fake_llm.requests if "quantum gravity" in json.dumps(b)]  # never paid for
     (weekly,) = mail_to(recorder, "weekly@example.org")
     assert weekly.subject.startswith("arXiv digest · 30 Nov – 4 Dec 2026 · 15 papers · ")
     llm = [s for s in weekly.text.split("\n## ")[1:] if "**Comment:** Matches: " in s]  # the LLM's
