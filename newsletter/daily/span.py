@@ -144,8 +144,12 @@ def prepare_spans(
     papers: dict[tuple[dt.date, str], AnnouncementDay] = {}
     scores: dict[tuple[dt.date, str], CriteriaScores] = {}
     for date, readers in sorted(wanted.items()):
+        loaded: dict[frozenset[str], AnnouncementDay | None] = {}  # texts often share categories
         for criteria, categories in criteria_categories(readers, peers).items():
-            day = load_day(db, date, sorted(categories))
+            key = frozenset(categories)
+            if key not in loaded:
+                loaded[key] = load_day(db, date, sorted(categories))
+            day = loaded[key]
             if day is None:  # stored for other categories only: nothing of theirs to carry
                 log.info("no stored announcement of %s for %s", date, "+".join(sorted(categories)))
                 continue
