@@ -133,11 +133,14 @@ class DigestEntry:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """One subscriber's selection for one announcement date, best first."""
+    """One subscriber's selection for one announcement date (or span of dates), best first."""
 
     subscriber: Subscriber
     date: dt.date
     entries: tuple[DigestEntry, ...]
+    # The first announcement date when the digest covers several (a weekly digest, or the first
+    # after a change of frequency); None for one day's. `date` is then the last.
+    first: dt.date | None = None
 
     @property
     def paper_ids(self) -> tuple[str, ...]:

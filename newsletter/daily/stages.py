@@ -192,9 +192,11 @@ def digest_stage(
     settings: Settings,
     db: Database,
     dry_run: bool,
+    first: dt.date | None = None,
 ) -> PreparedDigest:
     """One reader's digest: select, render, compose. A dry run writes a preview instead; an empty
-    day with nothing to send is recorded as `empty` (unless a dry run)."""
+    day with nothing to send is recorded as `empty` (unless a dry run). `first`: the first date of
+    a digest of several days (`day` then holds all their papers, see `newsletter.daily.span`)."""
     # Without the papers other days' digests carried; a day's own papers stay (a preview of a day
     # already sent, or a digest the admin released with --resend-unknown, shows them again).
     already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
@@ -210,14 +212,14 @@ def digest_stage(
     token = subscriber_store.token_for(db, subscriber.email, now)
     leave_url, reply_to, feed = (unsubscribe_url(token, settings), reply_address(token, settings),
                                  feed_url(token, settings))
-    digest = Digest(subscriber, day.date, entries)
+    digest = Digest(subscriber, day.date, entries, first=first)
     if entries:
         links = vote_urls(settings.public_url, token, tuple(e.paper.arxiv_id for e in entries))
         rendered = render_digest(digest, unsubscribe_url=leave_url, reply_to=reply_to, feed_url=feed,
                                  vote_urls=links)
     elif settings.send_empty:
         rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to,
-                                feed_url=feed)
+                                feed_url=feed, first=first)
     else:
         rendered = None
     if dry_run:

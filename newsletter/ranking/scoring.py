@@ -239,3 +239,30 @@ def score_criteria(
         late=len(late),
         degenerate=degenerate(judged.values()),
     )
+
+
+def score_from_cache(
+    criteria: str,
+    papers: Sequence[Paper],
+    *,
+    ranker: Ranker,
+    judge: Judge | None,
+    cache: ScoreCache | None,
+    votes: Sequence[tuple[Paper, int]] = (),
+) -> CriteriaScores | None:
+    """An earlier day's scores again without a single LLM call: its cached LLM scores over the
+    local ranker's. None when the cache holds no LLM score of these papers for this text (the day
+    was never scored for it), and with no judge (then local ranking is all there is anyway).
+
+    Not `score_criteria` again: the ranker has learnt from the days since, so its cut would now
+    pick other candidates, and those would be new calls for a day already paid for."""
+    if judge is None or cache is None:
+        return None
+    papers = list({p.arxiv_id: p for p in papers}.values())
+    cached = cache.get_many(judge.cache_key, criteria, papers)
+    if not cached:
+        return None
+    ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache), votes)
+    judged = {i: replace(s, source="llm") for i, s in cached.items()}
+    scores = {s.arxiv_id: judged.get(s.arxiv_id, s) for s in ranked}
+    return CriteriaScores(scores=scores, locally_ranked=len(scores) - len(judged), cached=len(judged))

@@ -13,7 +13,7 @@ from mjml import mjml2html
 from newsletter.models import Digest, Subscriber
 
 from .limits import COMPACT, COMPACT_ABSTRACT, SENSIBLE, capped, capped_views, clip, html_size
-from .text import criteria_lines, long_date, plural, shorten
+from .text import criteria_lines, plural, shorten, span_long
 from .topics import TopicGroup, group_by_topic
 from .view import EntryView, html_env
 
@@ -68,11 +68,12 @@ def _papers(
 
 
 def _frame(
-    subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str, feed_url: str | None
+    subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str, feed_url: str | None,
+    first: dt.date | None = None,
 ) -> dict[str, object]:
     return {
         "feed_url": feed_url,
-        "date_long": long_date(date),
+        "date_long": span_long(first, date),
         "email": subscriber.email,
         "criteria_lines": criteria_lines(subscriber.criteria),
         "unsubscribe_url": unsubscribe_url,
@@ -98,11 +99,12 @@ def render_html(
     that is not enough is every paper compacted (`limits.COMPACT`).
     """
     views = capped_views(digest, SENSIBLE)
-    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url)
+    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url, digest.first)
+    when = "today" if digest.first is None or digest.first >= digest.date else "since your last digest"
     context.update(
         subject=subject,
         preview=_preview(views),
-        lede=f"{plural(len(views), 'paper')} matched your criteria today, best first.",
+        lede=f"{plural(len(views), 'paper')} matched your criteria {when}, best first.",
         votes=dict(vote_urls or {}),
     )
     criteria = digest.subscriber.criteria
@@ -176,9 +178,12 @@ def render_empty_html(
     unsubscribe_url: str,
     reply_to: str,
     feed_url: str | None = None,
+    first: dt.date | None = None,
 ) -> str:
-    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url)
-    lede = "Nothing in today's arXiv announcement matched your criteria closely enough to send."
+    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url, first)
+    what = ("today's arXiv announcement" if first is None or first >= date
+            else f"the arXiv announcements of {span_long(first, date)}")
+    lede = f"Nothing in {what} matched your criteria closely enough to send."
     return _render("empty.mjml.j2", subject=subject, preview=lede, lede=lede, **context)
 
 
