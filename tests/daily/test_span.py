@@ -55,8 +55,8 @@ def qualifying(days: Sequence[dt.date]) -> set[str]:
 class TitleRanker:
     """Relevance 8 for a title about segmentation, 2 otherwise: which papers qualify is known."""
 
-    def rank(self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = ()
-             ) -> list[Score]:
+    def rank(self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = (),
+             votes: Sequence[tuple[Paper, int]] = ()) -> list[Score]:
         return [Score(p.arxiv_id, 8 if p.title.startswith("Segmentation") else 2, 6, "fits")
                 for p in papers]
 
