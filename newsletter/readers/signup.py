@@ -102,7 +102,8 @@ def _categories(value: str) -> tuple[str, ...]:
         raise ValueError(f"At most {MAX_CATEGORIES} categories.")
     problems = [problem for name in names if (problem := category_problem(name))]
     if problems:
-        raise ValueError("; ".join(problems) + ".")
+        said = "; ".join(problems)
+        raise ValueError(said if said.endswith("?") else said + ".")
     return tuple(dict.fromkeys(names))
 
 

@@ -54,7 +54,9 @@ def _cross_site(request: Request, settings: Settings) -> bool:
     if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
         return True
     origin = request.headers.get("origin")
-    if origin is None:  # an older browser or a script: the CSRF token decides alone
+    # None: an older browser or a script. "null": what browsers send from our own pages, whose
+    # Referrer-Policy is no-referrer. Either way the CSRF token decides alone.
+    if origin is None or origin == "null":
         return False
     ours = {f"{p.scheme}://{p.netloc}" for p in (urlsplit(settings.public_url), request.url)}
     return origin.rstrip("/") not in ours
