@@ -14,9 +14,9 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -50,6 +50,7 @@ MAX_SEEDS = 10
 MAX_CATEGORIES = 20
 
 FormCheck = Literal["ok", "expired", "replayed"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +109,9 @@ def _categories(value: str) -> tuple[str, ...]:
 
 
 def _seeds(value: str) -> tuple[str, ...]:
-    try:
-        found = parse_seeds([value]) if value.strip() else None
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
-    if found is None:
+    if not value.strip():
         return ()
+    found = parse_seeds([value])  # its ValueError (far too many) says what is wrong already
     if found.skipped:
         raise ValueError("Not arXiv papers: " + "; ".join(found.skipped) + ".")
     if len(found.ids) > MAX_SEEDS:
@@ -130,22 +128,27 @@ def _criteria(value: str) -> str:
         raise ValueError(f"The description {exc}.") from None
 
 
+def _checked(problems: dict[str, str], name: str, parse: Callable[[str], T],
+             fields: Mapping[str, str]) -> T | None:
+    try:
+        return parse(fields.get(name, ""))
+    except ValueError as exc:
+        problems[name] = str(exc)
+        return None
+
+
 def validate(fields: Mapping[str, str]) -> SignupRequest | dict[str, str]:
     """The request, or per field what is wrong with it (for the page to show beside the field)."""
     problems: dict[str, str] = {}
-    parsed: dict[str, object] = {}
-    for name, parse in (("email", _address), ("categories", _categories), ("criteria", _criteria),
-                        ("seeds", _seeds)):
-        try:
-            parsed[name] = parse(fields.get(name, ""))
-        except ValueError as exc:
-            problems[name] = str(exc)
-    if not problems and not parsed["criteria"] and not parsed["seeds"]:
+    email = _checked(problems, "email", _address, fields)
+    categories = _checked(problems, "categories", _categories, fields)
+    criteria = _checked(problems, "criteria", _criteria, fields)
+    seeds = _checked(problems, "seeds", _seeds, fields)
+    if not problems and not criteria and not seeds:
         problems["criteria"] = "Describe what you want to read, or name a few papers you like (or both)."
-    if problems:
+    if problems or email is None or categories is None:
         return problems
-    return SignupRequest(email=str(parsed["email"]), categories=parsed["categories"],  # type: ignore[arg-type]
-                         criteria=str(parsed["criteria"]), seeds=parsed["seeds"])  # type: ignore[arg-type]
+    return SignupRequest(email=email, categories=categories, criteria=criteria or "", seeds=seeds or ())
 
 
 def _keyed(db: Database, kind: str, value: str, now: dt.datetime) -> str:
@@ -187,6 +190,7 @@ def check_link(db: Database, signup_id: str, mark: str, now: dt.datetime) -> Sig
         return "forged"
     secret = key(db, now)
     subject = f"signup-confirm|{signup_id}"
+    # First the MAC alone (any age), so that an altered link and an old one are told apart.
     if not form_token_ok(secret, subject, mark, now, max_age=dt.timedelta(days=3650)):
         return "forged"
     signup = store.get(db, signup_id)

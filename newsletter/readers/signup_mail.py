@@ -38,14 +38,15 @@ def confirmation_email(signup: Signup, url: str, *, token: str, settings: Settin
     name = settings.from_name
     hours = int(rules.LINK_MAX_AGE.total_seconds() // 3600)
     text = (
-        f"Someone, probably you, asked for {name}'s daily arXiv digest at {signup.email}.\n\n"
+        f"Someone, probably you, signed up {signup.email} for {name}, a daily digest of new arXiv"
+        " papers.\n\n"
         f"To confirm, open this link and press the button on the page (it works for {hours} hours):\n\n"
         f"{url}\n\n"
         "If it was not you, ignore this mail: nothing happens without the button.\n"
     )
     page = _BODY.format(
-        f"<p>Someone, probably you, asked for {html.escape(name)}'s daily arXiv digest at"
-        f" {html.escape(signup.email)}.</p>"
+        f"<p>Someone, probably you, signed up {html.escape(signup.email)} for {html.escape(name)},"
+        " a daily digest of new arXiv papers.</p>"
         f'<p><a href="{html.escape(url)}">Confirm your sign-up</a> (the link works for {hours} hours'
         " and asks you to press a button).</p>"
         "<p>If it was not you, ignore this mail: nothing happens without the button.</p>")

@@ -50,6 +50,7 @@ def create_app(
                                *_event_routes(), *extra_routes]
     if settings.signup != "off":  # off: no route, so /signup is a 404 like any unknown path
         routes += signup.routes
+        log.info("the public sign-up page is on (%s): %s/signup", settings.signup, settings.public_url)
     app = Starlette(routes=routes)
     app.state.settings = settings
     app.state.db = db

@@ -120,3 +120,12 @@ def test_approve_refuses_an_address_that_unsubscribed_since(settings: Settings) 
     assert code == 1 and "grace@example.org unsubscribed since signing up" in " ".join(output.split())
     assert load_roster(settings.subscribers, load_settings()).find("grace@example.org") is None
     assert [s.email for s in store.pending(db)] == ["grace@example.org"]
+
+
+def test_pending_says_when_the_page_no_longer_asks_for_approval(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    _waiting(settings, "grace@example.org", "segmentation")
+    monkeypatch.setenv("NEWSLETTER_SIGNUP", "open")
+    code, output = _run("pending")
+    assert code == 0 and output.endswith(
+        "  criteria: segmentation\n(NEWSLETTER_SIGNUP is open: no new ones wait for you now)\n")
