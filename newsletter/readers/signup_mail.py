@@ -9,7 +9,7 @@ import hashlib
 import html
 import logging
 
-from newsletter.db import Database
+from newsletter.db import Database, DatabaseError
 from newsletter.db import subscribers as subs
 from newsletter.db.signups import Signup
 from newsletter.mail.base import SendError, Transport
@@ -66,12 +66,12 @@ def send_confirmation(db: Database, signup: Signup, *, settings: Settings, trans
     if transport is None:
         log.warning("sign-up received but this app has no mail transport: no confirmation mailed")
         return False
-    url = settings.public_url + rules.confirm_path(db, signup)
-    message = confirmation_email(signup, url, token=subs.token_for(db, signup.email, now),
-                                 settings=settings, now=now)
     try:
+        url = settings.public_url + rules.confirm_path(db, signup)
+        message = confirmation_email(signup, url, token=subs.token_for(db, signup.email, now),
+                                     settings=settings, now=now)
         transport.send(message)
-    except SendError as exc:
+    except (SendError, DatabaseError) as exc:  # after the page: nobody else to tell but the log
         log.warning("could not send a sign-up confirmation: %s", exc)
         return False
     log.info("sent a sign-up confirmation")

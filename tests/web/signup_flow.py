@@ -59,7 +59,8 @@ def mail_text(path: Path) -> str:
 
 def confirmation_link(settings: Settings, address: str) -> str:
     """The link of the newest confirmation mail to `address` (the test's only one, usually)."""
-    paths = [p for p in confirmation_mails(settings) if p.name.startswith(address)]
+    paths = sorted((p for p in confirmation_mails(settings) if p.name.startswith(address + ".")),
+                   key=lambda p: (len(p.name), p.name))  # x.signup.eml, x.signup-2.eml, … x.signup-10.eml
     assert paths, f"no confirmation mail to {address} in {settings.outbox_dir}"
     found = re.search(r"https?://\S+/signup/confirm/\S+", mail_text(paths[-1]))
     assert found is not None

@@ -284,3 +284,17 @@ def test_off_mode_has_no_sign_up_routes(
 
 def test_signup_is_off_by_default() -> None:
     assert Settings().signup == "off"
+
+
+def test_each_sign_up_has_its_own_link_and_the_second_confirmation_changes_nothing(
+        client: TestClient, open_site: Settings) -> None:
+    _sign_up(client)
+    first_path, first_button = _confirm_page(client, open_site)
+    _sign_up(client, criteria="something else")
+    second_path, second_button = _confirm_page(client, open_site)
+    assert second_path != first_path and len(confirmation_mails(open_site)) == 2
+    assert "You are subscribed" in client.post(second_path, data=second_button).text
+    reader = load_roster(open_site.subscribers, open_site).find(NEW)
+    assert reader is not None and reader.criteria == "something else"  # the newest mail's
+    assert "Already subscribed" in client.post(first_path, data=first_button).text
+    assert open_site.subscribers.read_text().count(NEW) == 1
