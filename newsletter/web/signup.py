@@ -39,8 +39,10 @@ from newsletter.web.vote import form_fields
 
 log = logging.getLogger(__name__)
 
-# The form's fields url-encoded: a 16 KiB description is up to 48 KiB as %XX escapes, plus the rest.
-MAX_FORM_BYTES = 64 * 1024
+# The form url-encoded: the page lets a description run to 16,384 characters, up to 4 UTF-8 bytes
+# each and 3 characters (%XX) a byte: 192 KiB, plus the rest. Such a text is then refused by its
+# own cap (in bytes) with a message beside the field, not by this one.
+MAX_FORM_BYTES = 256 * 1024
 _FIELDS = ("email", "categories", "criteria", "seeds")
 
 
@@ -85,7 +87,7 @@ async def submit(request: Request) -> Response:
         log.info("sign-up: refused a cross-site post")
         return pages.refused("Not sent", "This request did not come from the sign-up page.", 403)
     if fields is None:
-        return pages.refused("Not sent", "This form is too long or not a form: nothing was sent.", 413)
+        return pages.refused("Not sent", "This form is far too long (or not a form): nothing was sent.", 413)
     try:
         check = await run_in_threadpool(rules.check_form, db, fields.get("nonce", ""),
                                         fields.get("csrf", ""), now)

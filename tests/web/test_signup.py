@@ -298,3 +298,15 @@ def test_each_sign_up_has_its_own_link_and_the_second_confirmation_changes_nothi
     assert reader is not None and reader.criteria == "something else"  # the newest mail's
     assert "Already subscribed" in client.post(first_path, data=first_button).text
     assert open_site.subscribers.read_text().count(NEW) == 1
+
+
+def test_the_longest_text_the_page_allows_gets_its_message_beside_the_field(client: TestClient) -> None:
+    """16,384 four-byte characters: within the page's maxlength, over the cap in bytes."""
+    response = _sign_up(client, criteria="𝔸" * rules.CRITERIA_MAX_BYTES)
+    assert response.status_code == 400 and "byte cap" in response.text  # type: ignore[attr-defined]
+
+
+def test_a_body_past_any_form_is_refused_unread(client: TestClient) -> None:
+    response = client.post("/signup", content=b"a=" + b"x" * (300 * 1024),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
