@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -42,6 +43,14 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, *, arxiv_ap
     return load_settings()
 
 
+@pytest.fixture
+def mail_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pause before the confirmation mail: TestClient runs it before it returns the answer."""
+    from newsletter.web import signup as signup_web
+
+    monkeypatch.setattr(signup_web, "MAIL_DELAY", 0.0)
+
+
 def app_for(settings: Settings, db: Database, clock: Clock) -> Starlette:
     return create_app(settings, db, clock=clock, transport=OutboxTransport(settings.outbox_dir))
 
@@ -57,10 +66,16 @@ def mail_text(path: Path) -> str:
     return str(part.get_content())  # type: ignore[attr-defined]
 
 
-def confirmation_link(settings: Settings, address: str) -> str:
-    """The link of the newest confirmation mail to `address` (the test's only one, usually)."""
-    paths = sorted((p for p in confirmation_mails(settings) if p.name.startswith(address + ".")),
-                   key=lambda p: (len(p.name), p.name))  # x.signup.eml, x.signup-2.eml, … x.signup-10.eml
+def confirmation_link(settings: Settings, address: str, *, wait: float = 5.0) -> str:
+    """The link of the newest confirmation mail to `address` (the test's only one, usually). Over
+    real HTTP the mail is written a moment after the page answers: wait for it up to `wait` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        paths = sorted((p for p in confirmation_mails(settings) if p.name.startswith(address + ".")),
+                       key=lambda p: (len(p.name), p.name))  # x.signup.eml, x.signup-2.eml, …
+        if paths or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert paths, f"no confirmation mail to {address} in {settings.outbox_dir}"
     found = re.search(r"https?://\S+/signup/confirm/\S+", mail_text(paths[-1]))
     assert found is not None

@@ -18,8 +18,17 @@ from newsletter.db import subscribers as subs
 from newsletter.readers import signup as rules
 from newsletter.readers.roster import load_roster
 from newsletter.settings import Settings
-from tests.web.signup_flow import PUBLIC, Clock, app_for, confirmation_link, confirmation_mails, site
+from tests.web.signup_flow import (
+    PUBLIC,
+    Clock,
+    app_for,
+    confirmation_link,
+    confirmation_mails,
+    mail_at_once,  # noqa: F401 (a fixture)
+    site,
+)
 
+pytestmark = pytest.mark.usefixtures("mail_at_once")
 NEW = "grace@example.org"
 CRITERIA = "1. Diffusion models for image segmentation.\n2. Not: medical imaging."
 

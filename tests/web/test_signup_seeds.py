@@ -16,8 +16,16 @@ from newsletter.db import votes as vote_store
 from newsletter.readers.roster import load_roster
 from newsletter.settings import Settings
 from tests.fakes.arxiv_server import FakeArxiv, Reply
-from tests.web.signup_flow import PUBLIC, Clock, app_for, confirmation_link, site
+from tests.web.signup_flow import (
+    PUBLIC,
+    Clock,
+    app_for,
+    confirmation_link,
+    mail_at_once,  # noqa: F401 (a fixture)
+    site,
+)
 
+pytestmark = pytest.mark.usefixtures("mail_at_once")
 NEW = "grace@example.org"
 
 
