@@ -77,16 +77,19 @@ def vote_urls(public_url: str, token: str, arxiv_ids: tuple[str, ...]) -> dict[s
 
 
 def form_token(token: str, arxiv_id: str, now: dt.datetime) -> str:
+    """`<time>.<MAC>`: a MAC keyed by `token` over the time and `arxiv_id`. Any secret key and
+    subject serve: the sign-up page keys it with a server key over its purpose (readers/signup.py)."""
     stamp = str(int(now.timestamp()))
     return f"{stamp}.{_mac(token, f'form|{stamp}|{arxiv_id}')}"
 
 
-def form_token_ok(token: str, arxiv_id: str, value: str, now: dt.datetime) -> bool:
+def form_token_ok(token: str, arxiv_id: str, value: str, now: dt.datetime, *,
+                  max_age: dt.timedelta = FORM_MAX_AGE) -> bool:
     stamp, _, mac = value.partition(".")
     if not stamp.isdigit() or len(stamp) > 12:
         return False
     issued = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
-    fresh = now - FORM_MAX_AGE <= issued <= now + _CLOCK_SKEW
+    fresh = now - max_age <= issued <= now + _CLOCK_SKEW
     return _same(mac, _mac(token, f"form|{stamp}|{arxiv_id}")) and fresh
 
 
