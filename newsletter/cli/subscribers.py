@@ -14,6 +14,7 @@ from rich.table import Table
 from newsletter.cli import signups
 from newsletter.cli.common import UserError, err, fail, open_db, out, settings_for_cli, user_errors
 from newsletter.clock import utc_now
+from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.readers.enrol import NewReader, add_reader
@@ -193,6 +194,20 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
     for vote in votes:
         title = printable(" ".join(titles.get(vote.arxiv_id, "").split()))[:90]
         out.print(printable(vote_line(vote)) + (f"  {title}" if title else ""), markup=False)
+    _print_learned(db, address)
+
+
+def _print_learned(db: Database, address: str) -> None:
+    """The terms the ranker weighs most for this reader, from their votes and seeds."""
+    from newsletter.db import votes as vote_store
+    from newsletter.ranking.votes import weighing_terms
+    from newsletter.render.text import printable
+
+    liked, disliked = weighing_terms(vote_store.taught(db, [address]))
+    if liked:
+        out.print(printable("Weighs most for a paper: " + ", ".join(liked)), markup=False)
+    if disliked:
+        out.print(printable("Weighs most against: " + ", ".join(disliked)), markup=False)
 
 
 @app.command("remove")

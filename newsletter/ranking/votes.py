@@ -110,3 +110,26 @@ def fit_votes(
         likes=tuple(votes[int(i)][0] for i in liked),
         votes=len(votes),
     )
+
+
+def weighing_terms(votes: Sequence[Vote], count: int = 8) -> tuple[list[str], list[str]]:
+    """The words, word pairs and authors that weigh most for and against a paper, by what the
+    votes taught (for `newsletter subscribers show`); with likes only, the liked papers' most
+    distinctive terms and nothing against."""
+    votes = list({paper.arxiv_id: (paper, v) for paper, v in votes}.values())
+    labels = np.array([1 if v > 0 else 0 for _, v in votes])
+    if not votes or labels.sum() == 0:
+        return [], []
+    vectorizer = TfidfVectorizer(sublinear_tf=True, analyzer=_features)
+    words = vectorizer.fit_transform([_with_authors(p) for p, _ in votes])
+    names = np.array([_readable_term(t) for t in vectorizer.get_feature_names_out()])
+    if labels.min() == 1:
+        weight = np.asarray(words.sum(axis=0)).ravel()
+        return list(names[np.argsort(-weight, kind="stable")[:count]]), []
+    model = LogisticRegression(C=_C, class_weight="balanced", max_iter=1000).fit(words, labels)
+    order = np.argsort(-model.coef_[0], kind="stable")
+    return list(names[order[:count]]), list(names[order[::-1][:count]])
+
+
+def _readable_term(term: str) -> str:
+    return f"author {term[3:]}" if term.startswith("au_") else term

@@ -114,6 +114,7 @@ def test_subscribers_add_stores_the_seed_papers_as_first_likes(site: Path) -> No
     assert all(p.abstract for p in papers.values())
     shown = CliRunner().invoke(app, ["subscribers", "show", "ada@example.org"], env={"COLUMNS": "200"}).output
     assert "Votes: 0 (0 up, 0 down); seed papers: 3" in shown and "(seed, no digest)" in shown
+    assert "Weighs most for a paper: " in shown and "Weighs most against" not in shown
 
 
 def test_a_failed_fetch_changes_nothing(site: Path, fake_arxiv: FakeArxiv) -> None:
