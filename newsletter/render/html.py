@@ -61,10 +61,12 @@ def _papers(
 
 
 def _frame(
-    subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str, feed_url: str | None
+    subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str, feed_url: str | None,
+    settings_url: str | None = None,
 ) -> dict[str, object]:
     return {
         "feed_url": feed_url,
+        "settings_url": settings_url,
         "date_long": long_date(date),
         "email": subscriber.email,
         "criteria_lines": criteria_lines(subscriber.criteria),
@@ -82,6 +84,7 @@ def render_html(
     feed_url: str | None = None,
     vote_urls: Mapping[str, tuple[str, str]] | None = None,
     budget: int = HTML_BUDGET,
+    settings_url: str | None = None,
 ) -> str:
     """The digest as email HTML, at most `budget` bytes whatever the papers say.
 
@@ -91,7 +94,7 @@ def render_html(
     that is not enough is every paper compacted (`limits.COMPACT`).
     """
     views = capped_views(digest, SENSIBLE)
-    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url)
+    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url, settings_url)
     context.update(
         subject=subject,
         preview=_preview(views),
@@ -167,8 +170,9 @@ def render_empty_html(
     unsubscribe_url: str,
     reply_to: str,
     feed_url: str | None = None,
+    settings_url: str | None = None,
 ) -> str:
-    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url)
+    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url, settings_url)
     lede = "Nothing in today's arXiv announcement matched your criteria closely enough to send."
     return _render("empty.mjml.j2", subject=subject, preview=lede, lede=lede, **context)
 
