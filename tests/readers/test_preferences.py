@@ -96,7 +96,8 @@ def test_overrides_apply_over_the_roster_row_and_say_which_are_the_readers(
                                          "paused_until": "2026-12-20"}, now=NOW, expected_revision=0)
     roster = load_roster(path, Settings(subscribers=path), db)
     ada, bob = roster.subscribers
-    assert (ada.frequency, ada.weekday, ada.send_at, ada.criteria) == ("weekly", 4, dt.time(6, 15), "1. Matting")
+    assert (ada.frequency, ada.weekday, ada.send_at, ada.criteria) == (
+        "weekly", 4, dt.time(6, 15), "1. Matting")
     assert (ada.max_per_topic, ada.paused_until, ada.timezone, ada.max_papers) == (
         2, dt.date(2026, 12, 20), "Europe/Berlin", 20)  # the roster's where the reader set nothing
     assert ada.from_reader == {"frequency", "weekday", "send_at", "criteria", "max_per_topic", "paused_until"}

@@ -44,7 +44,8 @@ class FakePreviewer:
     def __call__(self, subscriber: Subscriber) -> PreviewResult:
         self.asked.append(subscriber)
         paper = Paper("2512.00001", "Matting <b>anything</b>", ("A. Author",), "abstract", ("cs.CV",))
-        return PreviewResult(dt.date(2026, 12, 4), (DigestEntry(paper, Score(paper.arxiv_id, 8, 6, "fits")),), 40)
+        entry = DigestEntry(paper, Score(paper.arxiv_id, 8, 6, "fits"))
+        return PreviewResult(dt.date(2026, 12, 4), (entry,), 40)
 
 
 @pytest.fixture
@@ -100,7 +101,8 @@ def stored(db: Database, email: str = ADA) -> dict[str, str]:
 def test_get_shows_the_settings_and_changes_nothing(db: Database, client: TestClient) -> None:
     response = client.get(link(db))
     assert response.status_code == 200
-    assert response.headers["cache-control"] == "no-store" and response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
     assert "every day at 07:00 (Europe/Berlin)" in response.text
     for label in ("Pause until", "How often", "Time zone", "Send time", "Max papers", "Min relevance",
                   "Max papers per topic", "Followed authors", "What you want to read"):
@@ -123,7 +125,8 @@ def test_switching_to_weekly_is_stored_confirmed_and_undone(db: Database, client
 def test_pause_and_resume_set_the_end_of_the_pause(db: Database, client: TestClient) -> None:
     path = link(db)
     paused = client.post(path, data=form(client, path, "pause", paused_until="2026-12-24", action="pause"))
-    assert "Paused until Thursday 24 December 2026" in paused.text and stored(db) == {"paused_until": "2026-12-24"}
+    assert "Paused until Thursday 24 December 2026" in paused.text
+    assert stored(db) == {"paused_until": "2026-12-24"}
     client.post(path, data=form(client, path, "pause", action="resume"))
     assert stored(db) == {"paused_until": "2026-12-07"}  # resuming ends the pause today (Berlin)
 
@@ -135,7 +138,8 @@ def test_bad_input_says_what_is_wrong_and_changes_nothing(db: Database, client: 
     assert "Time zone: is not an IANA time zone (e.g. Europe/Berlin). Nothing changed." in response.text
     response = client.post(path, data=form(client, path, "pause", paused_until="2026-12-01", action="pause"))
     assert "is not after today" in response.text
-    response = client.post(path, data=form(client, path, "criteria", criteria="1. Matting\x1b", action="save"))
+    bad = form(client, path, "criteria", criteria="1. Matting\x1b", action="save")
+    response = client.post(path, data=bad)
     assert response.status_code == 400 and "control character" in response.text
     assert "1. Matting" in lxml.html.fromstring(response.text).get_element_by_id("criteria").text  # kept
     assert stored(db) == {} and store.revision(db, ADA) == 0
@@ -150,7 +154,8 @@ def test_an_unchanged_form_stores_nothing(db: Database, client: TestClient) -> N
 
 def test_limits_set_and_emptied(db: Database, client: TestClient) -> None:
     path = link(db)
-    client.post(path, data=form(client, path, "amount", max_papers="10", min_relevance="6", max_per_topic="3"))
+    client.post(path, data=form(client, path, "amount", max_papers="10", min_relevance="6",
+                                max_per_topic="3"))
     assert stored(db) == {"max_papers": "10", "min_relevance": "6", "max_per_topic": "3"}
     client.post(path, data=form(client, path, "amount", max_per_topic=""))
     assert stored(db) == {"max_papers": "10", "min_relevance": "6"}
@@ -190,7 +195,9 @@ def test_another_readers_mark_and_an_old_link_are_refused(db: Database, client: 
     assert response.status_code == 410 and "This link has expired" in response.text
 
 
-def test_posts_without_a_valid_form_token_change_nothing(db: Database, client: TestClient, clock: Clock) -> None:
+def test_posts_without_a_valid_form_token_change_nothing(
+    db: Database, client: TestClient, clock: Clock
+) -> None:
     path = link(db)
     good = form(client, path, "frequency", frequency="weekly")
     for fields in ({**good, "csrf": ""}, {k: v for k, v in good.items() if k != "csrf"},
@@ -225,7 +232,8 @@ def test_self_service_off_refuses_every_route(db: Database, monkeypatch: pytest.
     monkeypatch.setenv("NEWSLETTER_SELF_SERVICE", "false")
     with TestClient(create_app(load_settings(), db), base_url=PUBLIC) as client:
         path = link(db)
-        for response in (client.get(path), client.get(path + "/archive"), client.post(path, data={"form": "x"})):
+        answers = (client.get(path), client.get(path + "/archive"), client.post(path, data={"form": "x"}))
+        for response in answers:
             assert response.status_code == 404 and "switched off" in response.text
 
 
@@ -248,9 +256,11 @@ def test_a_reader_the_admin_removed_is_told_and_their_settings_kept(
 
 
 def test_the_archive_lists_sent_digests_newest_first(db: Database, client: TestClient) -> None:
-    for day, ids in ((dt.date(2026, 12, 3), ("2512.00001",)), (dt.date(2026, 12, 4), ("2512.00002", "2512.00003"))):
+    days = ((dt.date(2026, 12, 3), ("2512.00001",)), (dt.date(2026, 12, 4), ("2512.00002", "2512.00003")))
+    for day, ids in days:
         deliveries.begin(db, ADA, day, paper_ids=ids, message_id=f"<{day}>", now=MAILED)
-        feed.record(db, ADA, day, [feed.FeedEntry(i, "cs.CV", f"Title <{i}>", ("A",), 7, 5, "", "llm") for i in ids])
+        feed.record(db, ADA, day,
+                    [feed.FeedEntry(i, "cs.CV", f"Title <{i}>", ("A",), 7, 5, "", "llm") for i in ids])
         deliveries.mark_sent(db, ADA, day, provider_id="x", now=MAILED)
     deliveries.begin(db, GRACE, dt.date(2026, 12, 4), paper_ids=("2512.00009",), message_id="<g>", now=MAILED)
     deliveries.mark_sent(db, GRACE, dt.date(2026, 12, 4), provider_id="x", now=MAILED)
