@@ -106,13 +106,16 @@ def _reader(request: Request, now: dt.datetime) -> Reader | HTMLResponse:
     return Reader(token, found, subscriber, store.revision(db, found), today)
 
 
-def _state(request: Request, reader: Reader, now: dt.datetime, **extra: str | None) -> PageState:
+def _state(request: Request, reader: Reader, now: dt.datetime, *, notice: str = "", draft: str | None = None,
+           preview: str = "") -> PageState:
     def hidden(purpose: str) -> str:
         csrf = links.form_token(reader.token, purpose, reader.revision, now)
         return hidden_fields(purpose, reader.revision, csrf)
 
     base = request.url.path.removesuffix("/archive")
-    return PageState(reader.subscriber, reader.today, hidden, base + "/archive", **extra)  # type: ignore[arg-type]
+    settings: Settings = request.app.state.settings
+    return PageState(reader.subscriber, reader.today, hidden, base + "/archive", notice=notice, draft=draft,
+                     preview=preview, site_limits=(settings.max_papers, settings.min_relevance))
 
 
 def _show(request: Request, now: dt.datetime) -> Response:

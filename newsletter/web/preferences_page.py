@@ -46,6 +46,7 @@ class PageState:
     notice: str = ""  # HTML, already escaped
     draft: str | None = None  # a criteria text being previewed or refused, kept in its box
     preview: str = ""  # HTML of the preview section
+    site_limits: tuple[int, int] = (30, 5)  # NEWSLETTER_MAX_PAPERS, NEWSLETTER_MIN_RELEVANCE
 
 
 def hidden_fields(purpose: str, revision: int, csrf: str) -> str:
@@ -125,17 +126,21 @@ def _time(state: PageState) -> str:
     return _section(f"Time{_yours(sub, 'timezone', 'send_at')}", _form(state, "time", inner))
 
 
-def _number(name: str, label: str, value: int | None, low: int, high: int) -> str:
+def _number(name: str, label: str, value: int | None, low: int, high: int, usual: str) -> str:
     shown = "" if value is None else str(value)
     return (f'<label for="{name}">{html.escape(label)}</label><input type="number" id="{name}" name="{name}"'
-            f' value="{shown}" min="{low}" max="{high}" inputmode="numeric">')
+            f' value="{shown}" min="{low}" max="{high}" inputmode="numeric" placeholder="{usual}">')
 
 
 def _amount(state: PageState) -> str:
     sub = state.subscriber
-    inner = (_number("max_papers", "Max papers per digest (empty: the admin's)", sub.max_papers, 1, 500)
-             + _number("min_relevance", "Min relevance, 1–10 (empty: the admin's)", sub.min_relevance, 1, 10)
-             + _number("max_per_topic", "Max papers per topic (empty: no limit)", sub.max_per_topic, 1, 100))
+    most, least = state.site_limits
+    inner = (_number("max_papers", "Max papers per digest (empty: the admin's)", sub.max_papers, 1, 500,
+                     f"{most} (the admin's)")
+             + _number("min_relevance", "Min relevance, 1–10 (empty: the admin's)", sub.min_relevance, 1, 10,
+                       f"{least} (the admin's)")
+             + _number("max_per_topic", "Max papers per topic (empty: no limit)", sub.max_per_topic, 1, 100,
+                       "no limit"))
     names = ("max_papers", "min_relevance", "max_per_topic")
     return f"<section><h2>Amount{_yours(sub, *names)}</h2>{_form(state, 'amount', inner)}</section>"
 
