@@ -112,9 +112,10 @@ def _state(request: Request, reader: Reader, now: dt.datetime, *, notice: str = 
         csrf = links.form_token(reader.token, purpose, reader.revision, now)
         return hidden_fields(purpose, reader.revision, csrf)
 
-    base = request.url.path.removesuffix("/archive")
+    # Relative links: right behind a proxy that serves the app under a path of NEWSLETTER_PUBLIC_URL.
+    archive_url = str(request.path_params["mark"]) + "/archive"
     settings: Settings = request.app.state.settings
-    return PageState(reader.subscriber, reader.today, hidden, base + "/archive", notice=notice, draft=draft,
+    return PageState(reader.subscriber, reader.today, hidden, archive_url, notice=notice, draft=draft,
                      preview=preview, site_limits=(settings.max_papers, settings.min_relevance))
 
 
@@ -135,7 +136,7 @@ def _archive(request: Request, now: dt.datetime) -> Response:
     if isinstance(reader, HTMLResponse):
         return reader
     digests = sent_digests(request.app.state.db, reader.email)
-    return _page("Your past digests", archive_body(digests, request.url.path.removesuffix("/archive")))
+    return _page("Your past digests", archive_body(digests, "../" + str(request.path_params["mark"])))
 
 
 async def archive(request: Request) -> Response:

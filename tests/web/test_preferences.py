@@ -270,3 +270,16 @@ def test_the_archive_lists_sent_digests_newest_first(db: Database, client: TestC
     assert text.index("Friday 04 December 2026") < text.index("Thursday 03 December 2026")
     assert "2 papers" in text and "1 paper<" in text and "Title &lt;2512.00002&gt;" in text
     assert "2512.00009" not in text  # Grace's digest is not Ada's
+
+
+def test_the_archive_and_the_way_back_are_relative_links_that_resolve(
+    db: Database, client: TestClient
+) -> None:
+    from urllib.parse import urljoin
+
+    path = link(db)
+    href = lxml.html.fromstring(client.get(path).text).xpath('//a[text()="Your past digests"]/@href')[0]
+    assert urljoin(path, href) == path + "/archive"
+    archive = lxml.html.fromstring(client.get(path + "/archive").text)
+    back = archive.xpath('//a[text()="Back to your settings"]/@href')[0]
+    assert urljoin(path + "/archive", back) == path
