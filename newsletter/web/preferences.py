@@ -17,7 +17,7 @@ import html
 import logging
 import sqlite3
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -115,8 +115,19 @@ def _state(request: Request, reader: Reader, now: dt.datetime, *, notice: str = 
     # Relative links: right behind a proxy that serves the app under a path of NEWSLETTER_PUBLIC_URL.
     archive_url = str(request.path_params["mark"]) + "/archive"
     settings: Settings = request.app.state.settings
+    if not notice:  # a later visit can still undo the last change
+        notice = _last_change(request.app.state.db, reader.email, hidden)
     return PageState(reader.subscriber, reader.today, hidden, archive_url, notice=notice, draft=draft,
                      preview=preview, site_limits=(settings.max_papers, settings.min_relevance))
+
+
+def _last_change(db: Database, email: str, hidden: Callable[[str], str]) -> str:
+    last = store.last_change(db, email)
+    if last is None:
+        return ""
+    said = "; ".join(prefs.describe(name, new) for name, (_old, new) in last.fields.items())
+    return (f'<div class="last"><p class="muted">Your last change ({html.escape(last.at[:10])}):'
+            f" {html.escape(said)}.</p>{undo_form(hidden)}</div>")
 
 
 def _show(request: Request, now: dt.datetime) -> Response:

@@ -283,3 +283,13 @@ def test_the_archive_and_the_way_back_are_relative_links_that_resolve(
     archive = lxml.html.fromstring(client.get(path + "/archive").text)
     back = archive.xpath('//a[text()="Back to your settings"]/@href')[0]
     assert urljoin(path + "/archive", back) == path
+
+
+def test_a_later_visit_can_still_undo_the_last_change(db: Database, client: TestClient) -> None:
+    path = link(db)
+    assert "Undo" not in client.get(path).text  # nothing to undo yet
+    client.post(path, data=form(client, path, "time", send_at="06:30"))
+    page = client.get(path).text
+    assert "Your last change (2026-12-07): Send time: 06:30." in page
+    client.post(path, data=form(client, path, "undo"))
+    assert stored(db) == {}
