@@ -194,6 +194,12 @@ def main() -> None:
         f"{worst_recall:.1%}; prompt tokens {t['prompt'] / t['b_prompt']:.0%} of the baseline's; "
         f"{time.perf_counter() - started:.1f}s"
     )
+    print(
+        f"completion tokens {t['completion']} ({t['completion'] / max(1, t['scored']):.1f} per "
+        f"LLM-scored paper, {t['completion'] / t['cand']:.1f} per candidate); prompt tokens "
+        f"{t['prompt'] / t['cand']:.1f} per candidate (answers: the fake LLM's oracle, in the "
+        f"prompt's answer format)"
+    )
 
 
 def _ids(request: dict[str, object]) -> list[str]:

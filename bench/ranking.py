@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +36,10 @@ from newsletter.models import Paper
 from newsletter.ranking.local import LocalRanker, llm_candidates
 from newsletter.ranking.match import paper_text
 
-DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# Beside the checkout; a git worktree elsewhere names it with NEWSLETTER_REFERENCE.
+DEFAULT_REFERENCE = Path(
+    os.environ.get("NEWSLETTER_REFERENCE") or Path(__file__).resolve().parents[2] / "shared" / "reference"
+)
 DIGEST_MAX, DIGEST_MIN_RELEVANCE = 30, 5
 TARGET_RECALL = 0.95
 

@@ -74,6 +74,7 @@ class Score:
     comment: str
     source: ScoreSource = "local"
     topic: int | None = None  # number of the criteria topic the paper fits best, when known
+    local_match: float | None = None  # local ranker: share of a full topic match (its evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +133,14 @@ class DigestEntry:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """One subscriber's selection for one announcement date, best first."""
+    """One subscriber's selection for one announcement date (or span of dates), best first."""
 
     subscriber: Subscriber
     date: dt.date
     entries: tuple[DigestEntry, ...]
+    # The first announcement date when the digest covers several (a weekly digest, or the first
+    # after a change of frequency); None for one day's. `date` is then the last.
+    first: dt.date | None = None
 
     @property
     def paper_ids(self) -> tuple[str, ...]:

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from newsletter.daily.send import ComposedDigest, DeliveryReport, deliver_all
+from newsletter.daily.span import prepare_spans
 from newsletter.daily.stages import (
     SCORE_WORKERS,
     NothingToSend,
     PreparedDigest,
     Preview,
     criteria_categories,
+    criteria_votes,
     digest_stage,
     fetch_stage,
     score_stage,
@@ -65,15 +67,20 @@ class Cycle:
             day, subscribers, self.adapters, self.progress, peers=peers,
             workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
             audit_every=audit_every_for(self.settings, self.db, day.date), on_usage=on_usage,
+            votes=(votes := criteria_votes(self.db, subscribers)),
         )
         summary = replace(summary, papers=len(day.papers), scoring=scoring_report(scored, subscribers))
+        # The earlier days weekly (and resuming, or switching) readers' digests also cover.
+        spans = prepare_spans(self.db, subscribers, day.date, self.adapters, peers=peers, on_usage=on_usage,
+                              votes=votes)
         kept = Kept(advance=self.progress("Digests", len(subscribers)))
         # A generator: each digest is rendered when a sender is free for it, so memory holds a
         # few digests at a time whatever the number of readers.
         digests = (
             digest
             for subscriber in subscribers
-            if (digest := kept.sendable(self._digest(subscriber, day, scored[subscriber.criteria])))
+            if (digest := kept.sendable(self._digest(
+                subscriber, *spans.digest_input(subscriber, day, scored[subscriber.criteria]))))
         )
         if self.dry_run:
             for _ in digests:  # previews are written while preparing; a dry run yields no digest
@@ -85,11 +92,11 @@ class Cycle:
         return kept.into(summary, report)
 
     def _digest(
-        self, subscriber: Subscriber, day: AnnouncementDay, scored: CriteriaScores
+        self, subscriber: Subscriber, day: AnnouncementDay, scored: CriteriaScores, first: dt.date | None
     ) -> PreparedDigest | _NotPrepared:
         try:
             return digest_stage(subscriber, day, scored, now=self.now, settings=self.settings,
-                                db=self.db, dry_run=self.dry_run)
+                                db=self.db, dry_run=self.dry_run, first=first)
         except Exception as exc:  # one reader's bad data must not stop the others
             log.error("could not prepare the digest of %s: %s", subscriber.email, exc)
             log.debug("the traceback", exc_info=True)  # shown with NEWSLETTER_DEBUG=1

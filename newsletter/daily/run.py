@@ -20,8 +20,10 @@ from filelock import FileLock, Timeout
 from newsletter.clock import Clock
 from newsletter.daily.cycle import Cycle
 from newsletter.daily.send import recover_interrupted
+from newsletter.daily.span import cadence_allows
 from newsletter.daily.stages import (
     SCORE_WORKERS,
+    criteria_votes,
     score_stage,
 )
 from newsletter.daily.summary import Progress, RunSummary, no_progress, scoring_report
@@ -124,21 +126,29 @@ def _due_subscribers(
         if key in suppressed and not (dry_run and key in wanted):  # a preview may ask for anyone
             continue
         if not dry_run and (
-            key in handled or (is_due is not None and not is_due(subscriber, digest_date, now))
+            key in handled
+            or not cadence_allows(subscriber, digest_date, now)  # paused, or not their weekday
+            or (is_due is not None and not is_due(subscriber, digest_date, now))
         ):
             continue
         due.append(subscriber)
     return due
 
 
-def _why_nobody_is_due(roster: Roster, only: Sequence[str], suppressed: Collection[str]) -> str:
+def _why_nobody_is_due(roster: Roster, only: Sequence[str], suppressed: Collection[str],
+                       digest_date: dt.date, now: dt.datetime) -> str:
     wanted = {address.lower() for address in only}
-    named = [s.email for s in roster.subscribers if not wanted or s.email.lower() in wanted]
+    named = [s for s in roster.subscribers if not wanted or s.email.lower() in wanted]
     if not named:
         return f"{roster.path} lists no subscriber that can be served"
-    left = [address for address in named if address.lower() in suppressed]
+    left = [s.email for s in named if s.email.lower() in suppressed]
     if len(left) == len(named):
         return f"{left[0]} has unsubscribed" if len(left) == 1 else "every subscriber has unsubscribed"
+    waiting = [s for s in named if s.email.lower() not in suppressed
+               and not cadence_allows(s, digest_date, now)]
+    if waiting:  # no failure: their digest comes on their weekday, or after the pause
+        return (f"every active subscriber has had that day's digest or is not due today"
+                f" ({len(waiting)} paused or weekly on another day)")
     return "every active subscriber has had that day's digest"
 
 
@@ -189,7 +199,8 @@ def run_daily(
         summary = replace(summary, due=len(subscribers),
                           unknown=tuple(d.email for d in delivery_store.with_status(db, "unknown")))
         if not subscribers:
-            return summary.ended("nothing due", _why_nobody_is_due(roster, only, suppressed))
+            return summary.ended("nothing due", _why_nobody_is_due(roster, only, suppressed,
+                                                                        summary.digest_date, now))
         peers = [s for s in roster.subscribers if s.email.lower() not in suppressed]
         cycle = Cycle(now, settings, db, adapters, dry_run, progress)
         return _logged("dry-run" if dry_run else "run", summary, db, started_at=now, clock=adapters.clock,
@@ -261,18 +272,23 @@ def score_ahead(
     if day is None:
         return None
 
+    # No reader paused past the day ever gets it: their criteria text is not paid for, unless
+    # another reader shares it (all of them stay peers, so it is ranked as the delivery run does).
+    wanted = [s for s in subscribers if s.paused_until is None or s.paused_until <= digest_date]
+
     def scoring(on_usage: UsageMeter) -> RunSummary:
         summary = RunSummary(digest_date=digest_date, papers=len(day.papers))
         try:
             scored = score_stage(
-                day, subscribers, adapters, no_progress,
+                day, wanted, adapters, no_progress, peers=subscribers,
                 workers=min(settings.llm_concurrency, SCORE_WORKERS),
                 audit_every=audit_every_for(settings, db, digest_date), on_usage=on_usage,
+                votes=criteria_votes(db, subscribers),
             )
         except Exception as exc:  # the delivery run scores again; this was only a head start
             log.exception("scoring %s ahead of the sends failed", digest_date)
             return summary.ended("fatal", f"prepare: {exc}")
-        return replace(summary, scoring=scoring_report(scored, subscribers))
+        return replace(summary, scoring=scoring_report(scored, wanted))
 
     summary = _logged("prepare", RunSummary(digest_date=digest_date), db, started_at=now,
                       clock=adapters.clock, work=scoring)

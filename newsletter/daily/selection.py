@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
@@ -49,7 +50,9 @@ def select(
 ) -> tuple[DigestEntry, ...]:
     """Papers of the reader's categories they have not had, followed authors first, then by score.
 
-    Per-reader overrides in the roster win over the defaults passed in.
+    Per-reader overrides in the roster win over the defaults passed in. `max_per_topic` (the
+    reader's own setting) caps the papers of each criteria topic; papers with no topic are not
+    capped. Followed authors' papers are always sent, and count towards both caps.
     """
     min_rel = subscriber.min_relevance or min_relevance
     min_nov = subscriber.min_novelty or min_novelty
@@ -70,7 +73,27 @@ def select(
             continue
         seen.add(paper.arxiv_id)
     ranked.sort(key=lambda e: (-e.score.relevance, -e.score.novelty))
+    ranked = per_topic(ranked, subscriber.max_per_topic, followed)
     return (*followed, *ranked[: max(0, cap - len(followed))])
+
+
+def per_topic(
+    ranked: Sequence[DigestEntry], limit: int | None, taken: Sequence[DigestEntry] = ()
+) -> list[DigestEntry]:
+    """`ranked` (best first) without the papers beyond `limit` of their topic, order kept.
+    `taken`: papers already in the digest whatever the cap; they use up their topic's room."""
+    if limit is None:
+        return list(ranked)
+    counts = Counter(e.score.topic for e in taken if e.score.topic is not None)
+    kept = []
+    for entry in ranked:
+        topic = entry.score.topic
+        if topic is not None:
+            if counts[topic] >= limit:
+                continue
+            counts[topic] += 1
+        kept.append(entry)
+    return kept
 
 
 def near_misses(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +22,12 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import feed as feed_store
 from newsletter.db import subscribers as subscriber_store
+from newsletter.db import votes as vote_store
 from newsletter.db.papers import load_day, save_day, stored_dates
 from newsletter.files import atomic_write_text, private_folder
 from newsletter.mail.compose import compose, feed_url, reply_address, unsubscribe_url
 from newsletter.mail.outbox import safe_filename
-from newsletter.models import AnnouncementDay, Digest, DigestEntry, Subscriber
+from newsletter.models import AnnouncementDay, Digest, DigestEntry, Paper, Subscriber
 from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
 from newsletter.readers.preference_links import preferences_url
@@ -85,6 +86,18 @@ def criteria_categories(
     return dict(by_criteria)
 
 
+Votes = Mapping[str, Sequence[tuple[Paper, int]]]  # criteria text → its readers' votes
+
+
+def criteria_votes(db: Database, subscribers: Sequence[Subscriber]) -> dict[str, list[tuple[Paper, int]]]:
+    """The votes and seed papers of each criteria text's readers, pooled (a criteria text is
+    nearly always one reader's own; readers sharing one also share what it learns)."""
+    readers: dict[str, list[str]] = defaultdict(list)
+    for subscriber in subscribers:
+        readers[subscriber.criteria].append(subscriber.email)
+    return {criteria: vote_store.taught(db, emails) for criteria, emails in readers.items()}
+
+
 def score_stage(
     day: AnnouncementDay,
     subscribers: Sequence[Subscriber],
@@ -95,9 +108,10 @@ def score_stage(
     workers: int = 1,
     audit_every: int = 0,
     on_usage: UsageMeter | None = None,
+    votes: Votes | None = None,
 ) -> dict[str, CriteriaScores]:
     """Score once per distinct criteria text, over the union of its readers' categories (`peers`:
-    the other active readers, see `criteria_categories`).
+    the other active readers, see `criteria_categories`), learning from its readers' `votes`.
 
     With an LLM judge, several criteria texts are scored at once (`workers`): the judge's own
     semaphore still bounds the calls in flight, and its latency then overlaps across criteria.
@@ -121,6 +135,7 @@ def score_stage(
             cut=adapters.cut,
             audit_on=day.date if criteria in audited else None,
             on_usage=on_usage,
+            votes=(votes or {}).get(criteria, ()),
         )
         advance()
         return criteria, result
@@ -178,9 +193,11 @@ def digest_stage(
     settings: Settings,
     db: Database,
     dry_run: bool,
+    first: dt.date | None = None,
 ) -> PreparedDigest:
     """One reader's digest: select, render, compose. A dry run writes a preview instead; an empty
-    day with nothing to send is recorded as `empty` (unless a dry run)."""
+    day with nothing to send is recorded as `empty` (unless a dry run). `first`: the first date of
+    a digest of several days (`day` then holds all their papers, see `newsletter.daily.span`)."""
     # Without the papers other days' digests carried; a day's own papers stay (a preview of a day
     # already sent, or a digest the admin released with --resend-unknown, shows them again).
     already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
@@ -197,14 +214,14 @@ def digest_stage(
     leave_url, reply_to, feed = (unsubscribe_url(token, settings), reply_address(token, settings),
                                  feed_url(token, settings))
     own = preferences_url(settings.public_url, token, now) if settings.self_service else None
-    digest = Digest(subscriber, day.date, entries)
+    digest = Digest(subscriber, day.date, entries, first=first)
     if entries:
         links = vote_urls(settings.public_url, token, tuple(e.paper.arxiv_id for e in entries))
         rendered = render_digest(digest, unsubscribe_url=leave_url, reply_to=reply_to, feed_url=feed,
                                  vote_urls=links, settings_url=own)
     elif settings.send_empty:
         rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to,
-                                feed_url=feed, settings_url=own)
+                                feed_url=feed, first=first, settings_url=own)
     else:
         rendered = None
     if dry_run:

@@ -295,3 +295,16 @@ def last_deliveries(db: Database) -> dict[str, Delivery]:
         .fetchall()
     )
     return {row["email"].lower(): _delivery(row) for row in rows}
+
+
+def covered_through(db: Database, email: str, *, before: dt.date) -> dt.date | None:
+    """The newest digest date before `before` that `email` has had (or may have had): a digest
+    covers the announcement days up to its date, so the next one starts after it. Failed rows do
+    not count: their papers never went out, so the next digest carries those days."""
+    marks = ",".join("?" * len(HANDLED))
+    row = db.read().execute(
+        f"SELECT MAX(digest_date) FROM deliveries WHERE email=? AND digest_date < ?"  # noqa: S608
+        f" AND status IN ({marks})",
+        (email, before.isoformat(), *HANDLED),
+    ).fetchone()
+    return dt.date.fromisoformat(row[0]) if row and row[0] else None

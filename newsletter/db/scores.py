@@ -27,12 +27,14 @@ class DatabaseScoreCache:
         if not wanted:
             return {}
         rows = self.db.read().execute(
-            "SELECT arxiv_id, version, relevance, novelty, comment FROM scores"
+            "SELECT arxiv_id, version, relevance, novelty, comment, topic FROM scores"
             " WHERE cache_key=? AND criteria_hash=?",
             (cache_key, criteria_hash(criteria)),
         )
         return {
-            row["arxiv_id"]: Score(row["arxiv_id"], row["relevance"], row["novelty"], row["comment"], "llm")
+            row["arxiv_id"]: Score(
+                row["arxiv_id"], row["relevance"], row["novelty"], row["comment"], "llm", row["topic"]
+            )
             for row in rows
             if (row["arxiv_id"], row["version"]) in wanted
         }
@@ -42,14 +44,14 @@ class DatabaseScoreCache:
     ) -> None:
         digest = criteria_hash(criteria)
         rows = [
-            (cache_key, digest, p.arxiv_id, p.version, s.relevance, s.novelty, s.comment)
+            (cache_key, digest, p.arxiv_id, p.version, s.relevance, s.novelty, s.comment, s.topic)
             for p in papers
             if (s := scores.get(p.arxiv_id)) is not None and s.source == "llm"
         ]
         with self.db.tx() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO scores(cache_key, criteria_hash, arxiv_id, version,"
-                " relevance, novelty, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " relevance, novelty, comment, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from newsletter.db import Database
+from newsletter.db.papers import papers_by_id
+from newsletter.models import Paper
 
 Direction = Literal["up", "down"]
 VoteSource = Literal["click", "reply", "admin", "seed"]
@@ -122,3 +125,19 @@ def digest_papers(db: Database, email: str, digest_id: str) -> tuple[dt.date, tu
     if row is None:
         return None
     return dt.date.fromisoformat(row["digest_date"]), tuple(json.loads(row["paper_ids"]))
+
+
+def taught(db: Database, emails: Sequence[str], limit: int = 2000) -> list[tuple[Paper, int]]:
+    """What the readers' votes teach the ranker: (paper, +1 up | -1 down), newest first.
+
+    A vote whose paper text is gone (never fetched) is left out; retention keeps voted papers."""
+    if not emails:
+        return []
+    marks = ",".join("?" * len(emails))
+    rows = db.read().execute(
+        f"SELECT arxiv_id, vote FROM votes WHERE email IN ({marks}) ORDER BY at DESC, arxiv_id LIMIT ?",  # noqa: S608
+        (*emails, limit),
+    ).fetchall()
+    papers = papers_by_id(db, [row["arxiv_id"] for row in rows])
+    return [(papers[row["arxiv_id"]], 1 if row["vote"] == "up" else -1)
+            for row in rows if row["arxiv_id"] in papers]

@@ -17,7 +17,8 @@ class Ranker(Protocol):
     """Ranks every candidate of a day against one criteria text, offline.
 
     `history` holds (paper, LLM relevance) pairs judged for the same criteria on earlier days:
-    free training data for today's cut.
+    free training data for today's cut. `votes` holds the readers' (paper, +1 | -1): "More like
+    this" / "Less like this" and seed papers (+1), the strongest sign of what they want.
     """
 
     def rank(
@@ -25,6 +26,7 @@ class Ranker(Protocol):
         criteria: str,
         papers: Sequence[Paper],
         history: Sequence[tuple[Paper, int]] = (),
+        votes: Sequence[tuple[Paper, int]] = (),
     ) -> list[Score]: ...
 
 

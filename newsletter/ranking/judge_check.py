@@ -37,6 +37,7 @@ class Probe:
     best: tuple[int, ...] = ()  # the judge's relevance for the best matches
     worst: tuple[int, ...] = ()  # … and for the non-matches
     error: str = ""
+    topics_named: int = 0  # best matches the judge gave one of the criteria's topic numbers
 
     @property
     def sane(self) -> bool:
@@ -48,7 +49,8 @@ class Probe:
             return f"{self.name}: {self.error}"
         order = "n/a" if self.agreement is None else f"{self.agreement:.0%} of pairs in order"
         return (f"{self.name}: {order} (matches {list(self.best)}, non-matches {list(self.worst)}),"
-                f" {self.seconds:.1f} s, JSON {'valid' if self.valid_json else 'invalid'}")
+                f" {self.seconds:.1f} s, JSON {'valid' if self.valid_json else 'invalid'},"
+                f" topic named for {self.topics_named} of {len(self.best)} matches")
 
 
 def extremes(criteria: str, papers: Sequence[Paper], ranker: Ranker,
@@ -76,12 +78,15 @@ def probe(options: CallOptions, name: str, criteria: str, best: list[Paper], wor
         reply = run_coroutine(complete(options, prompt.messages(criteria, batch), answer_cap(len(batch))))
     except CallFailed as exc:
         return Probe(name, time.monotonic() - started, False, None, error=str(exc)[:200])
-    answer = prompt.parse_answer(reply.content, [p.arxiv_id for p in batch])
+    answer = prompt.parse_answer(reply.content, [p.arxiv_id for p in batch], prompt.topic_numbers(criteria))
     valid = not answer.malformed and not answer.cut_short and len(answer.verdicts) == len(batch)
     got = {i: v.relevance for i, v in answer.verdicts.items()}
     best_scores = tuple(got[p.arxiv_id] for p in best if p.arxiv_id in got)
     worst_scores = tuple(got[p.arxiv_id] for p in worst if p.arxiv_id in got)
-    return Probe(name, reply.seconds, valid, agreement(best_scores, worst_scores), best_scores, worst_scores)
+    # Not part of `sane`: a judge that names no topic costs the HTML digest its sections, not papers.
+    named = sum(1 for p in best if (v := answer.verdicts.get(p.arxiv_id)) and v.topic is not None)
+    return Probe(name, reply.seconds, valid, agreement(best_scores, worst_scores), best_scores, worst_scores,
+                 topics_named=named)
 
 
 def check_judge(

@@ -46,6 +46,7 @@ class _Run:
     auth_failed: bool = False
     budget_exhausted: bool = False
     on_batch: BatchListener | None = None
+    topics: frozenset[int] = frozenset()  # the criteria's topic numbers: what an answer may name
 
 
 def judge_cache_key(model: str) -> str:
@@ -144,7 +145,7 @@ class LiteLLMJudge:
         self, criteria: str, papers: Sequence[Paper], on_batch: BatchListener | None = None
     ) -> Judgement:
         unique = list({p.arxiv_id: p for p in papers}.values())
-        run = _Run(on_batch=on_batch)
+        run = _Run(on_batch=on_batch, topics=prompt.topic_numbers(criteria))
         left = self.time_left()
         late = left is not None and left <= 0
         if unique and not late:
@@ -262,11 +263,13 @@ class LiteLLMJudge:
                 run.given_up.update(p.arxiv_id for p in papers)
                 return None, None
             return None, str(exc)
-        answer = prompt.parse_answer(reply.content, [p.arxiv_id for p in papers])
+        answer = prompt.parse_answer(reply.content, [p.arxiv_id for p in papers], run.topics)
         if reply.cut_at_cap and not answer.cut_short:  # whole JSON, yet stopped at the cap
             answer = prompt.ParsedAnswer(answer.verdicts, answer.problems, answer.malformed, True)
         fresh = {
-            paper_id: Score(paper_id, verdict.relevance, verdict.novelty, verdict.comment, source="llm")
+            paper_id: Score(
+                paper_id, verdict.relevance, verdict.novelty, verdict.comment, "llm", verdict.topic
+            )
             for paper_id, verdict in answer.verdicts.items()
         }
         run.scores.update(fresh)

@@ -5,7 +5,8 @@ How it scores (each step chosen by measuring on the reference days, see bench/ra
    against the day's titles and abstracts. A paper's match with a topic is its BM25 score divided
    by the topic's score against its own text, so it reads as "share of a perfect match" and is
    comparable across days and readers: a narrow reader's topics match few papers well, a broad
-   reader's match many. The best topic names the paper's comment.
+   reader's match many. The best topic names the paper's comment and, when the paper matches it
+   at all, is its `Score.topic` (the HTML digest's section, the reader's max per topic).
 2. With history (earlier LLM judgements of the same criteria text), a ridge regression on TF-IDF
    words and the topic matches learns the LLM's taste, and is blended with the criteria match.
 3. Relevance 1–10 comes from the topic match (no history) or from where the blended score sits
@@ -28,6 +29,7 @@ from newsletter.models import Paper, Score
 from newsletter.ranking.criteria import Criteria, parse_criteria
 from newsletter.ranking.learn import LearnedTaste, fit_taste
 from newsletter.ranking.match import topic_matches
+from newsletter.ranking.votes import Vote, VoteTaste, fit_votes
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ class LocalRanker:
     `history_weight`: weight of the learned taste against the criteria match, once there are
     at least `min_history` judged papers with at least `min_history_positives` of relevance ≥ 5
     (the newest `max_history` are used). `send_margin`: widens the history-based cut.
+    `vote_weight`: weight of the reader's votes (ranking/votes.py) against all of that, reached
+    at `FULL_WEIGHT_VOTES` votes. Votes reorder the papers but keep how many reach each relevance
+    level, so they move papers across the cut and the digest's threshold without widening either.
     """
 
     match_floor: float = 0.05
@@ -58,41 +63,60 @@ class LocalRanker:
     min_history: int = 40
     min_history_positives: int = 3
     max_history: int = 2000
+    vote_weight: float = 0.7
 
     def rank(
         self,
         criteria: str,
         papers: Sequence[Paper],
         history: Sequence[tuple[Paper, int]] = (),
+        votes: Sequence[Vote] = (),
     ) -> list[Score]:
         if not papers:
             return []
         parsed = parse_criteria(criteria)
+        votes = list({paper.arxiv_id: (paper, vote) for paper, vote in votes}.values())  # readers may share
         usable = self._usable_history(history)
         judged = [paper for paper, _ in usable]
-        matches = topic_matches([t.query for t in parsed.topics], [*papers, *judged])
+        queries = [t.query for t in parsed.topics]
+        matches = topic_matches(queries, [*papers, *judged])
         today = matches[:, : len(papers)]
+        judged_matches = matches[:, len(papers) : len(papers) + len(judged)]
         best_topic = today.argmax(axis=0)
         match = today.max(axis=0)
-        taste = self._learn(usable, matches[:, len(papers) :], papers, today)
+        taste = self._learn(usable, judged_matches, papers, today)
         if taste is not None:
-            judged_match = matches[:, len(papers) :].max(axis=0)
-            order_score, relevance = self._with_history(match, judged_match, taste)
+            order_score, relevance = self._with_history(match, judged_matches.max(axis=0), taste)
         else:
             order_score = match
             relevance = self._from_match(match)
+        # The voted papers are matched on their own: in today's index they would shift its word
+        # statistics, and so the relevance levels a day gets without votes.
+        voted_matches = topic_matches(queries, [paper for paper, _ in votes])
+        liked = fit_votes(votes, papers, voted_matches, today) if votes else None
+        notes: list[str | None] = [None] * len(papers)
+        if liked is not None:
+            before = _places(relevance, order_score)
+            order_score, relevance = _with_votes(order_score, relevance, liked, self.vote_weight)
+            notes = liked.liked_notes(_places(relevance, order_score) < before)
         scores = [
             Score(
                 arxiv_id=paper.arxiv_id,
                 relevance=int(relevance[i]),
                 novelty=NEUTRAL_NOVELTY,
-                comment=_comment(parsed, int(best_topic[i]), float(match[i])),
+                comment=_comment(parsed, int(best_topic[i]), float(match[i]), notes[i]),
                 source="local",
+                topic=self._topic(parsed, int(best_topic[i]), float(match[i])),
+                local_match=float(match[i]),
             )
             for i, paper in enumerate(papers)
         ]
-        order = sorted(range(len(papers)), key=lambda i: (-relevance[i], -order_score[i], i))
-        return [scores[i] for i in order]
+        return [scores[i] for i in np.argsort(_places(relevance, order_score), kind="stable")]
+
+    def _topic(self, criteria: Criteria, topic_index: int, match: float) -> int | None:
+        """The best topic's number, when the paper matches it at all (`match_floor`, where the
+        relevance scale starts): a paper that matches nothing belongs to no topic's section."""
+        return criteria.topics[topic_index].number if match >= self.match_floor else None
 
     def _usable_history(self, history: Sequence[tuple[Paper, int]]) -> list[tuple[Paper, int]]:
         recent = list(history[: self.max_history])  # the cache returns newest first
@@ -178,7 +202,29 @@ def _standard(values: np.ndarray) -> np.ndarray:
     return centred
 
 
-def _comment(criteria: Criteria, topic_index: int, match: float) -> str:
+def _places(relevance: np.ndarray, order_score: np.ndarray) -> np.ndarray:
+    """Each paper's place in the ranking (0 = first): relevance, then score, then input order."""
+    order = sorted(range(len(relevance)), key=lambda i: (-relevance[i], -order_score[i], i))
+    places = np.empty(len(order), dtype=int)
+    places[order] = np.arange(len(order))
+    return places
+
+
+def _with_votes(
+    order_score: np.ndarray, relevance: np.ndarray, liked: VoteTaste, full_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The score blended with the votes' taste; the same relevance levels, handed out in the new
+    order (as many papers at each level as before, so the cut and the digest keep their size)."""
+    weight = liked.weight(full_weight)
+    blended = (1 - weight) * _standard(order_score) + weight * _standard(liked.score)
+    order = np.argsort(-blended, kind="stable")
+    reassigned = np.empty_like(relevance)
+    reassigned[order] = np.sort(relevance)[::-1]
+    return blended, reassigned
+
+
+def _comment(criteria: Criteria, topic_index: int, match: float, liked: str | None = None) -> str:
     topic = criteria.topics[topic_index]
     label = f"topic {topic.number}: {topic.title}" if topic.title else f"topic {topic.number}"
-    return f"Closest to {label} (ranked locally, {match:.0%} of a full match)"
+    closest = f"closest to {label} (ranked locally, {match:.0%} of a full match)"
+    return f"Shown as {liked}; {closest}" if liked else closest[0].upper() + closest[1:]

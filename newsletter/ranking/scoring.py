@@ -56,11 +56,12 @@ class CriteriaScores:
 
 
 def _local_scores(
-    criteria: str, papers: Sequence[Paper], ranker: Ranker, history: Sequence[tuple[Paper, int]]
+    criteria: str, papers: Sequence[Paper], ranker: Ranker, history: Sequence[tuple[Paper, int]],
+    votes: Sequence[tuple[Paper, int]],
 ) -> list[Score]:
     """The ranker's scores in its own order (best first), one per paper."""
     wanted = {p.arxiv_id for p in papers}
-    ranked = list({s.arxiv_id: s for s in ranker.rank(criteria, papers, history)
+    ranked = list({s.arxiv_id: s for s in ranker.rank(criteria, papers, history, votes)
                    if s.arxiv_id in wanted}.values())
     seen = {s.arxiv_id for s in ranked}
     for paper in papers:
@@ -169,15 +170,17 @@ def score_criteria(
     cut: Cut,
     audit_on: dt.date | None = None,
     on_usage: UsageMeter | None = None,
+    votes: Sequence[tuple[Paper, int]] = (),
 ) -> CriteriaScores:
     """Score every paper of `papers` against `criteria` (see the module docstring).
 
     `audit_on`: the day is an audit day (`newsletter.ranking.audit`): every paper goes to the
     judge, and what the usual cut would have caught is measured and stored. `on_usage` hears of
-    each LLM call's cost as it is made.
+    each LLM call's cost as it is made. `votes`: the readers' votes on earlier papers (+1/-1),
+    which move papers across the cut; the LLM never sees them, so its cached scores stay shared.
     """
     papers = list({p.arxiv_id: p for p in papers}.values())
-    ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache))
+    ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache), votes)
     local = {s.arxiv_id: s for s in ranked}
     if judge is None:
         return CriteriaScores(scores=local, locally_ranked=len(local))
@@ -236,3 +239,30 @@ def score_criteria(
         late=len(late),
         degenerate=degenerate(judged.values()),
     )
+
+
+def score_from_cache(
+    criteria: str,
+    papers: Sequence[Paper],
+    *,
+    ranker: Ranker,
+    judge: Judge | None,
+    cache: ScoreCache | None,
+    votes: Sequence[tuple[Paper, int]] = (),
+) -> CriteriaScores | None:
+    """An earlier day's scores again without a single LLM call: its cached LLM scores over the
+    local ranker's. None when the cache holds no LLM score of these papers for this text (the day
+    was never scored for it), and with no judge (then local ranking is all there is anyway).
+
+    Not `score_criteria` again: the ranker has learnt from the days since, so its cut would now
+    pick other candidates, and those would be new calls for a day already paid for."""
+    if judge is None or cache is None:
+        return None
+    papers = list({p.arxiv_id: p for p in papers}.values())
+    cached = cache.get_many(judge.cache_key, criteria, papers)
+    if not cached:
+        return None
+    ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache), votes)
+    judged = {i: replace(s, source="llm") for i, s in cached.items()}
+    scores = {s.arxiv_id: judged.get(s.arxiv_id, s) for s in ranked}
+    return CriteriaScores(scores=scores, locally_ranked=len(scores) - len(judged), cached=len(judged))

@@ -76,19 +76,21 @@ def render_empty(
     reply_to: str,
     feed_url: str | None = None,
     settings_url: str | None = None,
+    first: dt.date | None = None,
 ) -> RenderedDigest:
-    """The short "nothing matched today" note (sent only when NEWSLETTER_SEND_EMPTY is on)."""
+    """The short "nothing matched today" note (sent only when NEWSLETTER_SEND_EMPTY is on);
+    `first`: the first day of a span of several, as in `Digest.first`."""
     _check_links(unsubscribe_url, reply_to, feed_url, settings_url)
-    subject = empty_subject(date)
+    subject = empty_subject(date, first)
     return RenderedDigest(
         subject=subject,
         markdown=render_empty_markdown(
             subscriber, date, unsubscribe_url=unsubscribe_url, reply_to=reply_to, feed_url=feed_url,
-            settings_url=settings_url,
+            first=first, settings_url=settings_url,
         ),
         html=render_empty_html(
             subscriber, date, subject=subject, unsubscribe_url=unsubscribe_url, reply_to=reply_to,
-            feed_url=feed_url, settings_url=settings_url,
+            feed_url=feed_url, first=first, settings_url=settings_url,
         ),
     )
 

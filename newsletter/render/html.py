@@ -13,7 +13,8 @@ from mjml import mjml2html
 from newsletter.models import Digest, Subscriber
 
 from .limits import COMPACT, COMPACT_ABSTRACT, SENSIBLE, capped, capped_views, clip, html_size
-from .text import criteria_lines, long_date, plural, shorten
+from .text import criteria_lines, plural, shorten, span_long
+from .topics import TopicGroup, group_by_topic
 from .view import EntryView, html_env
 
 log = logging.getLogger(__name__)
@@ -46,28 +47,35 @@ def _to_html(mjml: str) -> str:
 
 
 def _render(template: str, **context: object) -> str:
-    mjml = html_env().get_template(template).render(pill=pill, pill_style=PILL_STYLE, **context)
+    mjml = html_env().get_template(template).render(
+        pill=pill, pill_style=PILL_STYLE, plural=plural, **context
+    )
     return _to_html(mjml)
 
 
+Row = tuple[EntryView, str, bool]  # a paper, its abstract as shown, whether that was cut
+
+
 def _papers(
-    views: Sequence[EntryView], cut: Callable[[str], str] | None
-) -> list[tuple[EntryView, str, bool]]:
+    views: Sequence[EntryView], cut: Callable[[str], str] | None, criteria: str
+) -> list[TopicGroup[Row]]:
+    """The papers' rows in their topic sections (`topics`: one untitled section if not grouped)."""
     rows = []
     for view in views:
         text = view.abstract if cut is None else cut(view.abstract)
         rows.append((view, text, text != view.abstract))
-    return rows
+    return group_by_topic(rows, lambda row: row[0].topic, criteria)
 
 
 def _frame(
     subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str, feed_url: str | None,
+    first: dt.date | None = None,
     settings_url: str | None = None,
 ) -> dict[str, object]:
     return {
         "feed_url": feed_url,
         "settings_url": settings_url,
-        "date_long": long_date(date),
+        "date_long": span_long(first, date),
         "email": subscriber.email,
         "criteria_lines": criteria_lines(subscriber.criteria),
         "unsubscribe_url": unsubscribe_url,
@@ -94,19 +102,23 @@ def render_html(
     that is not enough is every paper compacted (`limits.COMPACT`).
     """
     views = capped_views(digest, SENSIBLE)
-    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url, settings_url)
+    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url, digest.first,
+                     settings_url)
+    when = "today" if digest.first is None or digest.first >= digest.date else "since your last digest"
     context.update(
         subject=subject,
         preview=_preview(views),
-        lede=f"{plural(len(views), 'paper')} matched your criteria today, best first.",
+        lede=f"{plural(len(views), 'paper')} matched your criteria {when}, best first.",
         votes=dict(vote_urls or {}),
     )
-    html = _render("digest.mjml.j2", papers=_papers(views, None), **context)
+    criteria = digest.subscriber.criteria
+    html = _render("digest.mjml.j2", groups=_papers(views, None, criteria), **context)
     excess = len(html.encode("utf-8")) - budget
     if excess <= 0 or not views:
         return html
     limit = _abstract_limit(views, excess)
-    html = _render("digest.mjml.j2", papers=_papers(views, lambda text: shorten(text, limit)), **context)
+    groups = _papers(views, lambda text: shorten(text, limit), criteria)
+    html = _render("digest.mjml.j2", groups=groups, **context)
     if len(html.encode("utf-8")) <= budget:
         log.info("digest HTML: abstracts cut to %d characters to stay under %d bytes", limit, budget)
         return html
@@ -119,8 +131,8 @@ def _compacted(digest: Digest, views: Sequence[EntryView], budget: int, context:
     views = tuple(
         capped(view, entry.paper.authors, COMPACT) for view, entry in zip(views, digest.entries, strict=True)
     )
-    papers = _papers(views, lambda text: clip(text, COMPACT_ABSTRACT))
-    html = _render("digest.mjml.j2", papers=papers, **context)
+    groups = _papers(views, lambda text: clip(text, COMPACT_ABSTRACT), digest.subscriber.criteria)
+    html = _render("digest.mjml.j2", groups=groups, **context)
     size = len(html.encode("utf-8"))
     if size > budget:
         log.warning("digest HTML is %d bytes, over the %d-byte budget even compacted", size, budget)
@@ -170,10 +182,13 @@ def render_empty_html(
     unsubscribe_url: str,
     reply_to: str,
     feed_url: str | None = None,
+    first: dt.date | None = None,
     settings_url: str | None = None,
 ) -> str:
-    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url, settings_url)
-    lede = "Nothing in today's arXiv announcement matched your criteria closely enough to send."
+    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url, first, settings_url)
+    what = ("today's arXiv announcement" if first is None or first >= date
+            else f"the arXiv announcements of {span_long(first, date)}")
+    lede = f"Nothing in {what} matched your criteria closely enough to send."
     return _render("empty.mjml.j2", subject=subject, preview=lede, lede=lede, **context)
 
 

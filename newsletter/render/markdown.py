@@ -8,8 +8,13 @@ from collections.abc import Mapping
 from newsletter.models import Digest, Subscriber
 
 from .limits import capped_views
-from .text import us_date
+from .text import span_long, span_us
 from .view import markdown_env
+
+
+def _cadence(subscriber: Subscriber) -> str:
+    # The reference header says "Daily"; a weekly reader's digest says what it is.
+    return "Weekly" if subscriber.frequency == "weekly" else "Daily"
 
 
 def _criteria_block(criteria: str) -> str:
@@ -33,7 +38,8 @@ def render_markdown(
     more, less links) each section gets a line of feedback links."""
     template = markdown_env().get_template("digest.md.j2")
     return template.render(
-        date_us=us_date(digest.date),
+        date_us=span_us(digest.first, digest.date),
+        cadence=_cadence(digest.subscriber),
         entries=capped_views(digest),
         criteria=_criteria_block(digest.subscriber.criteria),
         unsubscribe_url=unsubscribe_url,
@@ -51,11 +57,15 @@ def render_empty_markdown(
     reply_to: str,
     feed_url: str | None = None,
     settings_url: str | None = None,
+    first: dt.date | None = None,
 ) -> str:
-    """The short "nothing matched today" note, in the same frame as a digest."""
+    """The short "nothing matched today" note, in the same frame as a digest (`first`: the first
+    day of a span of several, as in `Digest.first`)."""
     template = markdown_env().get_template("empty.md.j2")
     return template.render(
-        date_us=us_date(date),
+        date_us=span_us(first, date),
+        cadence=_cadence(subscriber),
+        span=None if first is None or first >= date else span_long(first, date),
         criteria=_criteria_block(subscriber.criteria),
         unsubscribe_url=unsubscribe_url,
         reply_to=reply_to,

@@ -7,7 +7,7 @@ import datetime as dt
 from newsletter.models import Digest
 
 from .math import render_math
-from .text import one_line, plural, short_date, shorten
+from .text import one_line, plural, shorten, span_short
 
 SUBJECT_MAX = 78  # RFC 5322's recommended line length; also about what a desktop inbox shows
 _SEP = " · "
@@ -15,8 +15,10 @@ _MIN_TITLE = 12  # below this a title fragment says nothing; leave it out instea
 
 
 def digest_subject(digest: Digest, max_length: int = SUBJECT_MAX) -> str:
-    """E.g. "arXiv digest · Thu 28 Aug 2025 · 2 papers · GS: Generative Segmentation via…"."""
-    head = _SEP.join(("arXiv digest", short_date(digest.date), plural(len(digest.entries), "paper")))
+    """E.g. "arXiv digest · Thu 28 Aug 2025 · 2 papers · GS: Generative Segmentation via…"; a
+    digest of several days names them: "arXiv digest · 1–5 Dec 2026 · 7 papers · …"."""
+    when = span_short(digest.first, digest.date)
+    head = _SEP.join(("arXiv digest", when, plural(len(digest.entries), "paper")))
     if not digest.entries:
         return head
     title = render_math(one_line(digest.entries[0].paper.title))  # one line: no header folding tricks
@@ -26,5 +28,7 @@ def digest_subject(digest: Digest, max_length: int = SUBJECT_MAX) -> str:
     return head + _SEP + shorten(title, room)
 
 
-def empty_subject(date: dt.date) -> str:
-    return _SEP.join(("arXiv digest", short_date(date), "nothing matched today"))
+def empty_subject(date: dt.date, first: dt.date | None = None) -> str:
+    if first is None or first >= date:
+        return _SEP.join(("arXiv digest", span_short(None, date), "nothing matched today"))
+    return _SEP.join(("arXiv digest", span_short(first, date), "nothing matched"))

@@ -74,6 +74,33 @@ def long_date(day: dt.date) -> str:
     return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def span_us(first: dt.date | None, last: dt.date) -> str:
+    """The Markdown header's date: 08/28/2025, or 12/01/2026–12/05/2026 for a digest of several days."""
+    return us_date(last) if first is None or first >= last else f"{us_date(first)}–{us_date(last)}"
+
+
+def _span(first: dt.date, last: dt.date, months: tuple[str, ...]) -> str:
+    """1–5 December 2026; 28 November – 4 December 2026; 29 December 2026 – 2 January 2027."""
+    end = f"{last.day} {months[last.month - 1]} {last.year}"
+    if first.year != last.year:
+        return f"{first.day} {months[first.month - 1]} {first.year} – {end}"
+    if first.month != last.month:
+        return f"{first.day} {months[first.month - 1]} – {end}"
+    return f"{first.day}–{end}"
+
+
+def span_short(first: dt.date | None, last: dt.date) -> str:
+    """The subject's date: Thu 28 Aug 2025, or 1–5 Dec 2026 for a digest of several days."""
+    if first is None or first >= last:
+        return short_date(last)
+    return _span(first, last, tuple(m[:3] for m in _MONTHS))
+
+
+def span_long(first: dt.date | None, last: dt.date) -> str:
+    """The HTML headline's date: Thursday, 28 August 2025, or 1–5 December 2026."""
+    return long_date(last) if first is None or first >= last else _span(first, last, _MONTHS)
+
+
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 

@@ -30,7 +30,11 @@ class EntryView:
     relevance: int
     novelty: int
     source: ScoreSource
+    topic: int | None  # the criteria topic it fits: its section in the HTML part
     author_match: bool
+    # The local ranker's relevance is an estimate from word matches, not a judgement: the digest
+    # says so beside it, and shows no novelty (the ranker does not judge it).
+    estimated: bool
     abs_url: str
     pdf_url: str
 
@@ -57,7 +61,9 @@ def _view(number: int, entry: DigestEntry) -> EntryView:
         relevance=score.relevance,
         novelty=score.novelty,
         source=score.source,
+        topic=score.topic,
         author_match=entry.author_match,
+        estimated=score.source == "local",
         abs_url=paper.abs_url,
         pdf_url=paper.pdf_url,
     )

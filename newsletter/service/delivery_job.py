@@ -35,8 +35,8 @@ from newsletter.service.schedule import (
     LOOKBACK,
     due_checker,
     due_now,
+    reader_window,
     recent_announcement_dates,
-    subscriber_window,
 )
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class DeliveryJob:
                 adapters=adapters,
                 date=digest_date,
                 only=[s.email for s in pending],
-                is_due=due_checker(fetched),
+                is_due=due_checker(fetched, context.settings.extra_holidays),
                 roster=roster,
             )
         finally:
@@ -173,7 +173,7 @@ class DeliveryJob:
         for digest_date in recent:
             if digest_date not in fetched:
                 continue
-            day = self._day_report(digest_date, active, now)
+            day = self._day_report(digest_date, active, fetched, now)
             failures.update(day.failed)
             unknown += day.unknown
             due += day.due
@@ -191,13 +191,20 @@ class DeliveryJob:
         context.state.record_due(due, now)
         context.state.record_problems(failures, unknown)
 
-    def _day_report(self, digest_date: dt.date, active: list[Subscriber], now: dt.datetime) -> DayReport:
-        """Where the readers of one announcement day stand at `now`."""
+    def _day_report(
+        self, digest_date: dt.date, active: list[Subscriber], fetched: set[dt.date], now: dt.datetime
+    ) -> DayReport:
+        """Where the readers of one announcement day stand at `now`. A paused reader, or a weekly
+        one whose digest does not end with this day, is none of its readers: nothing is due or
+        failing for them."""
         rows = delivery_store.for_date(self.context.db, digest_date)
+        holidays = self.context.settings.extra_holidays
         report = DayReport()
         for reader in active:
             row = rows.get(reader.email.lower())
-            window = subscriber_window(reader, digest_date)
+            window = reader_window(reader, digest_date, holidays, fetched)
+            if window is None:
+                continue
             final = row is not None and row.is_final(self.context.settings.max_send_runs)
             if row is not None and row.status == "failed" and (final or now >= window.end):
                 report.failed[reader.email] = row.error or "failed"

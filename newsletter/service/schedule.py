@@ -100,6 +100,47 @@ def subscriber_window(subscriber: Subscriber, digest_date: dt.date) -> SendWindo
     return send_window(digest_date, subscriber.timezone, subscriber.send_at)
 
 
+def weekly_window(
+    subscriber: Subscriber, digest_date: dt.date, extra_holidays: Iterable[dt.date] = (),
+    shown: Iterable[dt.date] = (),
+) -> SendWindow | None:
+    """A weekly reader's window for the digest that ends with `digest_date`: from their `send_at`
+    on the first local date with their weekday after the day appeared, to that date's midnight —
+    if `digest_date` is then the newest announcement that has appeared (None otherwise: a newer
+    day ends that week's digest, and this one is carried by it)."""
+    zone = ZoneInfo(subscriber.timezone)
+    appeared = announced_at(digest_date)
+    local_day = appeared.astimezone(zone).date()
+    local_day += dt.timedelta(days=(subscriber.weekday - local_day.weekday()) % 7)
+    start = _local(local_day, subscriber.send_at, zone)
+    if start < appeared:  # their hour that day came before the mailing: a week later then
+        local_day += dt.timedelta(days=7)
+        start = _local(local_day, subscriber.send_at, zone)
+    newest = recent_announcement_dates(start, extra_holidays, shown=shown)
+    if not newest or newest[-1] != digest_date:
+        return None
+    return SendWindow(digest_date, start, _local(local_day + dt.timedelta(days=1), dt.time(0, 0), zone))
+
+
+def reader_window(
+    subscriber: Subscriber, digest_date: dt.date, extra_holidays: Iterable[dt.date] = (),
+    shown: Iterable[dt.date] = (),
+) -> SendWindow | None:
+    """When `digest_date`'s digest is due for this reader by their frequency and pause: the daily
+    window, the weekly one (`weekly_window`), or None when it is not theirs at all (a weekly reader
+    whose digest ends with another day; a day before `paused_until`, or a window opening on a
+    local date before it — then the next digest after the pause starts at `paused_until`)."""
+    if subscriber.frequency == "weekly":
+        window = weekly_window(subscriber, digest_date, extra_holidays, shown)
+    else:
+        window = subscriber_window(subscriber, digest_date)
+    resume = subscriber.paused_until
+    if window is None or resume is None:
+        return window
+    opens_on = window.start.astimezone(ZoneInfo(subscriber.timezone)).date()
+    return None if digest_date < resume or opens_on < resume else window
+
+
 def is_due(subscriber: Subscriber, digest_date: dt.date, now: dt.datetime) -> bool:
     """True while `digest_date`'s digest is due for this reader at `now` (by the clock alone).
 
@@ -109,12 +150,17 @@ def is_due(subscriber: Subscriber, digest_date: dt.date, now: dt.datetime) -> bo
     return now in subscriber_window(subscriber, digest_date)
 
 
-def due_checker(fetched: Collection[dt.date]) -> IsDue:
-    """The `is_due` that `run_daily` takes: the clock rule, and only for fetched announcements."""
+def due_checker(fetched: Collection[dt.date], extra_holidays: Iterable[dt.date] = ()) -> IsDue:
+    """The `is_due` that `run_daily` takes: the clock rule by the reader's frequency and pause
+    (`reader_window`), and only for fetched announcements."""
     fetched_days = frozenset(fetched)
+    holidays = tuple(extra_holidays)
 
     def check(subscriber: Subscriber, digest_date: dt.date, now: dt.datetime) -> bool:
-        return digest_date in fetched_days and is_due(subscriber, digest_date, now)
+        if digest_date not in fetched_days:
+            return False
+        window = reader_window(subscriber, digest_date, holidays, fetched_days)
+        return window is not None and now in window
 
     return check
 
@@ -144,16 +190,19 @@ def due_now(
     fetched: Collection[dt.date],
     extra_holidays: Iterable[dt.date] = (),
 ) -> dict[dt.date, list[Subscriber]]:
-    """For each fetched recent announcement, the readers whose window is open at `now`.
+    """For each fetched recent announcement, the readers whose window is open at `now` (weekly
+    readers on their weekday, paused ones never: `reader_window`).
 
     Does not know who already had their digest (the delivery rows say that).
     """
     readers = list(subscribers)
+    holidays = tuple(extra_holidays)
     due: dict[dt.date, list[Subscriber]] = {}
-    for day in recent_announcement_dates(now, extra_holidays, shown=fetched):
+    for day in recent_announcement_dates(now, holidays, shown=fetched):
         if day not in fetched:
             continue
-        open_now = [s for s in readers if is_due(s, day, now)]
+        open_now = [s for s in readers
+                    if (window := reader_window(s, day, holidays, fetched)) is not None and now in window]
         if open_now:
             due[day] = open_now
     return due

@@ -421,3 +421,42 @@ def test_a_second_run_says_at_once_that_it_waits_for_the_first_then_gives_up(
     assert f"another run holds {site / 'var' / 'run.lock'}; waiting up to 0 minutes" in lines
     assert f"another run holds {site / 'var' / 'run.lock'}; try again when it has finished" in lines
     assert outbox(site) == {}  # nothing was sent by the run that never got the lock
+
+
+def test_votes_in_the_database_reorder_the_next_digest_and_say_why(site: Path) -> None:
+    """Votes cast with `newsletter feedback add` (the same store as a click) reach the ranker:
+    the liked kind rises, the disliked kind sinks, and a paper shown for being like a liked one
+    says so. (A preview of a day already sent shows that day's papers again.)"""
+    assert run("--date", DAY)[0] == 0
+    sent = _sections(outbox(site)["grace@example.org"].read_text(encoding="utf-8"))
+    liked, disliked = [i for i, _ in sent[-3:]], [i for i, _ in sent[:5]]
+    for arxiv_id, vote in [*((i, "up") for i in liked), *((i, "down") for i in disliked)]:
+        result = runner.invoke(app, ["feedback", "add", "grace@example.org", arxiv_id, vote])
+        assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["preview", "grace@example.org", "--date", DAY]).exit_code == 0
+    preview = site / "var" / "preview" / DAY / "grace@example.org.md"
+    after = [i for i, _ in _sections(preview.read_text(encoding="utf-8"))]
+    before = [i for i, _ in sent]
+
+    def mean_place(order: list[str], ids: list[str]) -> float:
+        return sum(order.index(i) if i in order else len(order) for i in ids) / len(ids)
+
+    assert mean_place(after, liked) < mean_place(before, liked)
+    assert mean_place(after, disliked) > mean_place(before, disliked)
+    comments = [c for _, c in _sections(preview.read_text(encoding="utf-8"), comments=True)]
+    assert any(c.startswith("Shown as like *") and ", which you liked; closest to topic" in c
+               for c in comments), comments
+
+
+def _sections(text: str, *, comments: bool = False) -> list[tuple[str, str]]:
+    """(arXiv id, title or comment) of each paper section of a digest's text part, in order."""
+    if "Content-Type" in text.split("\n\n", 1)[0]:  # a whole message: its plain part
+        message = email.message_from_string(text, policy=policy.default)
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    out = []
+    for section in text.split("\n## ")[1:-1]:
+        title = section.split("](", 1)[0].split(". [", 1)[1]
+        arxiv_id = section.split("**ArXiv ID:** ", 1)[1].split("\n", 1)[0]
+        comment = section.split("**Comment:** ", 1)[1].split("\n", 1)[0]
+        out.append((arxiv_id, comment if comments else title))
+    return out

@@ -18,7 +18,10 @@ in the messages and each paper from `<paper id="…">…</paper>` blocks (the fo
 `newsletter/ranking/prompt.py`; `&lt; &gt; &amp;` are unescaped), and scores every paper
 deterministically from its content: relevance from the share of the paper's distinct content words
 (title and abstract, ≥ 4 letters, no stop words) found in the criteria, novelty from a hash of the
-id. `FakeLLM.oracle_relevance(criteria, text)` is the same function, for assertions.
+id. `FakeLLM.oracle_relevance(criteria, text)` is the same function, for assertions. The topic is
+the number, from the system message's numbered topic list, of the topic whose title shares the
+most content words with the paper (the lower number on a tie), or null when none shares any
+(`FakeLLM.oracle_topic(topics, text)`).
 
 The oracle is gullible in one way, like a weak model: text in the user message *outside* any
 paper block that says "ignore previous instructions" makes it rate every paper 10/10. So a paper
@@ -31,6 +34,7 @@ is empty the oracle answers. A step is one of:
   "missing"       the oracle's answer without its last paper
   "extra"         the oracle's answer plus a paper id that was never asked for
   "out_of_range"  the oracle's answer with relevance 11 for the first paper
+  "no_topic"      the oracle's answer with no `topic` field at all (a model of the old prompt)
   "duplicate"     the oracle's answer with the first paper listed twice (different scores)
   "429"           HTTP 429 with `Retry-After: {fake_llm.retry_after}` (default "0")
   "500" / "503"   server errors;   "401" bad key;   "400" bad request
@@ -76,6 +80,8 @@ Step = "str | Reply | Callable[[dict[str, Any]], StepResult]"
 _TRICKLE = "X-Fake-Trickle-Seconds"  # internal: tells _send to pace the body (never sent)
 _CRITERIA = re.compile(r"<criteria>(.*?)</criteria>", re.S)
 _PAPER = re.compile(r'<paper id="([^"]*)">(.*?)</paper>', re.S)
+_TOPICS = re.compile(r"topics, by number:\n((?:\d+\. .*\n?)+)")
+_TOPIC_LINE = re.compile(r"^(\d+)\. (.*)$", re.M)
 _WORD = re.compile(r"[a-z][a-z0-9\-]{3,}")
 _STOP_WORDS = """this that with from have been were their which these those into than then them they
     also such when where while what more most other some only over under about after before
@@ -136,11 +142,28 @@ class FakeLLM(LoopbackFake):
     def oracle_novelty(paper_id: str) -> int:
         return 3 + zlib.crc32(paper_id.encode()) % 6
 
+    @staticmethod
+    def oracle_topic(topics: dict[int, str], text: str) -> int | None:
+        """The topic whose title shares the most content words with the paper; None if none does."""
+        paper_words = _words(text)
+        overlap = {number: len(_words(title) & paper_words) for number, title in topics.items()}
+        best = max(sorted(overlap), key=lambda number: overlap[number], default=None)
+        return best if best is not None and overlap[best] > 0 else None
+
+    @staticmethod
+    def topics_in(system: str) -> dict[int, str]:
+        """The numbered topic list of a system message (number → title)."""
+        block = _TOPICS.search(system)
+        if block is None:
+            return {}
+        return {int(n): html.unescape(title) for n, title in _TOPIC_LINE.findall(block.group(1))}
+
     def oracle_answer(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages", [])
         text = "\n".join(str(m.get("content", "")) for m in messages)
         match = _CRITERIA.search(text)
         criteria = html.unescape(match.group(1)) if match else ""
+        topics = self.topics_in(text)
         user = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
         outside = _PAPER.sub(" ", user).lower()
         hijacked = "ignore previous instructions" in outside
@@ -155,6 +178,7 @@ class FakeLLM(LoopbackFake):
                     "id": html.unescape(paper_id),
                     "relevance": relevance,
                     "novelty": novelty,
+                    "topic": self.oracle_topic(topics, content),
                     "comment": "Matches: " + (", ".join(shared) or "nothing"),
                 }
             )
@@ -190,6 +214,9 @@ class FakeLLM(LoopbackFake):
             return 200, {}, self._completion(body, "Sure! Here are the scores: relevance 8, {oops")
         if step == "missing" and papers:
             papers.pop()
+        elif step == "no_topic":
+            for paper in papers:
+                del paper["topic"]
         elif step == "extra":
             papers.append({"id": "9999.99999", "relevance": 9, "novelty": 9, "comment": "x"})
         elif step == "out_of_range" and papers:
@@ -200,7 +227,7 @@ class FakeLLM(LoopbackFake):
             for paper in papers:
                 paper["relevance"] = 10 if step == "all_ten" else 11 - paper["relevance"]
                 paper["novelty"] = 10 if step == "all_ten" else paper["novelty"]
-        elif step not in ("oracle", "slow", "trickle", "missing", "out_of_range", "duplicate"):
+        elif step not in ("oracle", "slow", "trickle", "missing", "out_of_range", "duplicate", "no_topic"):
             raise ValueError(f"unknown fake LLM step {step!r}")
         completion = self._completion(body, json.dumps(answer))
         if step == "trickle":

@@ -79,3 +79,18 @@ def vote_links(digest: Digest, public_url: str = "https://digest.example.org") -
     from newsletter.readers.votes import vote_urls
 
     return vote_urls(public_url, VOTE_TOKEN, tuple(e.paper.arxiv_id for e in digest.entries))
+
+
+def topical_digest() -> Digest:
+    """`thirty_paper_digest` with the topics its LLM comments name ("Matches criterion 3 …": the
+    first number); papers whose comment names none have no topic."""
+    import dataclasses
+    import re
+
+    base = thirty_paper_digest()
+    entries = []
+    for entry in base.entries:
+        named = re.search(r"criterion (\d)", entry.score.comment)
+        topic = int(named.group(1)) if named else None
+        entries.append(dataclasses.replace(entry, score=dataclasses.replace(entry.score, topic=topic)))
+    return dataclasses.replace(base, entries=tuple(entries))

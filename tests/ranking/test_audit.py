@@ -64,8 +64,8 @@ class ScriptedJudge:
 class InOrder:
     """Ranks papers in the order given: the first ones are what the cut sends."""
 
-    def rank(self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = ()
-             ) -> list[Score]:
+    def rank(self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = (),
+             votes: Sequence[tuple[Paper, int]] = ()) -> list[Score]:
         return [Score(p.arxiv_id, 10 - i, 3, "local") for i, p in enumerate(papers)]
 
 

@@ -22,11 +22,14 @@ class WordRanker:
 
     def __init__(self) -> None:
         self.histories: list[Sequence[tuple[Paper, int]]] = []
+        self.votes: list[Sequence[tuple[Paper, int]]] = []
 
     def rank(
-        self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = ()
+        self, criteria: str, papers: Sequence[Paper], history: Sequence[tuple[Paper, int]] = (),
+        votes: Sequence[tuple[Paper, int]] = (),
     ) -> list[Score]:
         self.histories.append(history)
+        self.votes.append(votes)
         words = set(criteria.lower().split())
         out = []
         for paper in papers:

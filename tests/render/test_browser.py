@@ -21,7 +21,7 @@ import pytest
 from newsletter.models import Digest, DigestEntry, Paper, Score
 from newsletter.render import render_digest
 from newsletter.render.math import render_math
-from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, thirty_paper_digest, vote_links
+from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, thirty_paper_digest, topical_digest, vote_links
 
 pytestmark = pytest.mark.browser
 
@@ -179,4 +179,35 @@ def test_feedback_links_show_under_every_paper_at_phone_and_desktop_width(tmp_pa
     assert hidden == [], f"feedback links not visible at {width}px: {hidden[:3]}"
     shot = _artifacts() / f"digest-votes-{width}px.png"
     _run(browser, tmp_path / "profile-shot", width, 1600, f"--screenshot={shot}", page.as_uri())
+    assert shot.stat().st_size > 10_000
+
+
+def test_topic_sections_fit_a_phone_and_the_contents_count_what_each_section_holds(tmp_path: Path) -> None:
+    """The grouped HTML at 375 and 800 px: no horizontal overflow, each section's count in the
+    contents is the number of papers under its heading, and every paper keeps its number."""
+    browser = _chromium()
+    digest = topical_digest()
+    rendered = render_digest(digest, unsubscribe_url=UNSUBSCRIBE_URL, reply_to=REPLY_TO,
+                             vote_urls=vote_links(digest))
+    page = tmp_path / "digest.html"
+    page.write_text(rendered.html, encoding="utf-8")
+    topic_of = {number: entry.score.topic for number, entry in enumerate(digest.entries)}
+    for width in WIDTHS:
+        report = _measure(browser, page, tmp_path / f"profile-{width}", width)
+        assert report["scrollWidth"] <= width and report["overflowing"] == [], report["overflowing"]
+        sections, contents = report["sections"], report["contents"]
+        assert len(sections) == 5 and sections[-1]["heading"] == "Other"
+        assert [c["heading"] for c in contents] == [s["heading"] for s in sections]
+        assert [c["count"] for c in contents] == [len(s["numbers"]) for s in sections]
+        assert [c["target"] for c in contents] == [f"#{s['id']}" for s in sections]
+        assert all(s["headingInside"] for s in sections), sections
+        numbers = [n for s in sections for n in s["numbers"]]
+        assert sorted(numbers) == list(range(len(digest.entries)))
+        for section in sections:  # each section holds one topic's papers, best (lowest number) first
+            assert section["numbers"] == sorted(section["numbers"])
+            assert len({topic_of[n] for n in section["numbers"]}) == 1
+        assert [s["numbers"][0] for s in sections[:-1]] == sorted(s["numbers"][0] for s in sections[:-1])
+        assert len(report["titles"]) == len(digest.entries) and all(t["visible"] for t in report["titles"])
+    shot = _artifacts() / "digest-topics-375px.png"
+    _run(browser, tmp_path / "profile-shot", 375, 2400, f"--screenshot={shot}", page.as_uri())
     assert shot.stat().st_size > 10_000

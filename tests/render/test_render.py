@@ -216,10 +216,14 @@ def test_markdown_comment_of_author_and_local_matches_is_rendered_as_given() -> 
     assert "Followed author" not in papers[1].text_content()
     assert "(ranked locally: the LLM was unavailable)" in papers[1].text_content()
     # the local ranker judges no novelty (every paper gets the same neutral 5): the HTML shows
-    # no pill for it; the Markdown keeps its line, as the reference format has it on every paper
-    assert "Novelty" in papers[0].text_content()
-    assert "Relevance" in papers[1].text_content() and "Novelty" not in papers[1].text_content()
-    assert markdown.count("**Novelty:**") == 2
+    # no pill for it; the Markdown keeps its line, as the reference format has it on every paper,
+    # and says so. Its relevance is an estimate, and both parts call it one (not "Relevance 9/10").
+    assert "Novelty" in papers[0].text_content() and "Relevance" in papers[0].text_content()
+    assert "Local estimate" in papers[1].text_content()
+    assert "Relevance" not in papers[1].text_content() and "Novelty" not in papers[1].text_content()
+    assert markdown.count("**Novelty:**") == 2 and "**Novelty:** not judged\n" in markdown
+    estimate = " (estimated locally from word matches; no LLM judged it)"
+    assert f"**Relevance:** {local.score.relevance}{estimate}\n" in markdown
 
 
 # --- HTML -----------------------------------------------------------------------------------

@@ -51,8 +51,39 @@
         (vtop === v || v.contains(vtop))
     });
   }
+  // Topic sections: what the contents say (heading, count) and what each section holds.
+  var contents = [];
+  var tocTopics = document.querySelectorAll(".dg-toc-topic");
+  for (var m = 0; m < tocTopics.length; m++) {
+    var link = tocTopics[m].querySelector("a");
+    var count = tocTopics[m].querySelector(".dg-toc-count");
+    contents.push({
+      heading: link.textContent.replace(/\s+/g, " ").trim(),
+      target: link.getAttribute("href"),
+      count: count ? parseInt(count.textContent.replace(/[^0-9]/g, ""), 10) : null
+    });
+  }
+  var sections = [];
+  var topicDivs = document.querySelectorAll(".dg-topic");
+  for (var n = 0; n < topicDivs.length; n++) {
+    var head = topicDivs[n].querySelector(".dg-topic-head");
+    var hbox = head.getBoundingClientRect();
+    var numbers = [];
+    var inside = topicDivs[n].querySelectorAll(".dg-paper");
+    for (var q = 0; q < inside.length; q++) {
+      numbers.push(parseInt(inside[q].id.replace("paper", ""), 10));
+    }
+    sections.push({
+      id: topicDivs[n].id,
+      heading: head.textContent.replace(/\s+/g, " ").trim(),
+      numbers: numbers,
+      headingInside: hbox.width > 0 && hbox.left >= 0 && hbox.right <= width + 0.5
+    });
+  }
   window.scrollTo(0, 0);
   var report = {
+    contents: contents,
+    sections: sections,
     votes: votes,
     viewport: width,
     scrollWidth: Math.max(root.scrollWidth, document.body.scrollWidth),
