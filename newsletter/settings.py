@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     # The resolver `newsletter check` asks for the mail domains' records; empty = the system's.
     dns_server: str = ""
     log_format: Literal["text", "json"] = "text"
+    # The public sign-up page (web/signup.py): off, open (double opt-in) or approve (then the admin).
+    signup: Literal["off", "open", "approve"] = "off"
 
     @field_validator("timezone")
     @classmethod

@@ -3,7 +3,6 @@ written (a fetch that fails changes nothing), stored as the reader's first likes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.markup import escape
@@ -11,17 +10,10 @@ from rich.markup import escape
 from newsletter.cli.common import UserError, err, out
 from newsletter.clock import utc_now
 from newsletter.db import Database
-from newsletter.fetch.errors import EmptyResultError, FetchError
-from newsletter.fetch.source import ArxivSource
-from newsletter.models import Paper
-from newsletter.readers.seeds import parse_seeds, record_seeds
+from newsletter.fetch.errors import FetchError
+from newsletter.readers.seeds import Seeds, parse_seeds, record_seeds
+from newsletter.readers.seeds import fetch_seeds as lookup_seeds
 from newsletter.settings import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class Seeds:
-    papers: tuple[Paper, ...]
-    skipped: tuple[str, ...]
 
 
 def _read(path: Path) -> str:
@@ -40,19 +32,11 @@ def fetch_seeds(settings: Settings, like: str, like_file: Path | None) -> Seeds:
         wanted = parse_seeds(values)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if not wanted.ids:
-        return Seeds((), wanted.skipped)
     try:
-        source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout)
-        with source:
-            found = source.lookup(wanted.ids)
-    except EmptyResultError:
-        found = {}
+        return lookup_seeds(settings, wanted)
     except FetchError as exc:
         raise UserError(f"could not fetch the seed papers from the arXiv API: {exc};"
                         " nothing was changed") from None
-    missing = tuple(f"{i}: the arXiv API does not know it" for i in wanted.ids if i not in found)
-    return Seeds(tuple(found[i] for i in wanted.ids if i in found), wanted.skipped + missing)
 
 
 def store_seeds(db: Database, email: str, seeds: Seeds) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,37 +11,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from newsletter.cli import signups
 from newsletter.cli.common import UserError, err, fail, open_db, out, settings_for_cli, user_errors
 from newsletter.clock import utc_now
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
+from newsletter.readers.enrol import NewReader, add_reader
 from newsletter.readers.preferences import with_overrides
-from newsletter.readers.roster import add_row, load_roster, remove_rows
+from newsletter.readers.roster import load_roster, remove_rows
 from newsletter.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Add, list, check and remove subscribers.")
-
-
-def _criteria_value(path: Path, roster: Path) -> str:
-    """The criteria path as the roster stores it: relative to the roster's folder, where it must be.
-
-    A relative path is read from the working folder or, failing that, from the roster's folder (as
-    the roster itself names it): in the container the working folder is /app, the roster's /config.
-    """
-    folder = roster.resolve().parent
-    if not folder.is_dir():  # or every criteria file would be "outside" it
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise UserError(f"the roster's folder {folder} {what} (NEWSLETTER_SUBSCRIBERS={roster})")
-    if not path.is_file() and not path.is_absolute() and (folder / path).is_file():
-        path = folder / path
-    if not path.is_file():
-        beside = "" if path.is_absolute() else f" (nor in the roster's folder {folder})"
-        raise UserError(f"criteria file not found: {path}{beside}")
-    lexical = Path(os.path.normpath(path.absolute()))  # a link inside the folder is the admin's choice
-    inside = [p for p in (lexical, path.resolve()) if p.is_relative_to(folder)]
-    if not inside:
-        raise UserError(f"criteria file {path} is outside the roster's folder {folder}: copy it there")
-    return str(inside[0].relative_to(folder))
 
 
 def _rows(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
@@ -147,16 +126,9 @@ def add(
             )
             store_seeds(db, kept.email, seeds)
             return
-        values = {
-            "email": email.strip(),
-            "name": name,
-            "categories": categories,
-            "timezone": timezone,
-            "send_at": send_at,
-            "authors": authors,
-            "criteria": _criteria_value(criteria, settings.subscribers),
-        }
-        subscriber = add_row(settings.subscribers, values, settings)
+        reader = NewReader(email=email.strip(), name=name, categories=categories, timezone=timezone,
+                           send_at=send_at, authors=authors)
+        subscriber = add_reader(settings, reader, criteria)
         if suppressed:
             come_back(db, subscriber.email, utc_now())
         out.print(f"Added {subscriber.email} to {settings.subscribers} (line {subscriber.row}).")
@@ -278,3 +250,9 @@ def check_roster() -> None:
             f" {len(roster.subscribers)} valid subscriber(s)"
         )
     out.print(f"{settings.subscribers}: {len(roster.subscribers)} subscriber(s), no problems.")
+
+
+# The admin's side of sign-ups with NEWSLETTER_SIGNUP=approve (cli/signups.py).
+app.command("pending")(signups.pending)
+app.command("approve")(signups.approve)
+app.command("decline")(signups.decline)

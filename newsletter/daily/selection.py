@@ -72,7 +72,10 @@ def select(
         else:
             continue
         seen.add(paper.arxiv_id)
-    ranked.sort(key=lambda e: (-e.score.relevance, -e.score.novelty))
+    # Among equal scores the local ranker's order (`scores` comes in it) decides: the reader's
+    # votes reorder papers the LLM scored alike, and order the whole digest without an LLM.
+    place = {arxiv_id: i for i, arxiv_id in enumerate(scores)}
+    ranked.sort(key=lambda e: (-e.score.relevance, -e.score.novelty, place[e.paper.arxiv_id]))
     ranked = per_topic(ranked, subscriber.max_per_topic, followed)
     return (*followed, *ranked[: max(0, cap - len(followed))])
 

@@ -34,7 +34,8 @@ HISTORY = 2000  # earlier LLM judgements handed to the ranker, newest first (Loc
 
 @dataclass(frozen=True, slots=True)
 class CriteriaScores:
-    """The outcome of scoring one criteria text; `scores` holds every paper, by arXiv id."""
+    """The outcome of scoring one criteria text; `scores` holds every paper, by arXiv id, in the
+    local ranker's order (which the digest keeps among papers of equal scores)."""
 
     scores: dict[str, Score]
     usage: Usage = field(default_factory=Usage)
@@ -213,8 +214,8 @@ def score_criteria(
     late = marked & judgement.late
     judged = {**cached, **fresh}
     scores = {
-        p.arxiv_id: _final(p.arxiv_id, local, judged, marked, DEADLINE_NOTE if p.arxiv_id in late else note)
-        for p in papers
+        s.arxiv_id: _final(s.arxiv_id, local, judged, marked, DEADLINE_NOTE if s.arxiv_id in late else note)
+        for s in ranked
     }
     if judgement.auth_failed or extra.auth_failed:
         log.error("the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY)")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 CRITERIA_MAX_BYTES = 64 * 1024
 _ALLOWED_IN_TEXT = frozenset("\t\n")  # a criteria file has lines and may have tabs
+EMPTY = "is empty"
 
 
 def _is_control(char: str) -> bool:
@@ -81,11 +82,25 @@ def read_criteria(folder: Path, value: str) -> tuple[Path, str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError(f"criteria file is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return path, criteria_text(text)
+    except ValueError as exc:
+        said = f"is empty: {path}" if str(exc) == EMPTY else f"{given} {exc}"
+        raise ValueError(f"criteria file {said}") from None
+
+
+def criteria_text(text: str, *, max_bytes: int = CRITERIA_MAX_BYTES) -> str:
+    """A criteria text as stored: line ends as `\n`, blank lines around it gone. ValueError (its
+    message follows the text's name: "is empty", "has a control character …") for an empty text,
+    one over `max_bytes` in UTF-8, or one with a control character other than tab and line end."""
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise ValueError(f"is {size} bytes, over the {max_bytes}-byte cap")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     control = control_problem(text, allowed=_ALLOWED_IN_TEXT)  # before the strip: true line numbers
     if control is not None:
-        raise ValueError(f"criteria file {given} has a control character (NUL, ESC …): {control}")
+        raise ValueError(f"has a control character (NUL, ESC …): {control}")
     text = text.strip("\n")
     if not text.strip():
-        raise ValueError(f"criteria file is empty: {path}")
-    return path, text
+        raise ValueError(EMPTY)
+    return text

@@ -15,7 +15,10 @@ from bibtexparser.entrypoint import parse_string
 from newsletter.db import Database
 from newsletter.db import votes as vote_store
 from newsletter.db.papers import save_papers
+from newsletter.fetch.errors import EmptyResultError
+from newsletter.fetch.source import ArxivSource
 from newsletter.models import Paper
+from newsletter.settings import Settings
 
 _NEW = r"\d{4}\.\d{4,5}"
 _OLD = r"[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7}"
@@ -84,6 +87,27 @@ def parse_seeds(values: Iterable[str]) -> SeedList:
     if len(unique) > MAX_SEEDS:
         raise ValueError(f"{len(unique)} seed papers given; at most {MAX_SEEDS}")
     return SeedList(unique, tuple(skipped))
+
+
+@dataclass(frozen=True, slots=True)
+class Seeds:
+    papers: tuple[Paper, ...]  # as the arXiv API gave them, in the order asked for
+    skipped: tuple[str, ...]  # what could not be used, said for whoever named them
+
+
+def fetch_seeds(settings: Settings, wanted: SeedList) -> Seeds:
+    """The papers `wanted` names, with their text from the arXiv API; ids the API does not know
+    are skipped and said. Raises FetchError when the API cannot be asked (nothing is stored)."""
+    if not wanted.ids:
+        return Seeds((), wanted.skipped)
+    try:
+        source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout)
+        with source:
+            found = source.lookup(wanted.ids)
+    except EmptyResultError:  # the API's answer for ids it knows none of
+        found = {}
+    missing = tuple(f"{i}: the arXiv API does not know it" for i in wanted.ids if i not in found)
+    return Seeds(tuple(found[i] for i in wanted.ids if i in found), wanted.skipped + missing)
 
 
 def record_seeds(db: Database, email: str, papers: Iterable[Paper], now: dt.datetime) -> int:

@@ -79,7 +79,7 @@ def vote_urls(public_url: str, token: str, arxiv_ids: tuple[str, ...]) -> dict[s
 def stamped(token: str, kind: str, subject: str, now: dt.datetime) -> str:
     """`<unix time>.<MAC>`: a MAC keyed by the reader's token over what it is for (`kind`, and
     `subject`: a paper, a form's purpose) and when it was made. The vote page's CSRF token, and
-    the preferences page's link and form tokens (web/preferences.py)."""
+    the preferences page's link and form tokens (readers/preference_links.py)."""
     stamp = str(int(now.timestamp()))
     return f"{stamp}.{_mac(token, f'{kind}|{stamp}|{subject}')}"
 
@@ -106,11 +106,14 @@ def _fresh(value: str, now: dt.datetime, max_age: dt.timedelta) -> bool:
 
 
 def form_token(token: str, arxiv_id: str, now: dt.datetime) -> str:
+    """`<time>.<MAC>`: a MAC keyed by `token` over the time and `arxiv_id`. Any secret key and
+    subject serve: the sign-up page keys it with a server key over its purpose (readers/signup.py)."""
     return stamped(token, "form", arxiv_id, now)
 
 
-def form_token_ok(token: str, arxiv_id: str, value: str, now: dt.datetime) -> bool:
-    return stamped_ok(token, "form", arxiv_id, value, now, FORM_MAX_AGE)
+def form_token_ok(token: str, arxiv_id: str, value: str, now: dt.datetime, *,
+                  max_age: dt.timedelta = FORM_MAX_AGE) -> bool:
+    return stamped_ok(token, "form", arxiv_id, value, now, max_age)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The web app of `newsletter serve`: Inbound Parse, one-click unsubscribe, vote links, the
-readers' private Atom feeds (web/feed.py), the readers' settings pages (web/preferences.py),
-SendGrid events (and
+readers' private Atom feeds (web/feed.py), the readers' settings pages (web/preferences.py), the
+public sign-up (web/signup.py, only when NEWSLETTER_SIGNUP is not `off`), SendGrid events (and
 `/healthz`, newsletter/web/health.py, which the service passes in as an extra route).
 
 Everything a route needs hangs on `app.state` (settings, db, clock, transport), so tests build
@@ -21,7 +21,7 @@ from newsletter.clock import Clock, utc_now
 from newsletter.db import Database
 from newsletter.mail.base import Transport
 from newsletter.settings import Settings
-from newsletter.web import feed, inbound, preferences, unsubscribe, vote
+from newsletter.web import feed, inbound, preferences, signup, unsubscribe, vote
 from newsletter.web.preview import Previewer
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ def create_app(
     routes: list[BaseRoute] = [*inbound.routes, *unsubscribe.routes, *vote.routes, *feed.routes,
                                *preferences.routes,
                                *_event_routes(), *extra_routes]
+    if settings.signup != "off":  # off: no route, so /signup is a 404 like any unknown path
+        routes += signup.routes
+        log.info("the public sign-up page is on (%s): %s/signup", settings.signup, settings.public_url)
     app = Starlette(routes=routes)
     app.state.settings = settings
     app.state.db = db

@@ -102,14 +102,17 @@ async def show(request: Request) -> Response:
                  f"{_form(token, target, 'vote', label, now)}")
 
 
-async def _form_fields(request: Request) -> dict[str, str] | None:
+async def form_fields(request: Request, *, max_bytes: int = MAX_FORM_BYTES,
+                      max_fields: int = 4) -> dict[str, str] | None:
+    """The first value of each field of a small url-encoded form; None when the body is longer
+    than `max_bytes` (reading stops there), has more fields, or is not a form at all."""
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
+        if len(body) > max_bytes:
             return None
     try:
-        parsed = parse_qs(body.decode("ascii"), max_num_fields=4)
+        parsed = parse_qs(body.decode("ascii"), max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         return None
     return {key: values[0] for key, values in parsed.items()}
@@ -120,7 +123,7 @@ async def confirm(request: Request) -> Response:
     db: Database = request.app.state.db
     now: dt.datetime = request.app.state.clock()
     token = str(request.path_params["token"])
-    fields = await _form_fields(request)
+    fields = await form_fields(request)
     if request.headers.get("sec-fetch-site", "").lower() == "cross-site" or fields is None:
         log.info("vote: refused a cross-site or malformed post")
         return _page("No vote recorded", "<p>This request did not come from the vote page.</p>", 403)

@@ -107,3 +107,12 @@ def test_near_misses_leave_out_papers_the_reader_already_had() -> None:
 )
 def test_author_names_match_without_accents_and_by_initials(followed: str, author: str, same: bool) -> None:
     assert same_author(followed, author) is same
+
+
+def test_among_equal_scores_the_ranker_order_of_the_scores_decides() -> None:
+    """`scores` comes in the local ranker's order (votes included): it breaks ties of relevance
+    and novelty, never outranks them."""
+    papers = [paper(n) for n in range(1, 5)]
+    ranker_order = scores((4, 7, 5), (2, 7, 5), (3, 9, 1), (1, 7, 5))
+    assert pick(reader(), papers, ranker_order) == ["03", "04", "02", "01"]
+    assert pick(reader(), papers, dict(reversed(ranker_order.items()))) == ["03", "01", "02", "04"]
