@@ -37,7 +37,10 @@ def link_mark(token: str, now: dt.datetime) -> str:
 
 
 def preferences_url(public_url: str, token: str, now: dt.datetime) -> str:
-    return f"{public_url}/preferences/{token}/{link_mark(token, now)}"
+    """Stamped with the UTC day it was made, not the second: a digest composed twice the same day
+    (a dry run, then the run) reads the same, and a year's expiry needs no finer time."""
+    day = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return f"{public_url}/preferences/{token}/{link_mark(token, day)}"
 
 
 def check_link(db: Database, token: str, mark: str, now: dt.datetime) -> str | LinkRefusal:
