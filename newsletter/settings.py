@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     from_name: str = "arXiv Digest"
     reply_domain: str = "localhost"
     public_url: str = "http://localhost:8000"
+    # Readers change their own settings on a page linked from every digest (issue 24); false hides
+    # the link and refuses the page: every change goes through the admin again.
+    self_service: bool = True
     webhook_username: str = ""
     webhook_password: SecretStr = SecretStr("")
     host: str = "127.0.0.1"

@@ -55,11 +55,14 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Headless Debian Chromium driven by Playwright (tests/fakes/browser.py); one per session.
+    """Headless Debian Chromium driven by Playwright (tests/fakes/browser.py); one per test module.
 
-    Playwright's sync API runs its own event loop, so a test using it must not run inside one."""
+    Playwright's sync API runs its own event loop, so a test using it must not run inside one; and
+    while it runs, `asyncio.run` in the same thread fails ("cannot be called from a running event
+    loop"). Per module, not per session: the loop ends with the browser tests of one file instead
+    of breaking every later test of the process that uses asyncio (tests/web/test_form_fields.py)."""
     from playwright.sync_api import sync_playwright
 
     from tests.fakes.browser import chromium_executable

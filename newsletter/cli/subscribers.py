@@ -18,6 +18,7 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.readers.enrol import NewReader, add_reader
+from newsletter.readers.preferences import with_overrides
 from newsletter.readers.roster import load_roster, remove_rows
 from newsletter.settings import Settings
 
@@ -26,8 +27,8 @@ app = typer.Typer(no_args_is_help=True, help="Add, list, check and remove subscr
 
 def _rows(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
     """The roster's subscribers (and those who left) as rows, and the roster rows that cannot be listed."""
-    roster = load_roster(settings.subscribers, settings)
     db = open_db(settings)
+    roster = with_overrides(load_roster(settings.subscribers, settings), db)
     gone = subscriber_store.suppressions(db)
     last = delivery_store.last_deliveries(db)
     rows = []
@@ -46,6 +47,13 @@ def _rows(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
                 "timezone": s.timezone,
                 "send_at": s.send_at.strftime("%H:%M"),
                 "authors": list(s.authors),
+                "frequency": s.frequency,
+                "weekday": s.weekday,
+                "paused_until": s.paused_until.isoformat() if s.paused_until else None,
+                "max_papers": s.max_papers,
+                "min_relevance": s.min_relevance,
+                "max_per_topic": s.max_per_topic,
+                "from_reader": sorted(s.from_reader),
                 "last_digest": delivery.digest_date.isoformat() if delivery else None,
                 "last_status": delivery.status if delivery else None,
                 "last_error": delivery.error if delivery else None,
@@ -66,6 +74,7 @@ def _rows(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
                     "timezone": None,
                     "send_at": None,
                     "authors": [],
+                    "from_reader": [],
                     "last_digest": None,
                     "last_status": None,
                     "last_error": None,
@@ -138,18 +147,20 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table("email", "name", "status", "categories", "tz", "send", "last digest")
+    table = Table("email", "name", "status", "categories", "tz", "send", "last digest", "set by the reader")
     for r in rows:
         status = r["status"] if r["status"] == "active" else f"left {r['left_at'][:10]} ({r['left_how']})"
         last = f"{r['last_digest']} {r['last_status']}" if r["last_digest"] else "-"
+        own = r["from_reader"]
         table.add_row(
             r["email"],
             r["name"],
             status,
             ",".join(r["categories"]),
-            r["timezone"] or "",
-            r["send_at"] or "",
+            (r["timezone"] or "") + ("*" if "timezone" in own else ""),
+            (r["send_at"] or "") + ("*" if "send_at" in own else ""),
             last,
+            ", ".join(own) or "-",
         )
     for column in table.columns:  # wrap, never cut: an address must stay whole
         column.overflow = "fold"
@@ -182,11 +193,14 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
         status = row["status"] if row["status"] == "active" else left
         name = escape(row["name"] or "no name")
         out.print(f"{escape(row['email'])} ({name}): {status}; last digest: {last}")
-        if row["criteria"]:  # all from the roster row (readers change nothing of it yet)
-            authors = "; ".join(row["authors"]) or "none"
+        base = load_roster(settings.subscribers, settings).find(address) if row["criteria"] else None
+        if base is not None:  # the roster row itself; the reader's own values follow
+            authors = "; ".join(base.authors) or "none"
             out.print(escape(f"From the roster: criteria {row['criteria']}; categories"
-                             f" {','.join(row['categories']) or 'default'}; time zone {row['timezone']};"
-                             f" send at {row['send_at']}; followed authors {authors}"))
+                             f" {','.join(base.categories) or 'default'}; time zone {base.timezone};"
+                             f" send at {base.send_at:%H:%M}; followed authors {authors}"))
+            for line in reader_lines(db, address):
+                out.print(line, markup=False, highlight=False)
     seeds = [v for v in votes if v.source == "seed"]
     cast = [v for v in votes if v.source != "seed"]
     ups = sum(v.vote == "up" for v in cast)
@@ -208,6 +222,23 @@ def _print_learned(db: Database, address: str) -> None:
         out.print(printable("Weighs most for a paper: " + ", ".join(liked)), markup=False)
     if disliked:
         out.print(printable("Weighs most against: " + ", ".join(disliked)), markup=False)
+
+
+def reader_lines(db: Any, email: str) -> list[str]:
+    """`Set by the reader: …` lines of `show`: each own value (over the roster's) and since when."""
+    from newsletter.db import preferences as preference_store
+    from newsletter.readers.preferences import describe
+    from newsletter.render.text import printable
+
+    own = preference_store.overrides(db, email)
+    lines = []
+    for name in sorted(own):
+        value = own[name]
+        shown = describe(name, value.value)
+        if name == "criteria":
+            shown = f"Criteria: their own text ({len(value.value):,} characters, kept in the database)"
+        lines.append(printable(f"Set by the reader: {shown} (since {value.set_at[:16].replace('T', ' ')})"))
+    return lines
 
 
 @app.command("remove")

@@ -37,7 +37,8 @@ from newsletter.fetch import FetchError
 from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date, latest_possible_date
 from newsletter.models import Subscriber
 from newsletter.ranking.scoring import UsageMeter
-from newsletter.readers.roster import Roster, RosterError, load_roster
+from newsletter.readers.preferences import load_roster
+from newsletter.readers.roster import Roster, RosterError
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def run_daily(
             summary = _recover(summary, db, adapters, now, released_on=date, only=only,
                                resend_unknown=resend_unknown)
         try:
-            roster = roster or load_roster(settings.subscribers, settings)
+            roster = roster or load_roster(settings.subscribers, settings, db)  # with readers' own settings
         except RosterError as exc:
             return summary.ended("fatal", str(exc))
         if date is None:

@@ -30,6 +30,7 @@ from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, DigestEntry, Paper, Subscriber
 from newsletter.ranking.audit import is_audit_day
 from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
+from newsletter.readers.preference_links import preferences_url
 from newsletter.readers.votes import vote_urls
 from newsletter.render import render_digest, render_empty
 from newsletter.render.limits import capped_views, clip
@@ -212,14 +213,15 @@ def digest_stage(
     token = subscriber_store.token_for(db, subscriber.email, now)
     leave_url, reply_to, feed = (unsubscribe_url(token, settings), reply_address(token, settings),
                                  feed_url(token, settings))
+    own = preferences_url(settings.public_url, token, now) if settings.self_service else None
     digest = Digest(subscriber, day.date, entries, first=first)
     if entries:
         links = vote_urls(settings.public_url, token, tuple(e.paper.arxiv_id for e in entries))
         rendered = render_digest(digest, unsubscribe_url=leave_url, reply_to=reply_to, feed_url=feed,
-                                 vote_urls=links)
+                                 vote_urls=links, settings_url=own)
     elif settings.send_empty:
         rendered = render_empty(subscriber, day.date, unsubscribe_url=leave_url, reply_to=reply_to,
-                                feed_url=feed, first=first)
+                                feed_url=feed, first=first, settings_url=own)
     else:
         rendered = None
     if dry_run:

@@ -76,21 +76,44 @@ def vote_urls(public_url: str, token: str, arxiv_ids: tuple[str, ...]) -> dict[s
             for i in arxiv_ids}
 
 
+def stamped(token: str, kind: str, subject: str, now: dt.datetime) -> str:
+    """`<unix time>.<MAC>`: a MAC keyed by the reader's token over what it is for (`kind`, and
+    `subject`: a paper, a form's purpose) and when it was made. The vote page's CSRF token, and
+    the preferences page's link and form tokens (readers/preference_links.py)."""
+    stamp = str(int(now.timestamp()))
+    return f"{stamp}.{_mac(token, f'{kind}|{stamp}|{subject}')}"
+
+
+def stamped_ok(token: str, kind: str, subject: str, value: str, now: dt.datetime,
+               max_age: dt.timedelta) -> bool:
+    """`value` is `stamped(token, kind, subject, t)` for a `t` at most `max_age` ago."""
+    return stamped_age(token, kind, subject, value, now) is not None and _fresh(value, now, max_age)
+
+
+def stamped_age(token: str, kind: str, subject: str, value: str, now: dt.datetime) -> dt.timedelta | None:
+    """How old a genuine stamped value is; None when it is not genuine (altered, another reader's)."""
+    stamp, _, mac = value.partition(".")
+    if not stamp.isdigit() or len(stamp) > 12:
+        return None
+    if not _same(mac, _mac(token, f"{kind}|{stamp}|{subject}")):
+        return None
+    return now - dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
+
+
+def _fresh(value: str, now: dt.datetime, max_age: dt.timedelta) -> bool:
+    issued = dt.datetime.fromtimestamp(int(value.partition(".")[0]), tz=dt.UTC)
+    return now - max_age <= issued <= now + _CLOCK_SKEW
+
+
 def form_token(token: str, arxiv_id: str, now: dt.datetime) -> str:
     """`<time>.<MAC>`: a MAC keyed by `token` over the time and `arxiv_id`. Any secret key and
     subject serve: the sign-up page keys it with a server key over its purpose (readers/signup.py)."""
-    stamp = str(int(now.timestamp()))
-    return f"{stamp}.{_mac(token, f'form|{stamp}|{arxiv_id}')}"
+    return stamped(token, "form", arxiv_id, now)
 
 
 def form_token_ok(token: str, arxiv_id: str, value: str, now: dt.datetime, *,
                   max_age: dt.timedelta = FORM_MAX_AGE) -> bool:
-    stamp, _, mac = value.partition(".")
-    if not stamp.isdigit() or len(stamp) > 12:
-        return False
-    issued = dt.datetime.fromtimestamp(int(stamp), tz=dt.UTC)
-    fresh = now - max_age <= issued <= now + _CLOCK_SKEW
-    return _same(mac, _mac(token, f"form|{stamp}|{arxiv_id}")) and fresh
+    return stamped_ok(token, "form", arxiv_id, value, now, max_age)
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,9 +70,11 @@ def _papers(
 def _frame(
     subscriber: Subscriber, date: dt.date, unsubscribe_url: str, reply_to: str, feed_url: str | None,
     first: dt.date | None = None,
+    settings_url: str | None = None,
 ) -> dict[str, object]:
     return {
         "feed_url": feed_url,
+        "settings_url": settings_url,
         "date_long": span_long(first, date),
         "email": subscriber.email,
         "criteria_lines": criteria_lines(subscriber.criteria),
@@ -90,6 +92,7 @@ def render_html(
     feed_url: str | None = None,
     vote_urls: Mapping[str, tuple[str, str]] | None = None,
     budget: int = HTML_BUDGET,
+    settings_url: str | None = None,
 ) -> str:
     """The digest as email HTML, at most `budget` bytes whatever the papers say.
 
@@ -99,7 +102,8 @@ def render_html(
     that is not enough is every paper compacted (`limits.COMPACT`).
     """
     views = capped_views(digest, SENSIBLE)
-    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url, digest.first)
+    context = _frame(digest.subscriber, digest.date, unsubscribe_url, reply_to, feed_url, digest.first,
+                     settings_url)
     when = "today" if digest.first is None or digest.first >= digest.date else "since your last digest"
     context.update(
         subject=subject,
@@ -179,8 +183,9 @@ def render_empty_html(
     reply_to: str,
     feed_url: str | None = None,
     first: dt.date | None = None,
+    settings_url: str | None = None,
 ) -> str:
-    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url, first)
+    context = _frame(subscriber, date, unsubscribe_url, reply_to, feed_url, first, settings_url)
     what = ("today's arXiv announcement" if first is None or first >= date
             else f"the arXiv announcements of {span_long(first, date)}")
     lede = f"Nothing in {what} matched your criteria closely enough to send."

@@ -28,11 +28,13 @@ def render_markdown(
     unsubscribe_url: str | None = None,
     feed_url: str | None = None,
     vote_urls: Mapping[str, tuple[str, str]] | None = None,
+    settings_url: str | None = None,
 ) -> str:
     """The whole digest as Markdown: every abstract whole and the full criteria; only titles,
     author lists and comments beyond all reason are capped (`limits.SENSIBLE`). With
     `unsubscribe_url` and `feed_url`, a line each before the criteria: how to leave (the text part
-    must say it too) and the reader's private feed. With `vote_urls` (arXiv id →
+    must say it too) and the reader's private feed; with `settings_url`, a line with the reader's
+    settings page (newsletter/web/preferences.py). With `vote_urls` (arXiv id →
     more, less links) each section gets a line of feedback links."""
     template = markdown_env().get_template("digest.md.j2")
     return template.render(
@@ -43,6 +45,7 @@ def render_markdown(
         unsubscribe_url=unsubscribe_url,
         feed_url=feed_url,
         votes=dict(vote_urls or {}),
+        settings_url=settings_url,
     )
 
 
@@ -53,6 +56,7 @@ def render_empty_markdown(
     unsubscribe_url: str,
     reply_to: str,
     feed_url: str | None = None,
+    settings_url: str | None = None,
     first: dt.date | None = None,
 ) -> str:
     """The short "nothing matched today" note, in the same frame as a digest (`first`: the first
@@ -66,4 +70,5 @@ def render_empty_markdown(
         unsubscribe_url=unsubscribe_url,
         reply_to=reply_to,
         feed_url=feed_url,
+        settings_url=settings_url,
     )

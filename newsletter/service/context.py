@@ -19,7 +19,8 @@ from newsletter.db import Database
 from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import PermanentSendError, Transport
 from newsletter.models import OutgoingEmail, Subscriber
-from newsletter.readers.roster import Roster, load_roster
+from newsletter.readers.preferences import load_roster
+from newsletter.readers.roster import Roster
 from newsletter.service.alerter import Alerter
 from newsletter.service.health import ServiceState
 from newsletter.settings import Settings
@@ -91,7 +92,8 @@ class ServiceContext:
         return dataclasses.replace(built, transport=self.gate, clock=self.clock)
 
     def roster(self) -> Roster:
-        return load_roster(self.settings.subscribers, self.settings)
+        """The roster with the readers' own settings on top (readers/preferences.py)."""
+        return load_roster(self.settings.subscribers, self.settings, self.db)
 
     def active(self, roster: Roster) -> list[Subscriber]:
         """The roster's readers who have not left."""

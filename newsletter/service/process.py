@@ -135,6 +135,7 @@ def serve(settings: Settings, *, clock: Clock = utc_now, transport: Transport | 
     """Run until SIGTERM/SIGINT: the scheduler (UTC) and the web app on settings.host:port."""
     import uvicorn
 
+    from newsletter.daily.preview import build_previewer
     from newsletter.web.app import create_app
     from newsletter.web.health import healthz_route
 
@@ -148,7 +149,8 @@ def serve(settings: Settings, *, clock: Clock = utc_now, transport: Transport | 
     scheduler = _scheduler(service)
 
     health = healthz_route(lambda: health_status(db, context.state, clock()))
-    app = create_app(settings, db, clock=clock, transport=context.gate, extra_routes=[health])
+    app = create_app(settings, db, clock=clock, transport=context.gate, extra_routes=[health],
+                     previewer=build_previewer(settings, db, clock=clock))
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                                            access_log=False, lifespan="off"))
     stop = threading.Event()
