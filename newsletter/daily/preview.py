@@ -14,6 +14,7 @@ from newsletter.clock import Clock, utc_now
 from newsletter.daily.selection import in_categories, select
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
+from newsletter.db import votes as vote_store
 from newsletter.db.papers import load_day, stored_dates
 from newsletter.db.scores import DatabaseScoreCache
 from newsletter.models import Subscriber
@@ -29,7 +30,8 @@ LOOK_BACK = dt.timedelta(days=30)  # the newest stored day within this is previe
 def build_previewer(settings: Settings, db: Database, *, ranker: Ranker | None = None,
                     clock: Clock = utc_now) -> Previewer:
     """A Previewer over the state database: the local ranker learns from the text's cached LLM
-    judgements (of the configured model), whose scores also win where the cache has them."""
+    judgements (of the configured model) and the reader's votes; cached LLM scores win where the
+    cache has them."""
     local = ranker or LocalRanker()
     cache = DatabaseScoreCache(db)
     key = _cache_key(settings)
@@ -41,7 +43,8 @@ def build_previewer(settings: Settings, db: Database, *, ranker: Ranker | None =
             return PreviewResult(None, (), 0)
         papers = [p for p in day.papers if in_categories(p, subscriber.categories)]
         history = cache.history(key, subscriber.criteria, HISTORY) if key else []
-        scores = {s.arxiv_id: s for s in local.rank(subscriber.criteria, papers, history)}
+        votes = vote_store.taught(db, [subscriber.email])
+        scores = {s.arxiv_id: s for s in local.rank(subscriber.criteria, papers, history, votes)}
         if key:
             cached = cache.get_many(key, subscriber.criteria, papers)
             scores.update({i: replace(s, source="llm") for i, s in cached.items()})
