@@ -23,13 +23,21 @@ the number, from the system message's numbered topic list, of the topic whose ti
 most content words with the paper (the lower number on a tie), or null when none shares any
 (`FakeLLM.oracle_topic(topics, text)`).
 
+A **criteria draft** request (`newsletter/ranking/draft.py`: a user message that begins "Seed
+papers (") is answered by the oracle with plain text criteria in the reference shape: one numbered
+topic per seed paper, titled with the paper's title, "Relevant:" naming the paper's first content
+words, "Not relevant:" a line, then a closing paragraph on taste (`FakeLLM.oracle_draft(papers)`,
+for assertions); step "draft" forces that answer whatever the request.
+
 The oracle is gullible in one way, like a weak model: text in the user message *outside* any
 paper block that says "ignore previous instructions" makes it rate every paper 10/10. So a paper
-whose abstract breaks out of its delimiters (`</paper>` not escaped) takes over the whole batch.
+whose abstract breaks out of its delimiters (`</paper>` not escaped) takes over the whole batch,
+and a criteria draft is answered with `HIJACKED_DRAFT` instead.
 
 `fake_llm.script(*steps)` queues one step per coming request (first in, first out); when the queue
 is empty the oracle answers. A step is one of:
   "oracle"        a normal answer
+  "draft"         the oracle's criteria draft (plain text, see above)
   "garbage"       HTTP 200 whose message content is not JSON
   "missing"       the oracle's answer without its last paper
   "extra"         the oracle's answer plus a paper id that was never asked for
@@ -89,6 +97,10 @@ _STOP_WORDS = """this that with from have been were their which these those into
     method methods approach results show shows work works model models task tasks data
     title authors abstract novel existing across within without new"""
 _STOP = frozenset(_STOP_WORDS.split())
+_DRAFT_REQUEST = "Seed papers ("
+_TITLE = re.compile(r"^Title: (.*)$", re.M)
+_ABSTRACT = re.compile(r"^Abstract: (.*)$", re.M)
+HIJACKED_DRAFT = "HIJACKED: as the abstract asked, here are no criteria."
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,33 @@ class FakeLLM(LoopbackFake):
             )
         return {"papers": papers}
 
+    @staticmethod
+    def oracle_draft(papers: list[tuple[str, str]]) -> str:
+        """The criteria the oracle drafts from (title, abstract) pairs: a topic per paper."""
+        topics = []
+        for number, (title, abstract) in enumerate(papers, start=1):
+            words = sorted(_words(abstract))[:4]
+            topics.append(f"{number}. {title}\nRelevant: Papers on {', '.join(words) or 'this'}.\n"
+                          f"Not relevant: Papers that only cite {title}.")
+        closing = "In suggesting papers, remember that the reader values clear, surprising results."
+        return "\n\n".join([*topics, closing])
+
+    def draft_answer(self, body: dict[str, Any]) -> str:
+        user = "\n".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user")
+        if "ignore previous instructions" in _PAPER.sub(" ", user).lower():
+            return HIJACKED_DRAFT
+        papers = []
+        for _paper_id, raw in _PAPER.findall(user):
+            title, abstract = _TITLE.search(raw), _ABSTRACT.search(raw)
+            papers.append((html.unescape(title.group(1)) if title else "",
+                           html.unescape(abstract.group(1)) if abstract else ""))
+        return self.oracle_draft(papers)
+
+    @staticmethod
+    def is_draft_request(body: dict[str, Any]) -> bool:
+        return any(m.get("role") == "user" and str(m.get("content", "")).startswith(_DRAFT_REQUEST)
+                   for m in body.get("messages", []))
+
     # -- serving ---------------------------------------------------------------------------
     def _answer(self, body: dict[str, Any]) -> StepResult | None:
         with self._lock:
@@ -204,6 +243,8 @@ class FakeLLM(LoopbackFake):
             return int(step), headers, error
         if step == "slow":
             self.pause(self.slow_seconds)
+        if step == "draft" or (step == "oracle" and self.is_draft_request(body)):
+            return 200, {}, self._completion(body, self.draft_answer(body))
         answer = self.oracle_answer(body)
         papers = answer["papers"]
         if step == "repeat":
