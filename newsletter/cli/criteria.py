@@ -88,7 +88,8 @@ def draft(
     if not seeds.papers:
         raise fail("none of the seed papers could be fetched: nothing to draft from")
     key = settings.llm_api_key.get_secret_value() or None
-    options = CallOptions(settings.llm_model, settings.llm_api_base or None, key, timeout=settings.llm_timeout)
+    options = CallOptions(settings.llm_model, settings.llm_api_base or None, key,
+                          timeout=settings.llm_timeout)
     try:
         result = draft_criteria(options, seeds.papers)
     except DraftError as exc:

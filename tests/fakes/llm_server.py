@@ -208,7 +208,8 @@ class FakeLLM(LoopbackFake):
         return "\n\n".join([*topics, closing])
 
     def draft_answer(self, body: dict[str, Any]) -> str:
-        user = "\n".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user")
+        messages = body.get("messages", [])
+        user = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
         if "ignore previous instructions" in _PAPER.sub(" ", user).lower():
             return HIJACKED_DRAFT
         papers = []

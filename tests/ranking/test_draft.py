@@ -107,7 +107,8 @@ def test_at_most_max_papers_go_to_the_llm() -> None:
 
 
 def test_a_fenced_answer_with_control_characters_is_cleaned() -> None:
-    answer = "```text\r\n1. Depth\x1b[31m estimation\u202e\r\nRelevant: depth\x00 from video.\u2028Not relevant: stereo.\n```"
+    answer = ("```text\r\n1. Depth\x1b[31m estimation\u202e\r\n"
+              "Relevant: depth\x00 from video.\u2028Not relevant: stereo.\n```")
     text, topics = parse_draft(answer)
     assert text == "1. Depth estimation\nRelevant: depth from video.\nNot relevant: stereo."
     assert topics == 1
