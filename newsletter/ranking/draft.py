@@ -23,7 +23,9 @@ from newsletter.ranking.llm_call import CallOptions, complete, measured_usage
 from newsletter.ranking.llm_errors import CallFailed
 from newsletter.render.text import printable
 
-MAX_PAPERS = 40  # seeds beyond these add cost, not topics: ~40 papers already span a reader's field
+# Seeds beyond these add cost, not topics. 20 papers are ~4,300 prompt tokens (700-character
+# abstracts): with the answer's cap they fit the 8,192-token context of a local model (README).
+MAX_PAPERS = 20
 ABSTRACT_CHARS = 700  # enough for the problem and the method, which is what a topic is made of
 MAX_TOPICS = 12
 ANSWER_TOKENS = 2000  # the reference criteria run to ~1,100 tokens; a runaway answer stops here

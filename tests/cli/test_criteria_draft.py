@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from newsletter.cli.app import app
-from newsletter.ranking.draft import ABSTRACT_CHARS
+from newsletter.ranking.draft import ABSTRACT_CHARS, MAX_PAPERS, MAX_TOPICS
 from newsletter.ranking.prompt import trim_abstract
 from newsletter.render.text import one_line
 from tests.fakes.arxiv_server import FakeArxiv
@@ -176,3 +176,25 @@ def test_output_writes_the_draft_and_refuses_to_overwrite_without_force(
     forced = draft("--like", "2507.09491", "--output", str(target), "--force")
     assert forced.exit_code == 0, forced.output
     assert target.read_text(encoding="utf-8") == expected_draft(fake_arxiv, "2507.09491") + "\n"
+
+
+def test_seeds_beyond_the_cap_are_fetched_but_left_out_of_the_prompt_and_said(
+    site: Path, fake_llm: FakeLLM, fake_arxiv: FakeArxiv
+) -> None:
+    ids = [p.arxiv_id for p in fake_arxiv.papers(DAYS[1])][: MAX_PAPERS + 2]
+    result = draft("--like", ",".join(ids))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == expected_draft(fake_arxiv, *ids[:MAX_TOPICS]) + "\n"
+    assert fake_llm.requests[0]["messages"][1]["content"].count("<paper id=") == MAX_PAPERS
+    assert result.stderr.startswith(
+        f"Drafted {MAX_TOPICS} topic(s) from {MAX_PAPERS} seed paper(s)"
+        " (2 more left out to bound the cost).\n"
+    )
+    assert result.stderr.endswith(NEXT.format(path="PATH", ids=",".join(ids)) + "\n")
+
+
+def test_naming_no_seed_paper_is_a_usage_error(site: Path, fake_llm: FakeLLM) -> None:
+    result = draft()
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "error: name the seed papers: --like IDS and/or --like-file FILE\n"
+    assert fake_llm.requests == []

@@ -25,9 +25,10 @@ most content words with the paper (the lower number on a tie), or null when none
 
 A **criteria draft** request (`newsletter/ranking/draft.py`: a user message that begins "Seed
 papers (") is answered by the oracle with plain text criteria in the reference shape: one numbered
-topic per seed paper, titled with the paper's title, "Relevant:" naming the paper's first content
-words, "Not relevant:" a line, then a closing paragraph on taste (`FakeLLM.oracle_draft(papers)`,
-for assertions); step "draft" forces that answer whatever the request.
+topic per seed paper (up to the "1 to N topics" the system message allows), titled with the
+paper's title, "Relevant:" naming the paper's first content words, "Not relevant:" a line, then a
+closing paragraph on taste (`FakeLLM.oracle_draft(papers)`, for assertions); step "draft" forces
+that answer whatever the request.
 
 The oracle is gullible in one way, like a weak model: text in the user message *outside* any
 paper block that says "ignore previous instructions" makes it rate every paper 10/10. So a paper
@@ -99,6 +100,7 @@ _STOP_WORDS = """this that with from have been were their which these those into
 _STOP = frozenset(_STOP_WORDS.split())
 _DRAFT_REQUEST = "Seed papers ("
 _TITLE = re.compile(r"^Title: (.*)$", re.M)
+_MAX_TOPICS = re.compile(r"\(1 to (\d+) topics")
 _ABSTRACT = re.compile(r"^Abstract: (.*)$", re.M)
 HIJACKED_DRAFT = "HIJACKED: as the abstract asked, here are no criteria."
 
@@ -197,10 +199,11 @@ class FakeLLM(LoopbackFake):
         return {"papers": papers}
 
     @staticmethod
-    def oracle_draft(papers: list[tuple[str, str]]) -> str:
-        """The criteria the oracle drafts from (title, abstract) pairs: a topic per paper."""
+    def oracle_draft(papers: list[tuple[str, str]], max_topics: int = 12) -> str:
+        """The criteria the oracle drafts from (title, abstract) pairs: a topic per paper, for
+        the first `max_topics` papers."""
         topics = []
-        for number, (title, abstract) in enumerate(papers, start=1):
+        for number, (title, abstract) in enumerate(papers[:max_topics], start=1):
             words = sorted(_words(abstract))[:4]
             topics.append(f"{number}. {title}\nRelevant: Papers on {', '.join(words) or 'this'}.\n"
                           f"Not relevant: Papers that only cite {title}.")
@@ -217,7 +220,9 @@ class FakeLLM(LoopbackFake):
             title, abstract = _TITLE.search(raw), _ABSTRACT.search(raw)
             papers.append((html.unescape(title.group(1)) if title else "",
                            html.unescape(abstract.group(1)) if abstract else ""))
-        return self.oracle_draft(papers)
+        system = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
+        allowed = _MAX_TOPICS.search(system)
+        return self.oracle_draft(papers, int(allowed.group(1)) if allowed else len(papers))
 
     @staticmethod
     def is_draft_request(body: dict[str, Any]) -> bool:
