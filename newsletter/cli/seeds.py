@@ -1,5 +1,6 @@
 """`subscribers add … --like IDS --like-file FILE`: the seed papers, fetched before anything is
-written (a fetch that fails changes nothing), stored as the reader's first likes after."""
+written (a fetch that fails changes nothing), stored as the reader's first likes after.
+`criteria draft --like …` fetches them the same way and stores nothing."""
 
 from __future__ import annotations
 
