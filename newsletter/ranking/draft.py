@@ -127,7 +127,9 @@ def draft_criteria(options: CallOptions, papers: Sequence[Paper]) -> Draft:
             on_usage=lambda response: measured_usage(response)[0], json_mode=False,
         ))
     except CallFailed as exc:
-        raise DraftError(str(exc)) from None
+        # A whole draft is one long answer: a slow local model may need more than the judge's bound.
+        hint = " (NEWSLETTER_LLM_TIMEOUT bounds the call: raise it for a slow model)" if exc.timed_out else ""
+        raise DraftError(f"{exc}{hint}") from None
     try:
         text, topics = parse_draft(reply.content, cut_at_cap=reply.cut_at_cap)
     except ValueError as exc:

@@ -101,6 +101,14 @@ def test_a_rejected_key_is_a_draft_error(fake_llm: FakeLLM) -> None:
     assert len(fake_llm.requests) == 1
 
 
+def test_a_timeout_says_which_setting_bounds_the_call(fake_llm: FakeLLM) -> None:
+    fake_llm.script("slow")
+    quick = CallOptions(fake_llm.model, fake_llm.api_base, "sk-fake", timeout=0.3)
+    with pytest.raises(DraftError, match=r"timed out.*\(NEWSLETTER_LLM_TIMEOUT bounds the call: raise it"):
+        draft_criteria(quick, SEEDS)
+    assert len(fake_llm.requests) == 1  # a timeout is not retried, as for the judge
+
+
 def test_at_most_max_papers_go_to_the_llm() -> None:
     many = [seed(n, f"Paper {n}", "An abstract.") for n in range(MAX_PAPERS + 5)]
     assert messages(many)[1]["content"].count("<paper id=") == MAX_PAPERS
