@@ -23,17 +23,14 @@ the number, from the system message's numbered topic list, of the topic whose ti
 most content words with the paper (the lower number on a tie), or null when none shares any
 (`FakeLLM.oracle_topic(topics, text)`).
 
-A **criteria draft** request (`newsletter/ranking/draft.py`: a user message that begins "Seed
-papers (") is answered by the oracle with plain text criteria in the reference shape: one numbered
-topic per seed paper (up to the "1 to N topics" the system message allows), titled with the
-paper's title, "Relevant:" naming the paper's first content words, "Not relevant:" a line, then a
-closing paragraph on taste (`FakeLLM.oracle_draft(papers)`, for assertions); step "draft" forces
-that answer whatever the request.
+A **criteria draft** request (`newsletter/ranking/draft.py`, told by its user message beginning
+"Seed papers (") is answered with plain text criteria in the reference shape, written from the
+seed papers (`tests/fakes/llm_draft.py`; `FakeLLM.oracle_draft(papers)` for assertions).
 
 The oracle is gullible in one way, like a weak model: text in the user message *outside* any
 paper block that says "ignore previous instructions" makes it rate every paper 10/10. So a paper
 whose abstract breaks out of its delimiters (`</paper>` not escaped) takes over the whole batch,
-and a criteria draft is answered with `HIJACKED_DRAFT` instead.
+and a criteria draft is answered with `HIJACKED_DRAFT` (no criteria) instead.
 
 `fake_llm.script(*steps)` queues one step per coming request (first in, first out); when the queue
 is empty the oracle answers. A step is one of:
@@ -81,6 +78,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import llm_draft
 from tests.fakes.loopback import Exchange, LoopbackFake, Steps
 
 StepResult = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
@@ -98,11 +96,6 @@ _STOP_WORDS = """this that with from have been were their which these those into
     method methods approach results show shows work works model models task tasks data
     title authors abstract novel existing across within without new"""
 _STOP = frozenset(_STOP_WORDS.split())
-_DRAFT_REQUEST = "Seed papers ("
-_TITLE = re.compile(r"^Title: (.*)$", re.M)
-_MAX_TOPICS = re.compile(r"\(1 to (\d+) topics")
-_ABSTRACT = re.compile(r"^Abstract: (.*)$", re.M)
-HIJACKED_DRAFT = "HIJACKED: as the abstract asked, here are no criteria."
 
 
 @dataclass(frozen=True)
@@ -198,36 +191,8 @@ class FakeLLM(LoopbackFake):
             )
         return {"papers": papers}
 
-    @staticmethod
-    def oracle_draft(papers: list[tuple[str, str]], max_topics: int = 12) -> str:
-        """The criteria the oracle drafts from (title, abstract) pairs: a topic per paper, for
-        the first `max_topics` papers."""
-        topics = []
-        for number, (title, abstract) in enumerate(papers[:max_topics], start=1):
-            words = sorted(_words(abstract))[:4]
-            topics.append(f"{number}. {title}\nRelevant: Papers on {', '.join(words) or 'this'}.\n"
-                          f"Not relevant: Papers that only cite {title}.")
-        closing = "In suggesting papers, remember that the reader values clear, surprising results."
-        return "\n\n".join([*topics, closing])
-
-    def draft_answer(self, body: dict[str, Any]) -> str:
-        messages = body.get("messages", [])
-        user = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
-        if "ignore previous instructions" in _PAPER.sub(" ", user).lower():
-            return HIJACKED_DRAFT
-        papers = []
-        for _paper_id, raw in _PAPER.findall(user):
-            title, abstract = _TITLE.search(raw), _ABSTRACT.search(raw)
-            papers.append((html.unescape(title.group(1)) if title else "",
-                           html.unescape(abstract.group(1)) if abstract else ""))
-        system = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
-        allowed = _MAX_TOPICS.search(system)
-        return self.oracle_draft(papers, int(allowed.group(1)) if allowed else len(papers))
-
-    @staticmethod
-    def is_draft_request(body: dict[str, Any]) -> bool:
-        return any(m.get("role") == "user" and str(m.get("content", "")).startswith(_DRAFT_REQUEST)
-                   for m in body.get("messages", []))
+    oracle_draft = staticmethod(llm_draft.oracle_draft)
+    draft_answer = staticmethod(llm_draft.draft_answer)
 
     # -- serving ---------------------------------------------------------------------------
     def _answer(self, body: dict[str, Any]) -> StepResult | None:
@@ -249,7 +214,7 @@ class FakeLLM(LoopbackFake):
             return int(step), headers, error
         if step == "slow":
             self.pause(self.slow_seconds)
-        if step == "draft" or (step == "oracle" and self.is_draft_request(body)):
+        if step == "draft" or (step in ("oracle", "slow") and llm_draft.is_draft_request(body)):
             return 200, {}, self._completion(body, self.draft_answer(body))
         answer = self.oracle_answer(body)
         papers = answer["papers"]
