@@ -2,14 +2,15 @@
 
 This module is the root `newsletter` app; the commands live beside it, one module per group:
 `run` and `preview` in run.py, `subscribers …` in subscribers.py, `feedback …` in feedback.py,
-`serve` and `check` in admin.py (the checks themselves in checks.py), what they share in common.py.
+`criteria draft` in criteria.py, `serve` and `check` in admin.py (the checks themselves in
+checks.py), what they share in common.py.
 """
 
 from __future__ import annotations
 
 import typer
 
-from newsletter.cli import admin, channels, feedback, run, subscribers
+from newsletter.cli import admin, channels, criteria, feedback, run, subscribers
 
 app = typer.Typer(
     add_completion=False,
@@ -25,6 +26,7 @@ app.command("check")(admin.check_all)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(channels.app, name="channels")
+app.add_typer(criteria.app, name="criteria")
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """`subscribers add … --like IDS --like-file FILE`: the seed papers, fetched before anything is
-written (a fetch that fails changes nothing), stored as the reader's first likes after."""
+written (a fetch that fails changes nothing), stored as the reader's first likes after.
+`criteria draft --like …` fetches them the same way and stores nothing."""
 
 from __future__ import annotations
 
@@ -45,5 +46,10 @@ def store_seeds(db: Database, email: str, seeds: Seeds) -> None:
         already = len(seeds.papers) - added
         note = f" ({already} voted on already)" if already else ""
         out.print(f"Seed papers: {added} stored as {escape(email)}'s first likes{note}.")
+    report_skipped(seeds)
+
+
+def report_skipped(seeds: Seeds) -> None:
+    """One line on stderr for each seed that could not be used."""
     for problem in seeds.skipped:
         err.print(f"skipped seed: {escape(problem)}")

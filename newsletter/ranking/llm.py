@@ -29,7 +29,14 @@ from newsletter.ranking import prompt
 from newsletter.ranking.background_loop import run_coroutine
 from newsletter.ranking.base import BatchListener, Judgement
 from newsletter.ranking.budget import Budget
-from newsletter.ranking.llm_call import TOKENS_PER_PAPER, CallOptions, Sleep, answer_cap, complete
+from newsletter.ranking.llm_call import (
+    TOKENS_PER_PAPER,
+    CallOptions,
+    Sleep,
+    answer_cap,
+    complete,
+    measured_usage,
+)
 from newsletter.ranking.llm_errors import CallFailed
 
 log = logging.getLogger(__name__)
@@ -293,20 +300,11 @@ class LiteLLMJudge:
             raise CallFailed("daily LLM budget reached; ranked locally", budget=True)
 
     def _account(self, run: _Run, response: Any) -> Usage:
-        import litellm
-
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        try:
-            cost = float(litellm.completion_cost(completion_response=response) or 0.0)
-        except Exception:  # litellm raises for models without a price: count tokens only
-            cost = 0.0
-            if not self._cost_unknown_logged:
-                self._cost_unknown_logged = True
-                log.warning("no price known for LLM model %s: counting tokens only", self.model)
-        call = Usage(1, prompt_tokens, completion_tokens, cost)
+        call, priced = measured_usage(response)
+        if not priced and not self._cost_unknown_logged:
+            self._cost_unknown_logged = True
+            log.warning("no price known for LLM model %s: counting tokens only", self.model)
         run.usage = run.usage + call
         if self.budget is not None:
-            self.budget.charge(cost)
+            self.budget.charge(call.cost_usd)
         return call

@@ -71,8 +71,10 @@ class CallOptions:
         return exponential_delay(attempt + 1, base=self.backoff_base, cap=self.backoff_max)
 
 
-def request(options: CallOptions, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
-    """litellm's keyword arguments for one call."""
+def request(
+    options: CallOptions, messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = True
+) -> dict[str, Any]:
+    """litellm's keyword arguments for one call (`json_mode` off: a plain text answer)."""
     kwargs: dict[str, Any] = {
         "model": options.model,
         "messages": messages,
@@ -80,13 +82,14 @@ def request(options: CallOptions, messages: list[dict[str, str]], max_tokens: in
         "api_key": options.api_key,
         "temperature": 0,
         "max_tokens": max_tokens,
-        "response_format": {"type": "json_object"},
         # A provider without a JSON mode (or a penalty) just gets the prompt: litellm drops
         # the parameters that provider does not take instead of failing the call.
         "drop_params": True,
         "timeout": options.timeout,
         "max_retries": 0,  # our retries, countable (the OpenAI SDK's own are off)
     }
+    if json_mode:
+        kwargs["response_format"] = {"type": "json_object"}
     if options.frequency_penalty:
         kwargs["frequency_penalty"] = options.frequency_penalty
     return kwargs
@@ -100,6 +103,7 @@ async def complete(
     sleep: Sleep = asyncio.sleep,
     on_usage: Callable[[Any], Usage] | None = None,
     before_each: Callable[[], None] | None = None,
+    json_mode: bool = True,
 ) -> Answer:
     """One answered call, or CallFailed (`timed_out` set when the call ran past its bound).
     `before_each` runs before every attempt and may raise CallFailed (a spent budget)."""
@@ -114,7 +118,7 @@ async def complete(
         started = time.monotonic()
         try:
             response = await asyncio.wait_for(
-                litellm.acompletion(**request(options, messages, max_tokens)),
+                litellm.acompletion(**request(options, messages, max_tokens, json_mode=json_mode)),
                 # litellm's timeout is per HTTP read; this bounds the whole call.
                 timeout=options.timeout * 2 + 1,
             )
@@ -137,6 +141,21 @@ async def complete(
         usage = on_usage(response) if on_usage else Usage(1)
         return Answer(*_content(response), usage=usage, seconds=time.monotonic() - started)
     raise CallFailed(f"LLM call failed: {last}")
+
+
+def measured_usage(response: Any) -> tuple[Usage, bool]:
+    """One answered call's tokens and cost, and whether litellm knows the model's price (it
+    raises for a model without one: then the tokens are counted and the cost is 0)."""
+    import litellm
+
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    try:
+        cost, priced = float(litellm.completion_cost(completion_response=response) or 0.0), True
+    except Exception:
+        cost, priced = 0.0, False
+    return Usage(1, prompt_tokens, completion_tokens, cost), priced
 
 
 def _content(response: Any) -> tuple[str, bool]:

@@ -23,13 +23,19 @@ the number, from the system message's numbered topic list, of the topic whose ti
 most content words with the paper (the lower number on a tie), or null when none shares any
 (`FakeLLM.oracle_topic(topics, text)`).
 
+A **criteria draft** request (`newsletter/ranking/draft.py`, told by its user message beginning
+"Seed papers (") is answered with plain text criteria in the reference shape, written from the
+seed papers (`tests/fakes/llm_draft.py`; `FakeLLM.oracle_draft(papers)` for assertions).
+
 The oracle is gullible in one way, like a weak model: text in the user message *outside* any
 paper block that says "ignore previous instructions" makes it rate every paper 10/10. So a paper
-whose abstract breaks out of its delimiters (`</paper>` not escaped) takes over the whole batch.
+whose abstract breaks out of its delimiters (`</paper>` not escaped) takes over the whole batch,
+and a criteria draft is answered with `HIJACKED_DRAFT` (no criteria) instead.
 
 `fake_llm.script(*steps)` queues one step per coming request (first in, first out); when the queue
 is empty the oracle answers. A step is one of:
   "oracle"        a normal answer
+  "draft"         the oracle's criteria draft (plain text, see above)
   "garbage"       HTTP 200 whose message content is not JSON
   "missing"       the oracle's answer without its last paper
   "extra"         the oracle's answer plus a paper id that was never asked for
@@ -72,6 +78,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes import llm_draft
 from tests.fakes.loopback import Exchange, LoopbackFake, Steps
 
 StepResult = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
@@ -184,6 +191,9 @@ class FakeLLM(LoopbackFake):
             )
         return {"papers": papers}
 
+    oracle_draft = staticmethod(llm_draft.oracle_draft)
+    draft_answer = staticmethod(llm_draft.draft_answer)
+
     # -- serving ---------------------------------------------------------------------------
     def _answer(self, body: dict[str, Any]) -> StepResult | None:
         with self._lock:
@@ -204,6 +214,8 @@ class FakeLLM(LoopbackFake):
             return int(step), headers, error
         if step == "slow":
             self.pause(self.slow_seconds)
+        if step == "draft" or (step in ("oracle", "slow") and llm_draft.is_draft_request(body)):
+            return 200, {}, self._completion(body, self.draft_answer(body))
         answer = self.oracle_answer(body)
         papers = answer["papers"]
         if step == "repeat":
