@@ -10,7 +10,6 @@ import dataclasses
 import html
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 from newsletter.models import Digest, DigestEntry, Paper, Score
 from newsletter.render import render_digest
 from newsletter.render.math import render_math
+from tests.fakes.browser import chromium_executable
 from tests.fakes.render_data import REPLY_TO, UNSUBSCRIBE_URL, thirty_paper_digest, topical_digest, vote_links
 
 pytestmark = pytest.mark.browser
@@ -30,17 +30,10 @@ _MAX_SHOT_HEIGHT = 32_000  # a 30-paper digest is ~21,000 px tall at 375 px
 _MEASURE = Path(__file__).parents[1] / "data" / "render" / "measure.js"
 # Read at import: conftest's autouse fixture clears NEWSLETTER_* before every test runs.
 _ARTIFACTS_DIR = os.environ.get("NEWSLETTER_ARTIFACTS") or str(Path(__file__).parents[1] / "artifacts")
-_CHROMIUM = os.environ.get("NEWSLETTER_CHROMIUM", "")
 
 
 def _chromium() -> str:
-    for name in (_CHROMIUM, "chromium", "chromium-browser"):
-        found = shutil.which(name) if name else None
-        if found:
-            return found
-    if os.environ.get("CI"):
-        pytest.fail("headless Chromium is required in CI: apt-get install chromium")
-    pytest.skip("chromium not installed (apt-get install chromium)")
+    return chromium_executable()
 
 
 def _artifacts() -> Path:
