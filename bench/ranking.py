@@ -57,7 +57,7 @@ def load_cases(reference: Path) -> list[Case]:
     days: dict[str, list[Paper]] = {}
     for path in sorted((reference / "arxiv" / "days").glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
-            days[path.name[:10]] = [_paper(json.loads(line)) for line in lines if line.strip()]
+            days[path.name[:10]] = [reference_paper(json.loads(line)) for line in lines if line.strip()]
     cases = []
     for path in sorted((reference / "selections").glob("*.json")):
         selection = json.loads(path.read_text(encoding="utf-8"))
@@ -72,7 +72,8 @@ def load_cases(reference: Path) -> list[Case]:
     return cases
 
 
-def _paper(row: dict[str, object]) -> Paper:
+def reference_paper(row: dict[str, object]) -> Paper:
+    """A paper of a reference day's JSON lines (`id`, `title`, `authors`, `summary`, …)."""
     return Paper(
         arxiv_id=str(row["id"]),
         title=str(row["title"]),

@@ -32,6 +32,10 @@ paper block that says "ignore previous instructions" makes it rate every paper 1
 whose abstract breaks out of its delimiters (`</paper>` not escaped) takes over the whole batch,
 and a criteria draft is answered with `HIJACKED_DRAFT` (no criteria) instead.
 
+`fake_llm.scorer`, when set, replaces the oracle's relevance, novelty and comment of each paper
+(benches that replay recorded judgements; the topic stays the oracle's):
+`scorer(criteria, paper_id, paper_text) -> (relevance, novelty, comment)`.
+
 `fake_llm.script(*steps)` queues one step per coming request (first in, first out); when the queue
 is empty the oracle answers. A step is one of:
   "oracle"        a normal answer
@@ -72,7 +76,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +87,7 @@ from tests.fakes.loopback import Exchange, LoopbackFake, Steps
 
 StepResult = tuple[int, dict[str, str], "dict[str, Any] | bytes"]
 Step = "str | Reply | Callable[[dict[str, Any]], StepResult]"
+Scorer = Callable[[str, str, str], tuple[int, int, str]]  # (criteria, paper id, text) → judgement
 
 _TRICKLE = "X-Fake-Trickle-Seconds"  # internal: tells _send to pace the body (never sent)
 _CRITERIA = re.compile(r"<criteria>(.*?)</criteria>", re.S)
@@ -120,6 +125,7 @@ class FakeLLM(LoopbackFake):
         self.slow_seconds = 5.0
         self.served_model: str | None = None
         self.default_step: Any = "oracle"
+        self.scorer: Scorer | None = None
         self._steps: Steps[Any] = Steps()
         self._lock = threading.Lock()
         self._listen(post=self._post, protocol="HTTP/1.1")
@@ -177,16 +183,20 @@ class FakeLLM(LoopbackFake):
         papers = []
         for paper_id, raw in _PAPER.findall(user):
             content = html.unescape(raw)
-            relevance = 10 if hijacked else self.oracle_relevance(criteria, content)
-            novelty = 10 if hijacked else self.oracle_novelty(paper_id)
-            shared = sorted(_words(content) & _words(criteria))[:3]
+            if self.scorer is not None:
+                relevance, novelty, comment = self.scorer(criteria, html.unescape(paper_id), content)
+            else:
+                relevance = self.oracle_relevance(criteria, content)
+                novelty = self.oracle_novelty(paper_id)
+                shared = sorted(_words(content) & _words(criteria))[:3]
+                comment = "Matches: " + (", ".join(shared) or "nothing")
             papers.append(
                 {
                     "id": html.unescape(paper_id),
-                    "relevance": relevance,
-                    "novelty": novelty,
+                    "relevance": 10 if hijacked else relevance,
+                    "novelty": 10 if hijacked else novelty,
                     "topic": self.oracle_topic(topics, content),
-                    "comment": "Matches: " + (", ".join(shared) or "nothing"),
+                    "comment": comment,
                 }
             )
         return {"papers": papers}
