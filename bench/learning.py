@@ -42,6 +42,20 @@ without a relevance-≥7 candidate has no recall and is left out of that mean):
   own usage is shown beside it, but the fake reports characters / 4 there, about 25 % more.
 The issue's targets are printed beside the averages. A run of every reader in both modes without
 --days writes bench/results/learning.md and .json.
+
+Noise: the local mode is deterministic. The LLM mode is not quite: the ranker learns from the LLM's
+earlier scores newest first (`scores.created_at`, SQLite's wall clock at one-second resolution,
+not the run's clock), and a day's batches land in parallel, so the order of that history, and with
+it the learned cut, differs a little between identical runs: a few papers sent more or fewer on a
+day (up to ~0.07 of the candidates); on the 10-day averages up to ~0.02 of the candidates sent and
+~8 prompt tokens per candidate (the narrow reader; ~0.01 and ~2 for the broad ones). On main, where
+nothing reads the votes yet, the with/without columns of the LLM mode differ by just that noise.
+
+Time (2 CPUs): local mode ~0.1-0.2 s a day; LLM mode ~0.5 s a day at first, growing to 1-4 s as
+the LLM history nears its 2,000-paper cap: the existing history learner (ranking/learn.py:
+a TF-IDF fit over the history, a ridge and its 3-fold cross-validation, every day) takes about two
+thirds of it, the calls to the fake LLM about a tenth. A full run takes about 4 minutes of CPU
+(5 to 8 minutes' wall time on a busy 2-CPU machine); `--jobs 2` runs the 12 replays in two processes.
 """
 
 from __future__ import annotations
@@ -51,6 +65,7 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -94,6 +109,7 @@ Mode = Literal["local", "llm"]
 EMAIL = "reader@lab.example"
 MODEL = "gpt-4o-mini"  # what litellm prices and tokenises the fake's answers as
 NOT_SELECTED = Judged(1, 1, "not among the reference's selections")
+RESULTS = ROOT / "bench" / "results" / "learning"  # .md and .json
 UP_AT, DOWN_AT = 7, 3  # the simulated reader's votes: up at relevance ≥ 7, down at ≤ 3 or unselected
 
 
@@ -311,7 +327,11 @@ def main() -> int:
     parser.add_argument("--train", type=Path, default=DEFAULT_TRAIN, help="the reference's train folder")
     parser.add_argument("--keep", help="keep each replay's state folder under this (new) folder")
     parser.add_argument("--jobs", type=int, default=1, help="replays run at once, in processes")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite bench/results/learning.md from the figures in learning.json")
     args = parser.parse_args()
+    if args.render:
+        return _render(RESULTS)
     if not 0 <= args.vote_share <= 1:
         parser.error("--vote-share is a share: 0 to 1")
     if args.days is not None and args.days < 2:
@@ -327,18 +347,30 @@ def main() -> int:
     ]
     results = run_all(tasks, args.jobs)
     wall = time.perf_counter() - started
+    cpu = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+              for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     command = "python bench/learning.py " + " ".join(sys.argv[1:])
-    text = report(results, command=command, wall_seconds=wall, vote_share=args.vote_share, seed=args.seed)
+    text = report(results, command=command, wall_seconds=wall, cpu_seconds=cpu, vote_share=args.vote_share,
+                  seed=args.seed)
     print(text)
     saved = {"command": command, "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-             "wall_seconds": round(wall, 1), "vote_share": args.vote_share, "seed": args.seed,
-             "results": results}
+             "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "vote_share": args.vote_share,
+             "seed": args.seed, "results": results}
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(saved, indent=1) + "\n")
     if args.days is None and not args.reader and args.mode == "both":
-        out = ROOT / "bench" / "results" / "learning"
-        atomic_write_text(out.with_suffix(".md"), text)
-        atomic_write_text(out.with_suffix(".json"), json.dumps(saved, indent=1) + "\n")
+        atomic_write_text(RESULTS.with_suffix(".md"), text)
+        atomic_write_text(RESULTS.with_suffix(".json"), json.dumps(saved, indent=1) + "\n")
+    return 0
+
+
+def _render(out: Path) -> int:
+    from learning_report import report
+
+    saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    text = report(saved["results"], command=saved["command"], wall_seconds=saved["wall_seconds"],
+                  cpu_seconds=saved["cpu_seconds"], vote_share=saved["vote_share"], seed=saved["seed"])
+    atomic_write_text(out.with_suffix(".md"), text)
     return 0
 
 

@@ -123,14 +123,16 @@ def _days(results: Results, reader: str, mode: str) -> list[str]:
     return [*lines, ""]
 
 
-def report(results: Results, *, command: str, wall_seconds: float, vote_share: float, seed: int) -> str:
+def report(results: Results, *, command: str, wall_seconds: float, cpu_seconds: float, vote_share: float,
+           seed: int) -> str:
     readers = list(dict.fromkeys(key.split("|")[0] for key in results))
     modes = list(dict.fromkeys(key.split("|")[1] for key in results))
     lines = [
         "# Learning bench: real days through the daily cycle, a simulated reader's seeds and votes",
         "",
-        f"`{command}` — wall time {wall_seconds:.0f} s ({os.cpu_count()} CPUs, Python"
-        f" {platform.python_version()}); votes on {vote_share:.0%} of each digest, seed {seed}.",
+        f"`{command.strip()}` — wall time {wall_seconds:.0f} s, CPU time {cpu_seconds:.0f} s"
+        f" ({os.cpu_count()} CPUs, Python {platform.python_version()}); votes on {vote_share:.0%} of each"
+        f" digest, seed {seed}.",
         "",
         f"Averages are means of the daily figures over the last {LAST} measured days (`*` below); the"
         " first day only seeds and is never measured. Recall: of the day's recorded relevance-≥7 candidates,"
@@ -140,7 +142,9 @@ def report(results: Results, *, command: str, wall_seconds: float, vote_share: f
         " Sent: share of the candidates sent to the LLM (`A`: an audit day sends all). Reached: the"
         " relevance-≥7 candidates the LLM judged. Prompt tokens: the prompts the fake LLM received,"
         " counted by gpt-4o-mini's tokenizer, per candidate (the run's usage: what the fake reported,"
-        " characters / 4).",
+        " characters / 4). LLM-mode figures move a little between identical runs (on these averages up to"
+        " ~0.02 of the candidates sent and ~8 prompt tokens per candidate: see bench/learning.py's"
+        " docstring); the local mode is deterministic.",
         "",
         "## Targets (issue 23), on the last 10 days",
         "",

@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import learning  # noqa: E402
-from learning_report import report  # noqa: E402
+from learning_report import report, window  # noqa: E402
 from train_days import ReaderDays, TrainDay, load_reader, seed_papers  # noqa: E402
 
 from newsletter.db import Database  # noqa: E402
@@ -117,6 +117,7 @@ def test_the_report_shows_both_settings_and_says_precision_is_a_floor(
             reader, learning.Options("local", feedback=how == "with"), tmp_path / how)]
         for how in ("with", "without")
     }
-    text = report(results, command="test", wall_seconds=1.0, vote_share=0.3, seed=0)
+    text = report(results, command="test", wall_seconds=1.0, cpu_seconds=1.0, vote_share=0.3, seed=0)
+    assert [d["date"] for d in window(results[f"{READER}|local|with"])] == [DATES[1]]  # day 1 only seeds
     assert '"not selected" is not "rejected"' in text
     assert "≥ 0.55" in text and "(seeds; not measured)" in text
