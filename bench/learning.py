@@ -48,14 +48,17 @@ earlier scores newest first (`scores.created_at`, SQLite's wall clock at one-sec
 not the run's clock), and a day's batches land in parallel, so the order of that history, and with
 it the learned cut, differs a little between identical runs: a few papers sent more or fewer on a
 day (up to ~0.07 of the candidates); on the 10-day averages up to ~0.02 of the candidates sent and
-~8 prompt tokens per candidate (the narrow reader; ~0.01 and ~2 for the broad ones). On main, where
-nothing reads the votes yet, the with/without columns of the LLM mode differ by just that noise.
+~8 prompt tokens per candidate (the narrow reader; ~0.01 and ~2 for the broad ones): before the
+ranker read the votes (main at 49f0b98), the with/without columns of the LLM mode differed by just
+that noise.
 
-Time (2 CPUs): local mode ~0.1-0.2 s a day; LLM mode ~0.5 s a day at first, growing to 1-4 s as
-the LLM history nears its 2,000-paper cap: the existing history learner (ranking/learn.py:
-a TF-IDF fit over the history, a ridge and its 3-fold cross-validation, every day) takes about two
-thirds of it, the calls to the fake LLM about a tenth. A full run takes about 4 minutes of CPU
-(5 to 8 minutes' wall time on a busy 2-CPU machine); `--jobs 2` runs the 12 replays in two processes.
+Time (2 busy CPUs): without feedback ~0.2-0.5 s a day in local mode; in LLM mode ~0.5 s a day at
+first, growing to 1-4 s as the LLM history nears its 2,000-paper cap (the history learner,
+ranking/learn.py: a TF-IDF fit over the history, a ridge and its 3-fold cross-validation, every day,
+takes about two thirds of it; the calls to the fake LLM about a tenth). With feedback add ~1-2 s a
+day: the vote learner (ranking/votes.py) fits a logistic regression on TF-IDF words, bigrams and
+authors every day, ~0.8 s of it in the solver. A full run takes about 4.5 minutes of CPU, 8 minutes'
+wall time on a busy 2-CPU machine with `--jobs 2` (the 12 replays in two processes).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ import json
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -350,12 +354,14 @@ def main() -> int:
     cpu = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     command = "python bench/learning.py " + " ".join(sys.argv[1:])
+    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=False).stdout.strip() or "?"
     text = report(results, command=command, wall_seconds=wall, cpu_seconds=cpu, vote_share=args.vote_share,
-                  seed=args.seed)
+                  seed=args.seed, revision=revision)
     print(text)
     saved = {"command": command, "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
              "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "vote_share": args.vote_share,
-             "seed": args.seed, "results": results}
+             "seed": args.seed, "revision": revision, "results": results}
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(saved, indent=1) + "\n")
     if args.days is None and not args.reader and args.mode == "both":
@@ -369,7 +375,8 @@ def _render(out: Path) -> int:
 
     saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     text = report(saved["results"], command=saved["command"], wall_seconds=saved["wall_seconds"],
-                  cpu_seconds=saved["cpu_seconds"], vote_share=saved["vote_share"], seed=saved["seed"])
+                  cpu_seconds=saved["cpu_seconds"], vote_share=saved["vote_share"], seed=saved["seed"],
+                  revision=saved.get("revision", "?"))
     atomic_write_text(out.with_suffix(".md"), text)
     return 0
 

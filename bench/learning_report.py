@@ -124,13 +124,13 @@ def _days(results: Results, reader: str, mode: str) -> list[str]:
 
 
 def report(results: Results, *, command: str, wall_seconds: float, cpu_seconds: float, vote_share: float,
-           seed: int) -> str:
+           seed: int, revision: str = "?") -> str:
     readers = list(dict.fromkeys(key.split("|")[0] for key in results))
     modes = list(dict.fromkeys(key.split("|")[1] for key in results))
     lines = [
         "# Learning bench: real days through the daily cycle, a simulated reader's seeds and votes",
         "",
-        f"`{command.strip()}` — wall time {wall_seconds:.0f} s, CPU time {cpu_seconds:.0f} s"
+        f"`{command.strip()}` at `{revision}` — wall time {wall_seconds:.0f} s, CPU time {cpu_seconds:.0f} s"
         f" ({os.cpu_count()} CPUs, Python {platform.python_version()}); votes on {vote_share:.0%} of each"
         f" digest, seed {seed}.",
         "",
