@@ -50,9 +50,12 @@ def preview_html(result: PreviewResult) -> str:
         title = html.escape(" ".join(paper.title.split()))
         authors = html.escape(", ".join(paper.authors[:6]) + (" et al." if len(paper.authors) > 6 else ""))
         label = {"llm": "LLM (cached)", "local": "local ranker", "author": "followed author"}[score.source]
+        # the local ranker estimates relevance from word matches and judges no novelty: say so
+        judged = (f"estimated relevance {score.relevance}" if score.source == "local"
+                  else f"relevance {score.relevance}, novelty {score.novelty}")
         items.append(
             f'<li><a href="{html.escape(paper.abs_url)}">{title}</a><br><span class="muted">{authors}'
-            f" · relevance {score.relevance}, novelty {score.novelty} · {label}</span>"
+            f" · {judged} · {label}</span>"
             + (f'<br><span class="muted">{html.escape(score.comment)}</span>' if score.comment else "")
             + "</li>")
     body = f"<ol>{''.join(items)}</ol>" if items else "<p>No paper of that day would have been sent.</p>"

@@ -171,6 +171,8 @@ def test_preview_ranks_the_new_text_and_stores_nothing(
     assert [s.criteria for s in previewer.asked] == ["1. Alpha matting"]
     assert "Preview: Friday 04 December 2026" in response.text and "no LLM is asked" in response.text
     assert "Matting &lt;b&gt;anything&lt;/b&gt;" in response.text  # paper text escaped
+    # a local score is shown for what it is: an estimate, with no novelty judged
+    assert "estimated relevance 8 · local ranker" in response.text and "novelty" not in response.text
     assert stored(db) == {}
     client.post(path, data=form(client, path, "criteria", criteria="1. Alpha matting", action="save"))
     assert stored(db) == {"criteria": "1. Alpha matting"}
