@@ -58,7 +58,7 @@ class LocalRanker:
     narrow_send_floor: float = 0.10
     good_match: float = 0.20
     narrow_share: float = 0.05
-    history_weight: float = 0.3
+    history_weight: float = 0.6  # 0.3 on 3 reference days; 0.6 with 30 days' history (bench/learning.py)
     send_margin: float = 0.0
     min_history: int = 40
     min_history_positives: int = 3
