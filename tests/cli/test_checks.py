@@ -151,6 +151,16 @@ def test_settings_warn_about_plain_http_and_missing_webhook_auth(
     assert "NEWSLETTER_FROM_EMAIL" in bad[0].detail
 
 
+def test_a_passing_check_with_warnings_names_them_in_its_last_line(site: Path) -> None:
+    """The closing line is what an admin reads: "all checks passed" must not hide the warnings."""
+    buffer = io.StringIO()
+    settings = load_settings(public_url="http://digest.example.org")
+    code = run_checks(settings, Console(file=buffer, width=250), now=NOW, network=False)
+    last = buffer.getvalue().strip().splitlines()[-1]
+    assert code == 0
+    assert re.fullmatch(r"all checks passed, \d+ with a warning: .*settings.*", last), last
+
+
 def test_the_calendar_warns_when_next_years_holidays_are_missing(site: Path) -> None:
     last = max(KNOWN_HOLIDAYS).year
     december = dt.datetime(last, 12, 2, 12, 0, tzinfo=dt.UTC)
