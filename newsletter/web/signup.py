@@ -167,7 +167,8 @@ async def show_confirm(request: Request) -> Response:
     except (sqlite3.Error, DatabaseError) as exc:
         return _unavailable(exc)
     masked = html.escape(mask_address(found.email))
-    return pages.answer("Confirm your sign-up", f"<p>Start the arXiv digest for {masked}?</p>{form}")
+    return pages.answer("Confirm your sign-up", f"<p>Start the arXiv digest for {masked}?</p>"
+                        f"{pages.request_summary(found.categories, found.criteria, found.seeds)}{form}")
 
 
 async def press_confirm(request: Request) -> Response:
