@@ -207,6 +207,7 @@ def test_opening_the_link_changes_nothing_and_the_button_adds_the_reader(
     assert load_roster(open_site.subscribers, open_site).find(NEW) is None
     done = client.post(path, data=button)
     assert done.status_code == 200 and "You are subscribed" in done.text
+    assert "at 07:00 (UTC)" in done.text and "links to your settings" in done.text  # when; where to change
     reader = load_roster(open_site.subscribers, open_site).find(NEW)
     assert reader is not None and reader.categories == ("cs.CV", "cs.LG") and reader.criteria == CRITERIA
     assert reader.criteria_path == open_site.subscribers.parent / "criteria" / "grace-example-org.md"
