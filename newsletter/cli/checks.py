@@ -25,6 +25,7 @@ from newsletter.cli.remote_checks import check_arxiv, check_dns, check_llm, chec
 from newsletter.clock import utc_now
 from newsletter.db import Database, DatabaseError, deliveries
 from newsletter.models import Digest, DigestEntry, Paper, Score, Subscriber
+from newsletter.readers.enrol import CRITERIA_FOLDER
 from newsletter.readers.roster import Roster, RosterError, load_roster
 from newsletter.settings import Settings, unknown_names
 
@@ -48,6 +49,20 @@ def check_settings(settings: Settings) -> Check:
     if unknown := unknown_names(os.environ):
         notes.append(f"not a setting, ignored: {', '.join(unknown)}")
     return Check("settings", "warn" if notes else "ok", "; ".join(notes) or "loaded")
+
+
+def check_signup(settings: Settings) -> Check:
+    """With sign-up on, the service itself adds readers: a roster it cannot write fails every
+    confirmation (in Docker, until `chown -R 10001 ./config`), and nobody would see why."""
+    roster = settings.subscribers.resolve()
+    # the roster is replaced through a temporary file beside it; criteria files go to criteria/
+    folders = [roster.parent] + [f for f in (roster.parent / CRITERIA_FOLDER,) if f.exists()]
+    stuck = [str(f) for f in (roster, *folders) if f.exists() and not os.access(f, os.W_OK)]
+    if stuck:
+        return Check("sign-up", "fail", f"NEWSLETTER_SIGNUP={settings.signup} but this user cannot write"
+                     f" {', '.join(stuck)}: confirmed sign-ups would fail to add the reader")
+    return Check("sign-up", "ok", f"{settings.signup}: {settings.public_url.rstrip('/')}/signup; the roster"
+                 " and its criteria folder are writable")
 
 
 def check_roster(settings: Settings) -> tuple[Check, Roster | None]:
@@ -191,6 +206,8 @@ def collect(settings: Settings, now: dt.datetime, *, network: bool = True) -> li
     checks = [check_settings(settings), roster_check, check_criteria(roster), check_templates(settings),
               check_database(settings), check_outbox(settings), check_calendar(settings, now),
               check_cut(settings, roster, now)]
+    if settings.signup != "off":
+        checks.insert(2, check_signup(settings))
     if network:
         llm = check_llm(settings)
         checks += [*check_arxiv(settings, roster, now), llm, *_judge_rows(settings, roster, llm),
@@ -226,5 +243,10 @@ def run_checks(
     if failed:
         out.print(f"[red]{len(failed)} check(s) failed:[/red] {escape(', '.join(failed))}")
         return 1
+    warned = [c.name for c in checks if c.status == "warn"]
+    if warned:  # "all passed" alone reads as nothing to do; the warnings are easy to scroll past
+        out.print(f"[green]all checks passed[/green], [yellow]{len(warned)} with a warning:[/yellow] "
+                  f"{escape(', '.join(warned))}")
+        return 0
     out.print("[green]all checks passed[/green]")
     return 0

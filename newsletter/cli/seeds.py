@@ -37,7 +37,8 @@ def fetch_seeds(settings: Settings, like: str, like_file: Path | None) -> Seeds:
         return lookup_seeds(settings, wanted)
     except FetchError as exc:
         raise UserError(f"could not fetch the seed papers from the arXiv API: {exc};"
-                        " nothing was changed") from None
+                        " nothing was changed. Try again later, or add the reader now without"
+                        " --like/--like-file") from None
 
 
 def store_seeds(db: Database, email: str, seeds: Seeds) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.readers.enrol import NewReader, add_reader
 from newsletter.readers.preferences import with_overrides
-from newsletter.readers.roster import load_roster, remove_rows
+from newsletter.readers.roster import COLUMNS, OVERRIDES, load_roster, remove_rows
 from newsletter.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Add, list, check and remove subscribers.")
@@ -259,12 +260,27 @@ def check_roster() -> None:
         roster = load_roster(settings.subscribers, settings)
     for problem in roster.problems:
         out.print(str(problem))
+    if unread := _unread_columns(settings.subscribers):
+        # a typo (`max_paper`) or a reader's own setting (`frequency`) would otherwise do nothing, silently
+        out.print(escape(f"note: {settings.subscribers.name} column(s) {', '.join(map(repr, unread))} are"
+                         f" not read (the roster reads {', '.join(COLUMNS + OVERRIDES)}); frequency and"
+                         " pauses are each reader's own, on their settings page"))
     if roster.problems:
         raise fail(
             f"{len(roster.problems)} problem(s) in {settings.subscribers};"
             f" {len(roster.subscribers)} valid subscriber(s)"
         )
     out.print(f"{settings.subscribers}: {len(roster.subscribers)} subscriber(s), no problems.")
+
+
+def _unread_columns(path: Path) -> list[str]:
+    """The header's columns that no part of the roster reads."""
+    try:
+        first = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()[:1]
+    except OSError:
+        return []
+    known = set(COLUMNS) | set(OVERRIDES)
+    return [c.strip() for c in next(csv.reader(first), []) if c.strip() and c.strip().lower() not in known]
 
 
 # The admin's side of sign-ups with NEWSLETTER_SIGNUP=approve (cli/signups.py).

@@ -226,5 +226,6 @@ def _with_votes(
 def _comment(criteria: Criteria, topic_index: int, match: float, liked: str | None = None) -> str:
     topic = criteria.topics[topic_index]
     label = f"topic {topic.number}: {topic.title}" if topic.title else f"topic {topic.number}"
-    closest = f"closest to {label} (ranked locally, {match:.0%} of a full match)"
+    # BM25 can score a paper above the topic's own text; "113% of a full match" reads as a bug
+    closest = f"closest to {label} (ranked locally, {min(match, 1.0):.0%} of a full match)"
     return f"Shown as {liked}; {closest}" if liked else closest[0].upper() + closest[1:]

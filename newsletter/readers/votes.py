@@ -35,12 +35,13 @@ _CLOCK_SKEW = dt.timedelta(minutes=5)
 DIRECTIONS: tuple[Direction, ...] = ("up", "down")
 LABELS: dict[Direction, str] = {"up": "More like this", "down": "Less like this"}
 
-Refusal = Literal["unknown-token", "forged", "not-in-digest", "expired"]
+Refusal = Literal["unknown-token", "forged", "not-in-digest", "expired", "unsubscribed"]
 REFUSALS: dict[Refusal, str] = {
     "unknown-token": "This link is not valid (any more): no vote was recorded.",
     "forged": "This link has been altered: no vote was recorded.",
     "not-in-digest": "This paper was never in your digest: no vote was recorded.",
     "expired": "This link has expired: no vote was recorded.",
+    "unsubscribed": "This address gets no more digests (it unsubscribed): no vote was recorded.",
 }
 
 
@@ -134,6 +135,8 @@ def check_link(db: Database, token: str, mark: str, arxiv_id: str, now: dt.datet
     direction: Direction = "up" if mark[:1] == "u" else "down"
     if mark[:1] not in ("u", "d") or not _same(mark, link_mark(token, arxiv_id, direction)):
         return "forged"
+    if subs.is_suppressed(db, email):  # "your digest will learn" would be untrue; said only to a valid link
+        return "unsubscribed"
     dates = vote_store.digests_with(db, email, arxiv_id)
     if not dates:
         return "not-in-digest"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from newsletter.models import Digest, Subscriber
 
+from . import mdescape
 from .limits import capped_views
 from .text import span_long, span_us
 from .view import markdown_env
@@ -18,8 +19,10 @@ def _cadence(subscriber: Subscriber) -> str:
 
 
 def _criteria_block(criteria: str) -> str:
-    # The reference digests end with the criteria text and one newline.
-    return criteria.rstrip() + "\n"
+    # The reference digests end with the criteria text and one newline. The text may be a reader's
+    # (settings page) or a sign-up form's, so it is made inert like paper text; ordinary criteria
+    # need no escaping and stay byte for byte the same.
+    return mdescape.free_text(criteria.rstrip()) + "\n"
 
 
 def render_markdown(

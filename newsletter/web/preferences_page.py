@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from newsletter.db.archive import ArchivedDigest
 from newsletter.models import Subscriber
-from newsletter.readers.preferences import LABELS, WEEKDAYS
+from newsletter.readers.preferences import CRITERIA_MAX_CHARS, LABELS, WEEKDAYS
 
 STYLE = (
     "*{box-sizing:border-box}body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;"
@@ -161,8 +161,9 @@ def _criteria(state: PageState) -> str:
     return (f"<section><h2>Criteria{_yours(sub, 'criteria')}</h2>"
             f'<form method="post" action="">{state.hidden("criteria")}'
             '<label for="criteria">What you want to read: numbered topics, each with what is relevant and'
-            " what is not</label>"
-            f'<textarea id="criteria" name="criteria" rows="12">{html.escape(text)}</textarea>'
+            f" what is not (up to {CRITERIA_MAX_CHARS:,} characters)</label>"
+            f'<textarea id="criteria" name="criteria" rows="12" maxlength="{CRITERIA_MAX_CHARS}">'
+            f"{html.escape(text)}</textarea>"
             '<button type="submit" name="action" value="preview">Preview</button>'
             f'<button type="submit" name="action" value="save">Save text</button>{reset}</form>'
             f"{state.preview}</section>")

@@ -19,7 +19,8 @@ from newsletter.models import DigestEntry, Subscriber
 
 @dataclass(frozen=True, slots=True)
 class PreviewResult:
-    """`date` None: no announcement day of the reader's categories is stored yet."""
+    """`date` None: no announcement day of the reader's categories within the look-back (30 days,
+    newsletter/daily/preview.py) is stored."""
 
     date: dt.date | None
     entries: tuple[DigestEntry, ...]
@@ -37,7 +38,9 @@ def preview_html(result: PreviewResult) -> str:
     """The preview as a section of the page (every paper-supplied text escaped)."""
     if result.date is None:
         return ('<section class="preview" aria-label="Preview"><h2>Preview</h2>'
-                "<p>No announcement day is stored yet, so there is nothing to preview.</p></section>")
+                # not "none is stored yet": older days, or days of other categories, may well be
+                "<p>No announcement day of your categories from the last 30 days is stored, so there"
+                " is nothing to preview.</p></section>")
     llm = sum(1 for e in result.entries if e.score.source == "llm")
     how = (f"{llm} of them with a stored LLM score for this text, the rest" if llm else "all")
     head = (f'<section class="preview" aria-label="Preview"><h2>Preview: {result.date:%A %d %B %Y}</h2>'

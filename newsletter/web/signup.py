@@ -167,7 +167,8 @@ async def show_confirm(request: Request) -> Response:
     except (sqlite3.Error, DatabaseError) as exc:
         return _unavailable(exc)
     masked = html.escape(mask_address(found.email))
-    return pages.answer("Confirm your sign-up", f"<p>Start the arXiv digest for {masked}?</p>{form}")
+    return pages.answer("Confirm your sign-up", f"<p>Start the arXiv digest for {masked}?</p>"
+                        f"{pages.request_summary(found.categories, found.criteria, found.seeds)}{form}")
 
 
 async def press_confirm(request: Request) -> Response:
@@ -196,8 +197,12 @@ async def press_confirm(request: Request) -> Response:
 def _outcome(settings: Settings, signup: Signup, outcome: Outcome, *, retry: str = "") -> HTMLResponse:
     masked = html.escape(mask_address(signup.email))
     if outcome == "added":
+        # the form asks no time zone: say when the digest comes, and where to change it
+        when = f"at {settings.send_at:%H:%M} ({html.escape(settings.timezone)})"
+        where = (" Each digest links to your settings (time, time zone, daily or weekly, pause) and"
+                 " says how to leave." if settings.self_service else " Each digest says how to leave.")
         return pages.answer("You are subscribed", f"<p>{masked} gets the digest from the next arXiv"
-                            " morning on. Each digest says how to leave.</p>")
+                            f" morning on, {when}.{where}</p>")
     if outcome == "pending":
         return pages.answer("Thank you", f"<p>Your address {masked} is confirmed. The admin looks at each"
                             " sign-up; you get a welcome mail when yours is approved.</p>")

@@ -4,7 +4,7 @@ Everything a visitor typed is escaped; the shell and its headers are web/page.py
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.responses import HTMLResponse
 
@@ -21,6 +21,7 @@ STYLE = (
     "\nbutton{font-size:1.05rem;padding:.7rem 1.4rem;min-height:44px;margin-top:1.4rem;cursor:pointer}"
     "\n.summary{border:2px solid #a40e26;padding:.6rem 1rem;border-radius:4px}"
     "\n:focus-visible{outline:3px solid #0969da;outline-offset:2px}"
+    "\n.asked{white-space:pre-wrap;border-left:3px solid #d0d7de;margin:.5rem 0;padding:.2rem .9rem}"
 )
 
 
@@ -98,6 +99,20 @@ def too_many() -> HTMLResponse:
 
 def refused(title: str, text: str, status: int) -> HTMLResponse:
     return answer(title, f"<p>{html.escape(text)}</p>", status)
+
+
+def request_summary(categories: Sequence[str], criteria: str, seeds: Sequence[str]) -> str:
+    """What the button will start, as the form gave it: whoever filled in the form chose the text,
+    so the address's owner sees it before agreeing to receive it (escaped, never a link)."""
+    parts = [f"<p>Papers in {html.escape(', '.join(categories))}"
+             + (" that fit this description:</p>" if criteria else ".</p>")]
+    if criteria:
+        parts.append(f'<blockquote class="asked">{html.escape(criteria)}</blockquote>')
+    if seeds:
+        parts.append(f"<p>Papers named as liked: {html.escape(', '.join(seeds))}.</p>")
+    parts.append('<p class="hint">Not what you asked for? Do not press the button: nothing starts'
+                 " without it.</p>")
+    return "".join(parts)
 
 
 def button(action: str, csrf: str, label: str) -> str:

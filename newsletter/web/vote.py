@@ -32,7 +32,8 @@ from newsletter.web.page import page
 log = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 4096  # two short fields; anything longer is not our form
-_STATUS: dict[Refusal, int] = {"unknown-token": 404, "forged": 404, "not-in-digest": 404, "expired": 410}
+_STATUS: dict[Refusal, int] = {"unknown-token": 404, "forged": 404, "not-in-digest": 404, "expired": 410,
+                               "unsubscribed": 410}
 
 _STYLE = (
     'body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;\n'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 from pathlib import Path
 
@@ -149,6 +150,28 @@ def test_settings_warn_about_plain_http_and_missing_webhook_auth(
     bad = collect(load_settings(sendgrid_api_key="SG.x.y", from_email="digest@localhost"), NOW, network=False)
     assert bad[0].status == "fail"
     assert "NEWSLETTER_FROM_EMAIL" in bad[0].detail
+
+
+def test_a_passing_check_with_warnings_names_them_in_its_last_line(site: Path) -> None:
+    """The closing line is what an admin reads: "all checks passed" must not hide the warnings."""
+    buffer = io.StringIO()
+    settings = load_settings(public_url="http://digest.example.org")
+    code = run_checks(settings, Console(file=buffer, width=250), now=NOW, network=False)
+    last = buffer.getvalue().strip().splitlines()[-1]
+    assert code == 0
+    assert re.fullmatch(r"all checks passed, \d+ with a warning: .*settings.*", last), last
+
+
+def test_sign_up_on_needs_a_roster_the_service_can_write(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A roster the service cannot write would fail every confirmed sign-up: check says so first."""
+    assert "sign-up" not in {c.name for c in collect(load_settings(), NOW, network=False)}  # off
+    fine = {c.name: c for c in collect(load_settings(signup="open"), NOW, network=False)}["sign-up"]
+    assert fine.status == "ok" and "/signup" in fine.detail
+    roster = load_settings().subscribers.resolve()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != roster and real_access(path, mode))
+    stuck = {c.name: c for c in collect(load_settings(signup="approve"), NOW, network=False)}["sign-up"]
+    assert stuck.status == "fail" and str(roster) in stuck.detail and "cannot write" in stuck.detail
 
 
 def test_the_calendar_warns_when_next_years_holidays_are_missing(site: Path) -> None:

@@ -7,13 +7,14 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from newsletter.daily.preview import build_previewer
+from newsletter.daily.preview import LOOK_BACK, build_previewer
 from newsletter.db import Database
 from newsletter.db.papers import save_day
 from newsletter.db.scores import DatabaseScoreCache
 from newsletter.models import AnnouncementDay, Paper, Score, Subscriber
 from newsletter.ranking.llm import judge_cache_key
 from newsletter.settings import Settings
+from newsletter.web.preview import PreviewResult, preview_html
 from tests.fakes.render_data import DATA
 
 DAY = dt.date(2025, 8, 28)
@@ -59,3 +60,8 @@ def test_cached_llm_scores_of_the_text_win_and_nothing_else_is_asked(tmp_path: P
 def test_no_stored_day_is_said_plainly(tmp_path: Path) -> None:
     db = Database.open(tmp_path / "state.db")
     assert build_previewer(Settings(), db)(reader(TEXT)).date is None
+
+
+def test_the_page_names_the_look_back_the_previewer_uses() -> None:
+    """The page's "last N days" and the previewer's look-back are the same N."""
+    assert f"from the last {LOOK_BACK.days} days" in preview_html(PreviewResult(None, (), 0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,17 @@ def test_a_single_paper_and_papers_with_empty_abstracts() -> None:
     scores = LocalRanker().rank(criteria(NARROW), [lonely, blank])
     assert [s.arxiv_id for s in scores] == ["2508.00001", "2508.00002"]
     assert "Video Matting" in scores[0].comment
+
+
+def test_the_comment_never_claims_more_than_a_full_match() -> None:
+    """A paper that repeats a short topic's words outscores the topic itself; the comment caps at 100%."""
+    criteria = "1. Diffusion models for image segmentation\n2. Open-vocabulary detection\n"
+    dense = Paper("2508.00001", "Diffusion models for image segmentation: diffusion segmentation of images",
+                  ("A. Author",), "Diffusion models for image segmentation. We segment images with diffusion"
+                  " models; segmentation by diffusion.", ("cs.CV",))
+    words = ["graphs", "speech", "proteins", "markets", "weather", "chess"]
+    others = [Paper(f"2508.{i:05d}", f"A study of {word}", ("B. Author",), f"On {word}.", ("cs.CV",))
+              for i, word in enumerate(words, 2)]
+    scores = LocalRanker().rank(criteria, [dense, *others])
+    shares = [int(m) for s in scores for m in re.findall(r"(\d+)% of a full match", s.comment)]
+    assert len(shares) == len(scores) and max(shares) == 100

@@ -444,3 +444,16 @@ def test_feedback_prints_what_readers_wrote_without_terminal_escape_codes(folder
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "dave@example.org: thoughts [5mblink" in result.output
     assert "More robotics[2J]8;;https://evil.example please" in result.output
+
+
+def test_check_names_columns_the_roster_does_not_read(folder: Path) -> None:
+    """A misspelt override or a reader's own setting in the CSV is said, not silently ignored."""
+    write(folder, "email,criteria,max_paper,Frequency,min_novelty\n"
+                  "ok@example.org,criteria/vision.md,5,weekly,2\n")
+    code, output = cli(folder, "subscribers", "check")
+    said = " ".join(output.split())
+    assert code == 0 and "1 subscriber(s), no problems" in said
+    assert "note: subscribers.csv column(s) 'max_paper', 'Frequency' are not read" in said
+    assert "min_novelty'" not in said
+    write(folder, HEADER + "ok@example.org,,criteria/vision.md,,,,\n")
+    assert "note:" not in cli(folder, "subscribers", "check")[1]

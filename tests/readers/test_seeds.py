@@ -120,7 +120,9 @@ def test_subscribers_add_stores_the_seed_papers_as_first_likes(site: Path) -> No
 def test_a_failed_fetch_changes_nothing(site: Path, fake_arxiv: FakeArxiv) -> None:
     fake_arxiv.script("api", Reply.error(400))
     code, output = _add(site, "--like", "2508.20020")
-    assert code == 1 and "could not fetch the seed papers" in " ".join(output.split())
+    said = " ".join(output.split())
+    assert code == 1 and "could not fetch the seed papers" in said
+    assert "Try again later, or add the reader now without --like/--like-file" in said  # what to do
     assert "ada@example.org" not in (site / "subscribers.csv").read_text()
 
 

@@ -153,6 +153,23 @@ def test_markdown_of_ordinary_text_is_left_alone() -> None:
     assert "0. [Uncovering What Makes a \\`Good' Visual Descriptor](#link0)\n" in markdown
 
 
+def test_a_readers_criteria_text_is_inert_in_the_markdown_part() -> None:
+    """The criteria can be a reader's own (settings page) or a sign-up form's: in the text part it
+    loads no image, runs no tag and links nowhere but http(s), like paper text."""
+    criteria = ("1. Matting <script>alert(1)</script> ![t](https://evil.example/track.png)\n"
+                "2. [verify your account](javascript:alert(2)) and <img src=https://evil.example/i.png>")
+    digest = _with_papers(_entry(0, "A paper"))
+    digest = dataclasses.replace(digest, subscriber=dataclasses.replace(digest.subscriber, criteria=criteria))
+    _, markdown, _ = _render(digest)
+    tokens = _tokens(markdown)
+    assert [t for t in tokens if t.type == "image"] == []
+    assert "evil.example" not in markdown
+    html = [t.content for t in tokens if t.type in ("html_inline", "html_block")]
+    assert set(html) == {"</a>", '<a id="link0">'}
+    assert not {h for h, _ in _links(tokens) if not h.startswith(("#link", "https://"))}
+    assert "Matting \\<script>alert(1)\\</script>" in markdown  # still readable as text
+
+
 # --- 10: bidirectional and zero-width characters -----------------------------------------------
 
 INVISIBLE = (

@@ -295,3 +295,27 @@ def test_a_later_visit_can_still_undo_the_last_change(db: Database, client: Test
     assert "Your last change (2026-12-07): Send time: 06:30." in page
     client.post(path, data=form(client, path, "undo"))
     assert stored(db) == {}
+
+
+def test_a_criteria_text_over_the_limit_is_refused_as_too_long_not_as_forged(
+    db: Database, client: TestClient
+) -> None:
+    """A pasted paper (far over the form cap) is told it is too long; the textarea caps typing."""
+    path = link(db)
+    page = lxml.html.fromstring(client.get(path).text)
+    assert page.get_element_by_id("criteria").get("maxlength") == "10000"
+    response = client.post(path, data=form(client, path, "criteria", criteria="matting " * 30_000,
+                                           action="save"))
+    assert response.status_code == 413
+    assert "too long" in response.text and "did not come from your settings page" not in response.text
+    assert stored(db) == {} and store.revision(db, ADA) == 0
+
+
+def test_ten_thousand_characters_of_a_non_latin_script_can_be_saved(db: Database, client: TestClient) -> None:
+    """The form cap leaves room for the whole allowed text even at 9 percent-encoded bytes a character."""
+    path = link(db)
+    text = "1. 图像抠图" + "与视频分割" * 1_998
+    assert len(text) <= 10_000
+    response = client.post(path, data=form(client, path, "criteria", criteria=text, action="save"))
+    assert response.status_code == 200 and "Saved." in response.text
+    assert stored(db)["criteria"] == text

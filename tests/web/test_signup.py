@@ -207,6 +207,7 @@ def test_opening_the_link_changes_nothing_and_the_button_adds_the_reader(
     assert load_roster(open_site.subscribers, open_site).find(NEW) is None
     done = client.post(path, data=button)
     assert done.status_code == 200 and "You are subscribed" in done.text
+    assert "at 07:00 (UTC)" in done.text and "links to your settings" in done.text  # when; where to change
     reader = load_roster(open_site.subscribers, open_site).find(NEW)
     assert reader is not None and reader.categories == ("cs.CV", "cs.LG") and reader.criteria == CRITERIA
     assert reader.criteria_path == open_site.subscribers.parent / "criteria" / "grace-example-org.md"
@@ -319,3 +320,17 @@ def test_a_body_past_any_form_is_refused_unread(client: TestClient) -> None:
     response = client.post("/signup", content=b"a=" + b"x" * (300 * 1024),
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 413
+
+
+def test_the_confirmation_page_shows_what_the_form_asked_for_escaped(
+        client: TestClient, open_site: Settings) -> None:
+    """Whoever filled in the form chose the text; the owner sees it before pressing the button."""
+    text = "1. Matting <script>alert(1)</script>\n2. [verify your account](https://evil.example)"
+    _sign_up(client, criteria=text, seeds="2508.20020")
+    path, _button = _confirm_page(client, open_site)
+    page = client.get(path).text
+    asked = lxml.html.fromstring(page).find_class("asked")
+    assert [q.text_content() for q in asked] == [text]
+    assert "<script>" not in page and "&lt;script&gt;" in page and 'href="https://evil' not in page
+    assert "cs.CV, cs.LG" in page and "2508.20020" in page
+    assert "Do not press the button" in page

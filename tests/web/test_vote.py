@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from newsletter.db import Database, deliveries
 from newsletter.db import subscribers as subs
 from newsletter.db import votes as vote_store
+from newsletter.readers import leave
 from newsletter.readers.votes import form_token, vote_url
 from newsletter.settings import load_settings
 from newsletter.web.app import create_app
@@ -199,3 +200,17 @@ def test_the_other_links_page_says_it_changes_the_earlier_vote(db: Database, cli
     page = client.get(_path(db, ADA, "2508.00002", "down")).text
     assert "You said <em>more like this</em> before; this changes it." in page
     assert vote_store.get(db, ADA, "2508.00002").vote == "up"  # type: ignore[union-attr]  # GET changed nothing
+
+
+def test_a_reader_who_unsubscribed_is_told_so_and_nothing_is_recorded(
+    db: Database, client: TestClient
+) -> None:
+    """No "your digest will learn from this" for a digest that no longer comes: the page says why."""
+    path = _path(db, ADA, "2508.00001")
+    button = _button(client, path)
+    leave.unsubscribe(db, ADA, "one-click", SENT + dt.timedelta(hours=1))
+    _refused(client.get(path), 410, "gets no more digests")
+    _refused(client.post(path, data=button), 410, "gets no more digests")
+    assert vote_store.select(db) == []
+    forged = _with_mark(path, lambda m: "d" + m[1:])
+    _refused(client.get(forged), 404, "altered")  # the state is only said to a valid link
