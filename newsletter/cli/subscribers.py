@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
 import json
 from pathlib import Path
@@ -149,14 +150,14 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         out.print_json(json.dumps(rows))
         return
     table = Table("email", "name", "status", "categories", "tz", "send", "last digest", "set by the reader")
+    today = utc_now().date().isoformat()
     for r in rows:
-        status = r["status"] if r["status"] == "active" else f"left {r['left_at'][:10]} ({r['left_how']})"
         last = f"{r['last_digest']} {r['last_status']}" if r["last_digest"] else "-"
         own = r["from_reader"]
         table.add_row(
             r["email"],
             r["name"],
-            status,
+            _status(r, today),
             ",".join(r["categories"]),
             (r["timezone"] or "") + ("*" if "timezone" in own else ""),
             (r["send_at"] or "") + ("*" if "send_at" in own else ""),
@@ -167,6 +168,17 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         column.overflow = "fold"
     # Piped or from cron there is no screen width to respect: one line per subscriber.
     (out if out.is_terminal else Console(file=out.file, width=1000, highlight=False)).print(table)
+
+
+def _status(row: dict[str, Any], today: str) -> str:
+    """active, paused until a date, weekly on a day, or when and how the reader left."""
+    if row["status"] != "active":
+        return f"left {row['left_at'][:10]} ({row['left_how']})"
+    if row.get("paused_until") and row["paused_until"] > today:
+        return f"paused until {row['paused_until']}"
+    if row.get("frequency") == "weekly":
+        return f"active, weekly on {calendar.day_name[row['weekday']]}"
+    return "active"
 
 
 @app.command("show")

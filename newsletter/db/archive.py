@@ -38,7 +38,8 @@ def sent_digests(db: Database, email: str, limit: int = 60) -> list[ArchivedDige
     shown: dict[tuple[str, str], tuple[str, int]] = {}
     oldest = rows[-1]["digest_date"]
     for entry in db.read().execute(
-        "SELECT digest_date, arxiv_id, title, relevance FROM feed_entries WHERE email=? AND digest_date>=?",
+        "SELECT digest_date, arxiv_id, title, CASE WHEN source='local' THEN NULL ELSE relevance END"
+        " AS relevance FROM feed_entries WHERE email=? AND digest_date>=?",  # a local score is an estimate
         (email, oldest),
     ):
         shown[(entry["digest_date"], entry["arxiv_id"])] = (entry["title"], entry["relevance"])

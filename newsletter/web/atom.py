@@ -47,7 +47,8 @@ def _tag(public_url: str, specific: str) -> str:
 def _summary(sent: SentEntry) -> str:
     entry = sent.entry
     why = "An author you follow. " if entry.source == "author" else ""
-    scores = f"Relevance {entry.relevance}/10 · Novelty {entry.novelty}/10"
+    scores = (f"Relevance {entry.relevance}/10, estimated locally (no LLM judged it)"
+              if entry.source == "local" else f"Relevance {entry.relevance}/10 · Novelty {entry.novelty}/10")
     comment = f" — {entry.comment}" if entry.comment else ""
     return printable(f"{why}{scores}{comment} (digest of {sent.digest_date:%d %b %Y})")
 

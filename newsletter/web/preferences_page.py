@@ -194,7 +194,7 @@ def archive_body(digests: list[ArchivedDigest], back_url: str) -> str:
             for p in digest.papers)
         parts.append(f"<section><h2>{digest.digest_date:%A %d %B %Y}</h2>"
                      f'<p class="muted">{count} paper{"s" if count != 1 else ""}</p>'
-                     f"<ol>{items}</ol></section>")
+                     f'<ol start="0">{items}</ol></section>')  # numbered from 0, as the digest is
     return "".join(parts)
 
 

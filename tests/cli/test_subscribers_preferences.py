@@ -28,6 +28,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db = Database.open(load_settings().db_path)
     store.change(db, ADA, {"send_at": "06:15", "frequency": "weekly", "weekday": "4",
                            "criteria": "1. Matting"}, now=SET, expected_revision=0)
+    store.change(db, GRACE, {"paused_until": "2099-01-31"}, now=SET, expected_revision=0)
     db.close()
     return tmp_path
 
@@ -36,13 +37,13 @@ def test_the_list_marks_the_readers_own_values(site: Path) -> None:
     result = runner.invoke(app, ["subscribers", "list"])
     assert result.exit_code == 0, result.output
     lines = [line.rstrip() for line in result.output.splitlines()]
-    assert lines[1].split("┃")[1:-1] == [" email             ", " name  ", " status ", " categories ",
-                                         " tz            ", " send   ", " last digest ",
+    assert lines[1].split("┃")[1:-1] == [" email             ", " name  ", " status                   ",
+                                         " categories ", " tz            ", " send   ", " last digest ",
                                          " set by the reader                     "]
-    assert lines[3] == ("│ ada@example.org   │ Ada   │ active │ cs.CV      │ Europe/Berlin │ 06:15* │ -    "
-                        "       │ criteria, frequency, send_at, weekday │")
-    assert lines[4] == ("│ grace@example.org │ Grace │ active │ cs.CV      │ UTC           │ 08:00  │ -    "
-                        "       │ -                                     │")
+    assert lines[3] == ("│ ada@example.org   │ Ada   │ active, weekly on Friday │ cs.CV      │"
+                        " Europe/Berlin │ 06:15* │ -           │ criteria, frequency, send_at, weekday │")
+    assert lines[4] == ("│ grace@example.org │ Grace │ paused until 2099-01-31  │ cs.CV      │"
+                        " UTC           │ 08:00  │ -           │ paused_until                          │")
 
 
 def test_the_json_list_carries_the_values_and_their_origin(site: Path) -> None:
@@ -50,7 +51,8 @@ def test_the_json_list_carries_the_values_and_their_origin(site: Path) -> None:
     ada, grace = json.loads(result.output)
     assert (ada["send_at"], ada["frequency"], ada["weekday"], ada["from_reader"]) == (
         "06:15", "weekly", 4, ["criteria", "frequency", "send_at", "weekday"])
-    assert (grace["send_at"], grace["from_reader"]) == ("08:00", [])
+    assert (grace["send_at"], grace["paused_until"], grace["from_reader"]) == (
+        "08:00", "2099-01-31", ["paused_until"])
 
 
 def test_show_gives_the_roster_row_then_each_own_value(site: Path) -> None:
@@ -66,4 +68,5 @@ def test_show_gives_the_roster_row_then_each_own_value(site: Path) -> None:
         "Set by the reader: Weekday: Friday (since 2026-12-07 09:00)",
     ]
     grace = runner.invoke(app, ["subscribers", "show", GRACE], env={"COLUMNS": "300"}).output
-    assert "Set by the reader" not in grace
+    assert [line for line in grace.splitlines() if line.startswith("Set by the reader")] == [
+        "Set by the reader: Pause until: 2099-01-31 (since 2026-12-07 09:00)"]
