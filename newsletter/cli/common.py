@@ -7,6 +7,8 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +18,14 @@ from newsletter.db import Database, DatabaseError
 from newsletter.logs import setup_logging
 from newsletter.readers.roster import RosterError
 from newsletter.settings import ConfigError, Settings, load_settings
+
+# The seed-paper options of `subscribers add` and `criteria draft`.
+LikeOption = Annotated[
+    str, typer.Option(help="Seed papers the reader likes: arXiv ids or URLs, comma-separated.")
+]
+LikeFileOption = Annotated[
+    Path | None, typer.Option(help="Seed papers from a file: arXiv ids or URLs, or a BibTeX export.")
+]
 
 log = logging.getLogger(__name__)
 out = Console(highlight=False, soft_wrap=True)

@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import UserError, err, fail, settings_for_cli, user_errors
+from newsletter.cli.common import (
+    LikeFileOption,
+    LikeOption,
+    UserError,
+    err,
+    fail,
+    settings_for_cli,
+    user_errors,
+)
 from newsletter.files import atomic_write_bytes
 from newsletter.models import Usage
 
@@ -58,12 +66,8 @@ def _write(path: Path, text: str, force: bool) -> None:
 
 @app.command("draft")
 def draft(
-    like: Annotated[
-        str, typer.Option(help="Seed papers the reader likes: arXiv ids or URLs, comma-separated.")
-    ] = "",
-    like_file: Annotated[
-        Path | None, typer.Option(help="Seed papers from a file: arXiv ids or URLs, or a BibTeX export.")
-    ] = None,
+    like: LikeOption = "",
+    like_file: LikeFileOption = None,
     output: Annotated[
         Path | None, typer.Option(help="Write the draft to this file instead of printing it.")
     ] = None,

@@ -14,7 +14,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsletter.cli import signups
-from newsletter.cli.common import UserError, err, fail, open_db, out, settings_for_cli, user_errors
+from newsletter.cli.common import (
+    LikeFileOption,
+    LikeOption,
+    UserError,
+    err,
+    fail,
+    open_db,
+    out,
+    settings_for_cli,
+    user_errors,
+)
 from newsletter.clock import utc_now
 from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
@@ -97,12 +107,8 @@ def add(
     resubscribe: Annotated[
         bool, typer.Option("--resubscribe", help="Re-add an address that unsubscribed.")
     ] = False,
-    like: Annotated[
-        str, typer.Option(help="Seed papers the reader likes: arXiv ids or URLs, comma-separated.")
-    ] = "",
-    like_file: Annotated[
-        Path | None, typer.Option(help="Seed papers from a file: arXiv ids or URLs, or a BibTeX export.")
-    ] = None,
+    like: LikeOption = "",
+    like_file: LikeFileOption = None,
 ) -> None:
     """Validate and add one subscriber to the roster (the file is unchanged on any error); seed
     papers are fetched from the arXiv API first and stored as the reader's first likes."""
