@@ -60,7 +60,9 @@ class DatabaseScoreCache:
             self.db.read()
             .execute(
                 "SELECT arxiv_id, relevance FROM scores WHERE cache_key=? AND criteria_hash=?"
-                " ORDER BY created_at DESC LIMIT ?",
+                # created_at has one-second resolution and a day's answers land in parallel: the
+                # id breaks ties, so the same scores give the same history (and the same cut).
+                " ORDER BY created_at DESC, arxiv_id DESC LIMIT ?",
                 (cache_key, criteria_hash(criteria), limit),
             )
             .fetchall()
