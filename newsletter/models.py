@@ -74,7 +74,6 @@ class Score:
     comment: str
     source: ScoreSource = "local"
     topic: int | None = None  # number of the criteria topic the paper fits best, when known
-    local_match: float | None = None  # local ranker: share of a full topic match (its evidence)
 
 
 @dataclass(frozen=True, slots=True)

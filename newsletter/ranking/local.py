@@ -92,8 +92,8 @@ class LocalRanker:
             relevance = self._from_match(match)
         # The voted papers are matched on their own: in today's index they would shift its word
         # statistics, and so the relevance levels a day gets without votes.
-        voted_matches = topic_matches(queries, [paper for paper, _ in votes])
-        liked = fit_votes(votes, papers, voted_matches, today) if votes else None
+        liked = None if not votes else fit_votes(votes, papers, topic_matches(queries, [p for p, _ in votes]),
+                                                 today)
         notes: list[str | None] = [None] * len(papers)
         if liked is not None:
             before = _places(relevance, order_score)
@@ -107,7 +107,6 @@ class LocalRanker:
                 comment=_comment(parsed, int(best_topic[i]), float(match[i]), notes[i]),
                 source="local",
                 topic=self._topic(parsed, int(best_topic[i]), float(match[i])),
-                local_match=float(match[i]),
             )
             for i, paper in enumerate(papers)
         ]
