@@ -43,14 +43,9 @@ without a relevance-≥7 candidate has no recall and is left out of that mean):
 The issue's targets are printed beside the averages. A run of every reader in both modes without
 --days writes bench/results/learning.md and .json.
 
-Noise: the local mode is deterministic. The LLM mode is not quite: the ranker learns from the LLM's
-earlier scores newest first (`scores.created_at`, SQLite's wall clock at one-second resolution,
-not the run's clock), and a day's batches land in parallel, so the order of that history, and with
-it the learned cut, differs a little between identical runs: a few papers sent more or fewer on a
-day (up to ~0.07 of the candidates); on the 10-day averages up to ~0.02 of the candidates sent and
-~8 prompt tokens per candidate (the narrow reader; ~0.01 and ~2 for the broad ones): before the
-ranker read the votes (main at 49f0b98), the with/without columns of the LLM mode differed by just
-that noise.
+Noise: none; identical runs print identical figures. (Until the ranker sorted its LLM history by
+id, the order a day's parallel answers were stored in, within a second of SQLite's clock, set its
+cross-validation folds, and the LLM mode moved by up to ~0.07 of the candidates sent on a day.)
 
 Time (2 busy CPUs): without feedback ~0.2-0.5 s a day in local mode; in LLM mode ~0.5 s a day at
 first, growing to 1-4 s as the LLM history nears its 2,000-paper cap (the history learner,

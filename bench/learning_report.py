@@ -142,9 +142,7 @@ def report(results: Results, *, command: str, wall_seconds: float, cpu_seconds: 
         " Sent: share of the candidates sent to the LLM (`A`: an audit day sends all). Reached: the"
         " relevance-≥7 candidates the LLM judged. Prompt tokens: the prompts the fake LLM received,"
         " counted by gpt-4o-mini's tokenizer, per candidate (the run's usage: what the fake reported,"
-        " characters / 4). LLM-mode figures move a little between identical runs (on these averages up to"
-        " ~0.02 of the candidates sent and ~8 prompt tokens per candidate: see bench/learning.py's"
-        " docstring); the local mode is deterministic.",
+        " characters / 4). Identical runs print identical figures.",
         "",
         "## Targets (issue 23), on the last 10 days",
         "",

@@ -118,7 +118,9 @@ class LocalRanker:
         return criteria.topics[topic_index].number if match >= self.match_floor else None
 
     def _usable_history(self, history: Sequence[tuple[Paper, int]]) -> list[tuple[Paper, int]]:
-        recent = list(history[: self.max_history])  # the cache returns newest first
+        # The cache returns newest first; the learner's folds then go by id, not by the order the
+        # answers happened to be stored in (within a second, that is which batch landed first).
+        recent = sorted(history[: self.max_history], key=lambda judged: judged[0].arxiv_id)
         positives = sum(1 for _, label in recent if label >= 5)
         if len(recent) < self.min_history or positives < self.min_history_positives:
             if recent:
