@@ -60,9 +60,10 @@ class DatabaseScoreCache:
             self.db.read()
             .execute(
                 "SELECT arxiv_id, relevance FROM scores WHERE cache_key=? AND criteria_hash=?"
-                # created_at has one-second resolution and a day's answers land in parallel: the
-                # id breaks ties, so the same scores give the same history (and the same cut).
-                " ORDER BY created_at DESC, arxiv_id DESC LIMIT ?",
+                # Newest day first, then newest paper: not the second an answer was stored, which
+                # depends on which of a day's parallel answers landed first (and, for a replay of
+                # many days at once, on the wall clock): the same scores give the same history.
+                " ORDER BY substr(created_at, 1, 10) DESC, arxiv_id DESC LIMIT ?",
                 (cache_key, criteria_hash(criteria), limit),
             )
             .fetchall()
