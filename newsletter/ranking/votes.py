@@ -65,6 +65,18 @@ class VoteTaste:
         return f"like *{title}*, which you liked"
 
 
+def _labels(votes: Sequence[Vote]) -> np.ndarray:
+    return np.array([1 if v > 0 else 0 for _, v in votes])
+
+
+def _vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(sublinear_tf=True, analyzer=_features)
+
+
+def _model() -> LogisticRegression:
+    return LogisticRegression(C=_C, class_weight="balanced", max_iter=1000)
+
+
 def _features(text: str) -> list[str]:
     words = tokens(text)
     return [*words, *(f"{a} {b}" for a, b in pairwise(words))]
@@ -82,17 +94,16 @@ def fit_votes(
 
     `*_matches` are (topics × papers) topic-match arrays from `topic_matches`; one vote per paper.
     """
-    labels = np.array([1 if v > 0 else 0 for _, v in votes])
+    labels = _labels(votes)
     if not votes or labels.sum() == 0 or not papers:
         return None
-    vectorizer = TfidfVectorizer(sublinear_tf=True, analyzer=_features)
-    words = vectorizer.fit_transform([_with_authors(p) for p in [*(p for p, _ in votes), *papers]])
+    words = _vectorizer().fit_transform([_with_authors(p) for p in [*(p for p, _ in votes), *papers]])
     voted, today = words[: len(votes)], words[len(votes) :]
     liked = np.flatnonzero(labels == 1)
     similarity_all = (normalize(today) @ normalize(voted[liked]).T).toarray()
+    # a paper is not "like itself" (a re-run of a voted day)
     liked_ids = [votes[int(i)][0].arxiv_id for i in liked]
-    for row, paper in enumerate(papers):  # a paper is not "like itself" (a re-run of a voted day)
-        similarity_all[row, [j for j, i in enumerate(liked_ids) if i == paper.arxiv_id]] = 0.0
+    similarity_all[np.equal.outer([p.arxiv_id for p in papers], liked_ids)] = 0.0
     nearest = similarity_all.argmax(axis=1)
     similarity = similarity_all.max(axis=1)
     if labels.min() == 1:  # likes only: closeness to the nearest liked paper
@@ -100,8 +111,7 @@ def fit_votes(
     else:
         features = sparse.hstack([words, sparse.csr_matrix(
             np.hstack([vote_matches, today_matches]).T)]).tocsr()
-        model = LogisticRegression(C=_C, class_weight="balanced", max_iter=1000)
-        model.fit(features[: len(votes)], labels)
+        model = _model().fit(features[: len(votes)], labels)
         score = np.asarray(model.decision_function(features[len(votes) :]), dtype=float)
     return VoteTaste(
         score=np.asarray(score, dtype=float),
@@ -117,16 +127,16 @@ def weighing_terms(votes: Sequence[Vote], count: int = 8) -> tuple[list[str], li
     votes taught (for `newsletter subscribers show`); with likes only, the liked papers' most
     distinctive terms and nothing against."""
     votes = list({paper.arxiv_id: (paper, v) for paper, v in votes}.values())
-    labels = np.array([1 if v > 0 else 0 for _, v in votes])
+    labels = _labels(votes)
     if not votes or labels.sum() == 0:
         return [], []
-    vectorizer = TfidfVectorizer(sublinear_tf=True, analyzer=_features)
+    vectorizer = _vectorizer()
     words = vectorizer.fit_transform([_with_authors(p) for p, _ in votes])
     names = np.array([_readable_term(t) for t in vectorizer.get_feature_names_out()])
     if labels.min() == 1:
         weight = np.asarray(words.sum(axis=0)).ravel()
         return list(names[np.argsort(-weight, kind="stable")[:count]]), []
-    model = LogisticRegression(C=_C, class_weight="balanced", max_iter=1000).fit(words, labels)
+    model = _model().fit(words, labels)
     order = np.argsort(-model.coef_[0], kind="stable")
     return list(names[order[:count]]), list(names[order[::-1][:count]])
 
