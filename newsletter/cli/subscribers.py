@@ -26,9 +26,9 @@ from newsletter.cli.common import (
     user_errors,
 )
 from newsletter.clock import utc_now
-from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
+from newsletter.models import Paper
 from newsletter.readers.enrol import NewReader, add_reader
 from newsletter.readers.preferences import with_overrides
 from newsletter.readers.roster import COLUMNS, OVERRIDES, load_roster, remove_rows
@@ -201,7 +201,7 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
         db = open_db(settings)
         row = next((r for r in _rows(settings)[0] if r["email"].lower() == address.lower()), None)
         votes = vote_store.select(db, email=address)
-        titles = {i: p.title for i, p in papers_by_id(db, [v.arxiv_id for v in votes]).items()}
+        papers = papers_by_id(db, [v.arxiv_id for v in votes])
         if row is None and not votes:
             raise UserError(f"{address} is not in {settings.subscribers} and has no votes")
     if row is None:
@@ -225,18 +225,19 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
     ups = sum(v.vote == "up" for v in cast)
     out.print(f"Votes: {len(cast)} ({ups} up, {len(cast) - ups} down); seed papers: {len(seeds)}")
     for vote in votes:
-        title = printable(" ".join(titles.get(vote.arxiv_id, "").split()))[:90]
+        paper = papers.get(vote.arxiv_id)
+        title = printable(" ".join(paper.title.split()))[:90] if paper else ""
         out.print(printable(vote_line(vote)) + (f"  {title}" if title else ""), markup=False)
-    _print_learned(db, address)
+    _print_learned([(papers[v.arxiv_id], 1 if v.vote == "up" else -1) for v in votes if v.arxiv_id in papers])
 
 
-def _print_learned(db: Database, address: str) -> None:
-    """The terms the ranker weighs most for this reader, from their votes and seeds."""
-    from newsletter.db import votes as vote_store
+def _print_learned(taught: list[tuple[Paper, int]]) -> None:
+    """The terms the ranker weighs most for this reader, from their votes and seeds (as loaded
+    for the list above: no second read)."""
     from newsletter.ranking.votes import weighing_terms
     from newsletter.render.text import printable
 
-    liked, disliked = weighing_terms(vote_store.taught(db, [address]))
+    liked, disliked = weighing_terms(taught)
     if liked:
         out.print(printable("Weighs most for a paper: " + ", ".join(liked)), markup=False)
     if disliked:
