@@ -77,6 +77,8 @@ class LocalRanker:
         parsed = parse_criteria(criteria)
         votes = list({paper.arxiv_id: (paper, vote) for paper, vote in votes}.values())  # readers may share
         usable = self._usable_history(history)
+        if usable and votes:  # the votes join the LLM's labels; the vote model is for no history
+            usable, votes = _votes_as_labels(usable, votes), []
         judged = [paper for paper, _ in usable]
         queries = [t.query for t in parsed.topics]
         matches = topic_matches(queries, [*papers, *judged])
@@ -222,6 +224,16 @@ def _with_votes(
     reassigned = np.empty_like(relevance)
     reassigned[order] = np.sort(relevance)[::-1]
     return blended, reassigned
+
+
+def _votes_as_labels(history: list[tuple[Paper, int]], votes: Sequence[Vote]) -> list[tuple[Paper, int]]:
+    """The history with each vote as a label, over the LLM's for the same paper: a like as
+    relevance 10, a "less like this" as 1. With thousands of LLM labels, a separate model of a few
+    dozen votes blended in at its full weight would drown them (bench/learning.py, LLM mode: it let
+    fewer relevant papers through the cut); as labels, a vote counts where it disagrees."""
+    voted = {paper.arxiv_id: (paper, 10 if vote > 0 else 1) for paper, vote in votes}
+    merged = [voted.pop(paper.arxiv_id, (paper, label)) for paper, label in history]
+    return sorted([*merged, *voted.values()], key=lambda judged: judged[0].arxiv_id)
 
 
 def _comment(criteria: Criteria, topic_index: int, match: float, liked: str | None = None) -> str:

@@ -1,0 +1,128 @@
+"""How far can a ranker over paper text go on issue 23's targets, knowing every earlier label?
+
+bench/learning.py measures the product as it runs: the LLM history holds only the papers the cut
+sent, and a simulated reader votes on a third of the digest. This asks the upper bound instead.
+For each of the last 10 of the 30 real days per reader (`../shared/reference/train`), the product's
+own `LocalRanker` ranks the day with every earlier candidate as history, each labelled with its
+recorded relevance (1 where the reference did not select it): more than the cut or the votes can
+ever know. From that ranking, per day, then averaged:
+- recall@30: the day's relevance-≥7 papers among the ranking's first 30 (issue 23's no-LLM target:
+  ≥ 0.55 with feedback);
+- hindsight send share: the smallest share of the day's candidates, taken from the top of the
+  ranking, that holds 95% of its relevance-≥7 papers. A cut can only match it by knowing the day's
+  answers; issue 23's LLM target asks ≤ 0.60 at 95%. Prompt tokens per candidate follow from it
+  (`--tokens-per-paper`, what one sent paper costs; 277 on the replayed days, bench/learning.md's
+  audit days, which send every candidate);
+- the product's own cut on that ranking (relevance ≥ 2): share sent and share of ≥7 reaching it.
+
+Models: `criteria` (topic match, no history), `ridge` (the history model before this bench: a
+ridge regression on the 1–10 relevance) and `logistic` (ranking/learn.py now: relevant or not).
+
+    .venv/bin/python bench/frontier.py                 # the two broad readers, three models
+    .venv/bin/python bench/frontier.py --reader vision-language-seven-topics --model logistic
+
+Deterministic. Time: ~1.5 s a day for each history model on 2 CPUs (the cross-validated fit over 2,000
+judged papers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from scipy import sparse  # type: ignore[import-untyped]  # noqa: E402
+from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]  # noqa: E402
+from sklearn.linear_model import Ridge  # type: ignore[import-untyped]  # noqa: E402
+from sklearn.model_selection import KFold, cross_val_predict  # type: ignore[import-untyped]  # noqa: E402
+from train_days import BROAD, DEFAULT_TRAIN, load_reader  # noqa: E402
+
+from newsletter.daily.selection import in_categories  # noqa: E402
+from newsletter.models import Paper  # noqa: E402
+from newsletter.ranking import learn, local  # noqa: E402
+from newsletter.ranking.local import LocalRanker  # noqa: E402
+from newsletter.ranking.match import paper_text  # noqa: E402
+
+MODELS = ("criteria", "ridge", "logistic")
+RELEVANT_AT = 7
+REACH = 0.95
+TOP = 30
+MEASURED_DAYS = 10
+TOKENS_PER_SENT_PAPER = 277
+
+
+def ridge_taste(judged: Sequence[Paper], labels: np.ndarray, judged_matches: np.ndarray,
+                today: Sequence[Paper], today_matches: np.ndarray) -> learn.LearnedTaste:
+    """The history model as it was before the logistic one: ridge on the 1–10 relevance."""
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer=learn._words_and_bigrams)
+    words = vectorizer.fit_transform([paper_text(p) for p in [*judged, *today]])
+    features = sparse.hstack([words, sparse.csr_matrix(np.hstack([judged_matches, today_matches]).T)]).tocsr()
+    train, test = features[: len(judged)], features[len(judged):]
+    folds = KFold(n_splits=3, shuffle=True, random_state=0)
+    return learn.LearnedTaste(
+        today=np.asarray(Ridge(alpha=1.0).fit(train, labels).predict(test), dtype=float),
+        held_out=np.asarray(cross_val_predict(Ridge(alpha=1.0), train, labels, cv=folds), dtype=float),
+        labels=labels,
+        shares=tuple(float(np.mean(labels >= level)) for level in range(2, 11)),
+    )
+
+
+def day_figures(ranked: Sequence[tuple[str, int]],
+                labels: dict[str, int]) -> tuple[float, float, float, float]:
+    """(recall@30, hindsight send share, cut's send share, cut's reach) of one ranked day;
+    `ranked` is (arxiv id, local relevance) best first."""
+    relevant = np.array([labels.get(i, 1) >= RELEVANT_AT for i, _ in ranked])
+    sent = np.array([relevance >= 2 for _, relevance in ranked])
+    found = np.cumsum(relevant)
+    needed = int(np.searchsorted(found, np.ceil(REACH * relevant.sum()))) + 1
+    return (float(relevant[:TOP].sum() / relevant.sum()), needed / len(ranked),
+            float(sent.mean()), float((sent & relevant).sum() / relevant.sum()))
+
+
+def reader_figures(name: str, model: str, train: Path) -> np.ndarray:
+    reader = load_reader(name, train)
+    days = [(tuple(p for p in d.papers if in_categories(p, reader.categories)),
+             {i: j.relevance for i, j in d.judged.items()}) for d in reader.days]
+    rows = []
+    for index in range(len(days) - MEASURED_DAYS, len(days)):
+        papers, labels = days[index]
+        if not any(labels.get(p.arxiv_id, 1) >= RELEVANT_AT for p in papers):
+            continue
+        history = [(p, seen.get(p.arxiv_id, 1)) for earlier, seen in reversed(days[:index]) for p in earlier]
+        scores = LocalRanker().rank(reader.criteria, papers, history if model != "criteria" else ())
+        rows.append(day_figures([(s.arxiv_id, s.relevance) for s in scores], labels))
+    return np.array(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reader", action="append", help="a MANIFEST reader (default: the broad ones)")
+    parser.add_argument("--model", action="append", choices=MODELS, help="default: all three")
+    parser.add_argument("--tokens-per-paper", type=float, default=TOKENS_PER_SENT_PAPER)
+    parser.add_argument("--train", type=Path, default=DEFAULT_TRAIN)
+    args = parser.parse_args()
+    print(f"Last {MEASURED_DAYS} days; history = every earlier candidate with its recorded label.")
+    print("| reader | model | recall@30 | hindsight send for 95% | → tokens / candidate"
+          " | cut: sent | cut: reach |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name in args.reader or sorted(BROAD):
+        for model in args.model or MODELS:
+            fit: Callable[..., learn.LearnedTaste] = (
+                ridge_taste if model == "ridge" else learn.fit_taste)
+            with mock.patch.object(local, "fit_taste", fit):
+                figures = reader_figures(name, model, args.train).mean(axis=0)
+            recall, hindsight, sent, reach = figures
+            print(f"| {name} | {model} | {recall:.2f} | {hindsight:.2f} | {hindsight * args.tokens_per_paper:.0f}"
+                  f" | {sent:.2f} | {reach:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
