@@ -119,7 +119,8 @@ def main() -> int:
             with mock.patch.object(local, "fit_taste", fit):
                 figures = reader_figures(name, model, args.train).mean(axis=0)
             recall, hindsight, sent, reach = figures
-            print(f"| {name} | {model} | {recall:.2f} | {hindsight:.2f} | {hindsight * args.tokens_per_paper:.0f}"
+            tokens = hindsight * args.tokens_per_paper
+            print(f"| {name} | {model} | {recall:.2f} | {hindsight:.2f} | {tokens:.0f}"
                   f" | {sent:.2f} | {reach:.2f} |")
     return 0
 
