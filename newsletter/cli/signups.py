@@ -76,7 +76,7 @@ def approve(email: Annotated[str, typer.Argument(help="The address of a pending 
         if on_roster(settings, signup.email):
             store.mark(db, signup.id, "added", utc_now())
             raise UserError(f"{signup.email} is on {settings.subscribers} already; the sign-up is closed")
-        seeds = fetch_seeds(settings, ",".join(signup.seeds), None)
+        seeds = fetch_seeds(settings, ",".join(signup.seeds), None, db)
         try:
             subscriber = enrol_signup(settings, signup, seeds.papers)
         except NoSeeds:

@@ -117,7 +117,7 @@ def add(
     with user_errors():
         settings = settings_for_cli()
         db = open_db(settings)
-        seeds = fetch_seeds(settings, like, like_file)
+        seeds = fetch_seeds(settings, like, like_file, db)
         suppressed = subscriber_store.is_suppressed(db, email.strip())
         if suppressed and not resubscribe:
             raise UserError(f"{email} unsubscribed earlier; add --resubscribe if they asked to come back")

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bibtexparser.entrypoint import parse_string
 
 from newsletter.db import Database
 from newsletter.db import votes as vote_store
-from newsletter.db.papers import save_papers
+from newsletter.db.papers import papers_by_id, save_papers
 from newsletter.fetch.errors import EmptyResultError
 from newsletter.fetch.source import ArxivSource
 from newsletter.models import Paper
@@ -91,23 +91,29 @@ def parse_seeds(values: Iterable[str]) -> SeedList:
 
 @dataclass(frozen=True, slots=True)
 class Seeds:
-    papers: tuple[Paper, ...]  # as the arXiv API gave them, in the order asked for
+    papers: tuple[Paper, ...]  # as stored or as the arXiv API gave them, in the order asked for
     skipped: tuple[str, ...]  # what could not be used, said for whoever named them
 
 
-def fetch_seeds(settings: Settings, wanted: SeedList) -> Seeds:
-    """The papers `wanted` names, with their text from the arXiv API; ids the API does not know
-    are skipped and said. Raises FetchError when the API cannot be asked (nothing is stored)."""
-    if not wanted.ids:
-        return Seeds((), wanted.skipped)
+def fetch_seeds(settings: Settings, wanted: SeedList, db: Database | None = None) -> Seeds:
+    """The papers `wanted` names: those the database holds already (any fetched day, earlier
+    seeds) from it, only the others from the arXiv API; ids the API does not know are skipped and
+    said. Raises FetchError when the API cannot be asked (nothing is stored)."""
+    stored = papers_by_id(db, wanted.ids) if db is not None else {}
+    found = stored | _from_api(settings, [i for i in wanted.ids if i not in stored])
+    missing = tuple(f"{i}: the arXiv API does not know it" for i in wanted.ids if i not in found)
+    return Seeds(tuple(found[i] for i in wanted.ids if i in found), wanted.skipped + missing)
+
+
+def _from_api(settings: Settings, ids: Sequence[str]) -> dict[str, Paper]:
+    if not ids:  # all stored (or none named): no request at all
+        return {}
     try:
         source = ArxivSource(settings.arxiv_feed_url, settings.arxiv_api_url, timeout=settings.http_timeout)
         with source:
-            found = source.lookup(wanted.ids)
+            return source.lookup(ids)
     except EmptyResultError:  # the API's answer for ids it knows none of
-        found = {}
-    missing = tuple(f"{i}: the arXiv API does not know it" for i in wanted.ids if i not in found)
-    return Seeds(tuple(found[i] for i in wanted.ids if i in found), wanted.skipped + missing)
+        return {}
 
 
 def record_seeds(db: Database, email: str, papers: Iterable[Paper], now: dt.datetime) -> int:

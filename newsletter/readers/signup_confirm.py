@@ -64,9 +64,10 @@ def enrol_signup(settings: Settings, signup: Signup, papers: Sequence[Paper]) ->
     return add_reader_with_text(settings, reader, text)
 
 
-def lookup_seeds(settings: Settings, signup: Signup) -> tuple[Paper, ...]:
-    """The sign-up's seed papers from the arXiv API (FetchError when it cannot be asked)."""
-    return fetch_seeds(settings, SeedList(signup.seeds, ())).papers
+def lookup_seeds(settings: Settings, signup: Signup, db: Database) -> tuple[Paper, ...]:
+    """The sign-up's seed papers: stored ones from the database, the others from the arXiv API
+    (FetchError when it cannot be asked)."""
+    return fetch_seeds(settings, SeedList(signup.seeds, ()), db).papers
 
 
 def confirm(db: Database, settings: Settings, signup: Signup, now: dt.datetime) -> Outcome:
@@ -83,7 +84,7 @@ def confirm(db: Database, settings: Settings, signup: Signup, now: dt.datetime) 
         log.info("sign-up confirmed: waiting for the admin (newsletter subscribers pending)")
         return "pending"
     try:
-        papers = lookup_seeds(settings, signup) if signup.seeds else ()
+        papers = lookup_seeds(settings, signup, db) if signup.seeds else ()
         subscriber = enrol_signup(settings, signup, papers)
     except FetchError as exc:
         log.warning("sign-up confirmation: the arXiv API did not answer for the seed papers: %s", exc)

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from newsletter.cli.app import app
 from newsletter.db import Database
 from newsletter.db import votes as vote_store
-from newsletter.db.papers import papers_by_id
+from newsletter.db.papers import papers_by_id, save_papers
+from newsletter.models import Paper
 from newsletter.readers.seeds import MAX_SEEDS, arxiv_id_in, parse_seeds
 from newsletter.settings import load_settings
 from tests.conftest import make_site
@@ -132,3 +133,22 @@ def test_unknown_ids_are_reported_and_skipped(site: Path) -> None:
     assert "Seed papers: 1 stored" in output
     assert "skipped seed: 2509.99999: the arXiv API does not know it" in output
     assert "skipped seed: 'not-an-id': not an arXiv id or URL" in output
+
+
+def test_stored_papers_first_and_only_the_others_asked_for(site: Path, fake_arxiv: FakeArxiv) -> None:
+    """`--like` takes the papers the database holds (any fetched day) from it: with all of them
+    stored no API request is made; otherwise one request names only the missing ids."""
+    db = Database.open(load_settings().db_path)
+    save_papers(db, [Paper("2508.20020", "Stored title", ("A. Author",), "Stored abstract.", ("cs.CV",)),
+                     Paper("2507.09082", "Another stored", ("B. Author",), "Its abstract.", ("cs.LG",))])
+    code, output = _add(site, "--like", "2508.20020,2507.09082")
+    assert code == 0, output
+    assert "Seed papers: 2 stored as ada@example.org's first likes." in output
+    assert fake_arxiv.seen("api") == []
+    assert papers_by_id(db, ["2508.20020"])["2508.20020"].title == "Stored title"
+
+    CliRunner().invoke(app, ["subscribers", "remove", "ada@example.org"])
+    code, output = _add(site, "--like", "2508.19320,2508.20020")
+    assert code == 0, output
+    assert "Seed papers: 1 stored as ada@example.org's first likes (1 voted on already)." in output
+    assert [r.query.get("id_list") for r in fake_arxiv.seen("api")] == ["2508.19320"]
