@@ -3,7 +3,7 @@
 This module is the root `newsletter` app; the commands live beside it, one module per group:
 `run` and `preview` in run.py, `subscribers …` in subscribers.py, `feedback …` in feedback.py,
 `criteria draft` in criteria.py, `serve` and `check` in admin.py (the checks themselves in
-checks.py), what they share in common.py.
+checks.py), what they share in common.py (and the seed papers' `--like` in seeds.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from newsletter.logs import setup_logging
 from newsletter.readers.roster import RosterError
 from newsletter.settings import ConfigError, Settings, load_settings
 
-# The seed-paper options of `subscribers add` and `criteria draft`.
+# The seed-paper options of `subscribers add`, `feedback seed` and `criteria draft`.
 LikeOption = Annotated[
     str, typer.Option(help="Seed papers the reader likes: arXiv ids or URLs, comma-separated.")
 ]

@@ -1,5 +1,6 @@
-"""`newsletter feedback`: what readers said — their replies and their votes — and
-`newsletter feedback add EMAIL ARXIV_ID up|down`, a vote recorded as if the reader clicked."""
+"""`newsletter feedback`: what readers said — their replies and their votes —,
+`newsletter feedback add EMAIL ARXIV_ID up|down`, a vote recorded as if the reader clicked, and
+`newsletter feedback seed EMAIL --like …`, seed papers for a reader already on the roster."""
 
 from __future__ import annotations
 
@@ -9,13 +10,23 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import UserError, err, open_db, out, settings_for_cli, user_errors
+from newsletter.cli.common import (
+    LikeFileOption,
+    LikeOption,
+    UserError,
+    err,
+    fail,
+    open_db,
+    out,
+    settings_for_cli,
+    user_errors,
+)
 from newsletter.clock import utc_now
 from newsletter.db.votes import Vote
 from newsletter.models import split_arxiv_id
 from newsletter.render.text import printable
 
-app = typer.Typer(help="What readers said: replies and votes.")
+app = typer.Typer(help="What readers said: replies and votes; votes and seed papers recorded for them.")
 
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$")
 _WORDS = {"up": "up", "more": "up", "down": "down", "less": "down"}
@@ -87,3 +98,31 @@ def add(
             raise UserError(str(exc)) from None
     said = {"new": "Recorded", "changed": "Changed to", "same": "Already recorded:"}[stored]
     out.print(f"{said} {direction} on {paper} for {escape(email.strip())}.")
+
+
+@app.command("seed")
+def seed(
+    email: Annotated[str, typer.Argument(help="The reader's address (on the roster).")],
+    like: LikeOption = "",
+    like_file: LikeFileOption = None,
+) -> None:
+    """Store seed papers as likes of a reader on the roster, as `subscribers add --like` does; a
+    paper the reader voted on keeps that vote."""
+    from newsletter.cli.seeds import fetch_seeds, store_seeds
+    from newsletter.readers.roster import load_roster
+
+    if not like and like_file is None:
+        raise fail("name the seed papers: --like IDS and/or --like-file FILE", 2)
+    with user_errors():
+        settings = settings_for_cli()
+        roster = load_roster(settings.subscribers, settings)
+    reader = roster.find(email.strip())
+    if reader is None:  # before any fetch: a typo costs no API call
+        raise fail(f"{roster.why_not_served(email.strip())}; add a new reader with"
+                   " `newsletter subscribers add EMAIL --criteria PATH --like …`", 2)
+    with user_errors():
+        db = open_db(settings)
+        seeds = fetch_seeds(settings, like, like_file, db, otherwise="")
+        store_seeds(db, reader.email, seeds, likes="likes")
+    if not seeds.papers:
+        raise fail("none of the seed papers could be used: nothing stored")
