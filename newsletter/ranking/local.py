@@ -12,9 +12,10 @@ How it scores (each step chosen by measuring on the reference days, see bench/ra
 3. Relevance 1–10 comes from the topic match (no history) or from where the blended score sits
    among the LLM's past relevance scores (history). Relevance 1 means "no sign of a match": the
    adaptive cut in front of the LLM (`llm_candidates`) sends everything above it. Where relevance
-   1 starts adapts to the reader: with enough history, just below the lowest held-out score that
-   past relevant papers reached; without, a topic-match floor that is higher for a narrow reader
-   (few papers of the day match any topic well) than for a broad one.
+   1 starts adapts to the reader: with enough history, at the held-out score that all but 10% of
+   past relevant papers reached, less one standard error (ranking/learn.py); without, a
+   topic-match floor that is higher for a narrow reader (few papers of the day match any topic
+   well) than for a broad one.
 """
 
 from __future__ import annotations
@@ -77,8 +78,6 @@ class LocalRanker:
         parsed = parse_criteria(criteria)
         votes = list({paper.arxiv_id: (paper, vote) for paper, vote in votes}.values())  # readers may share
         usable = self._usable_history(history)
-        if usable and votes:  # the votes join the LLM's labels; the vote model is for no history
-            usable, votes = _votes_as_labels(usable, votes), []
         judged = [paper for paper, _ in usable]
         queries = [t.query for t in parsed.topics]
         matches = topic_matches(queries, [*papers, *judged])
@@ -224,16 +223,6 @@ def _with_votes(
     reassigned = np.empty_like(relevance)
     reassigned[order] = np.sort(relevance)[::-1]
     return blended, reassigned
-
-
-def _votes_as_labels(history: list[tuple[Paper, int]], votes: Sequence[Vote]) -> list[tuple[Paper, int]]:
-    """The history with each vote as a label, over the LLM's for the same paper: a like as
-    relevance 10, a "less like this" as 1. With thousands of LLM labels, a separate model of a few
-    dozen votes blended in at its full weight would drown them (bench/learning.py, LLM mode: it let
-    fewer relevant papers through the cut); as labels, a vote counts where it disagrees."""
-    voted = {paper.arxiv_id: (paper, 10 if vote > 0 else 1) for paper, vote in votes}
-    merged = [voted.pop(paper.arxiv_id, (paper, label)) for paper, label in history]
-    return sorted([*merged, *voted.values()], key=lambda judged: judged[0].arxiv_id)
 
 
 def _comment(criteria: Criteria, topic_index: int, match: float, liked: str | None = None) -> str:

@@ -202,44 +202,6 @@ def test_history_with_nothing_to_learn_from_does_not_break_the_ranking(day: dict
     assert [s.relevance for s in scores] == [1, 1, 1]
 
 
-def test_with_history_a_vote_is_a_label_over_the_llms_own(day: dict) -> None:
-    """ranking/local.py `_votes_as_labels`: with an LLM history, "less like this" on the video
-    papers the LLM loved turns the history against them, as a separate vote model could not."""
-    earlier, _ = candidates("2025-06-19", BROAD)
-    papers, _ = day[BROAD]
-    video = {p.arxiv_id for p in papers if "video" in p.title.lower()}
-    history = _video_lover(earlier, likes_video=True)
-    disliked = [(p, -1) for p, label in history if label == 9]
-
-    def mean_position(votes: list[tuple[Paper, int]]) -> float:
-        scores = LocalRanker().rank(criteria(BROAD), papers, history, votes)
-        found = [i for i, s in enumerate(scores) if s.arxiv_id in video]
-        return sum(found) / len(found)
-
-    assert mean_position(disliked) > mean_position([])
-
-
-def test_votes_as_labels_override_the_llm_and_add_unjudged_papers() -> None:
-    from newsletter.ranking.local import _votes_as_labels
-
-    a, b, c = (Paper(f"2501.0000{i}", f"t{i}", (), "x", ("cs.CV",)) for i in range(3))
-    merged = _votes_as_labels([(b, 3), (a, 8)], [(b, 1), (c, -1)])
-    assert [(p.arxiv_id, label) for p, label in merged] == [
-        ("2501.00000", 8), ("2501.00001", 10), ("2501.00002", 1)]
-
-
-def test_history_all_on_one_side_of_relevant_ranks_on_the_criteria(
-    day: dict, caplog: pytest.LogCaptureFixture
-) -> None:
-    """ranking/learn.py: nothing to tell apart (every judged paper relevant) is no error; the
-    criteria match ranks the day and the log says why."""
-    earlier, _ = candidates("2025-06-19", BROAD)
-    papers, _ = day[BROAD]
-    scores = LocalRanker().rank(criteria(BROAD), papers, [(p, 8) for p in earlier])
-    assert sorted(s.arxiv_id for s in scores) == sorted(p.arxiv_id for p in papers)
-    assert "fewer than 3 judged papers on one side of relevant" in caplog.text
-
-
 # --- the cut in front of the LLM -----------------------------------------------------------
 
 
