@@ -23,6 +23,7 @@ from newsletter.daily.stages import (
     digest_stage,
     fetch_stage,
     score_stage,
+    uncovered,
 )
 from newsletter.daily.summary import Progress, RunSummary, scoring_report
 from newsletter.daily.wiring import Adapters, audit_every_for
@@ -63,6 +64,10 @@ class Cycle:
         except FetchError as exc:
             log.info("fetching the announcement failed: %s", exc)
             return summary.ended("fatal", str(exc))  # the caller reports it (error line, alert)
+        lacking = uncovered(subscribers, day)  # one reader's missing category must not stop the rest
+        for email, reason in lacking.items():
+            log.error("%s: %s", email, reason)
+        subscribers = [s for s in subscribers if s.email not in lacking]
         scored = score_stage(
             day, subscribers, self.adapters, self.progress, peers=peers,
             workers=min(self.settings.llm_concurrency, SCORE_WORKERS),
@@ -73,7 +78,7 @@ class Cycle:
         # The earlier days weekly (and resuming, or switching) readers' digests also cover.
         spans = prepare_spans(self.db, subscribers, day.date, self.adapters, peers=peers, on_usage=on_usage,
                               votes=votes)
-        kept = Kept(advance=self.progress("Digests", len(subscribers)))
+        kept = Kept(advance=self.progress("Digests", len(subscribers)), failed=lacking)
         # A generator: each digest is rendered when a sender is free for it, so memory holds a
         # few digests at a time whatever the number of readers.
         digests = (

@@ -86,6 +86,24 @@ def criteria_categories(
     return dict(by_criteria)
 
 
+def uncovered(subscribers: Sequence[Subscriber], day: AnnouncementDay) -> dict[str, str]:
+    """The readers whose categories `day` does not hold → why they are not served (only a folder
+    feed without a file for a category gives such a day; arXiv's feed serves every category).
+
+    Not served rather than served from the categories there are: a digest is once per reader and
+    day, so a partial one would keep the missing category's papers of that day from them for good.
+    Without a delivery row a later run serves them, once the folder holds the category."""
+    held = set(day.categories)
+    lacking = {}
+    for subscriber in subscribers:
+        if missing := sorted(set(subscriber.categories) - held):
+            lacking[subscriber.email] = (
+                f"not served: the feed read for {day.date} ({'+'.join(day.categories)}) holds no"
+                f" {', '.join(missing)} (NEWSLETTER_ARXIV_FEED_URL has no file with it); add that feed"
+                " file or change the reader's categories, then run again")
+    return lacking
+
+
 Votes = Mapping[str, Sequence[tuple[Paper, int]]]  # criteria text → its readers' votes
 
 

@@ -1,4 +1,5 @@
 """Sign-ups from the public page: the pending rows, the rate-limit attempts, the used form nonces.
+The attempts also count the preferences page's criteria previews (`admit_within`).
 
 The rules (limits, what a status means) live in newsletter/readers/signup.py; this is the SQL.
 """
@@ -8,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from newsletter.db import Database
 
 SignupStatus = Literal["unconfirmed", "pending", "added"]
-AttemptKind = Literal["address", "client"]
+AttemptKind = Literal["address", "client", "preview"]
 Admission = Literal["ok", "client-limit", "address-limit"]
 
 
@@ -93,24 +95,48 @@ def use_nonce(db: Database, nonce: str, now: dt.datetime) -> bool:
         return cursor.rowcount == 1
 
 
+def _count(conn: sqlite3.Connection, kind: AttemptKind, key: str, since: dt.datetime) -> int:
+    row = conn.execute("SELECT COUNT(*) FROM signup_attempts WHERE kind=? AND key=? AND at>?",
+                       (kind, key, since.isoformat())).fetchone()
+    return int(row[0])
+
+
 def admit(db: Database, *, client: str, address: str, now: dt.datetime,
           client_window: tuple[dt.timedelta, int], address_window: tuple[dt.timedelta, int]) -> Admission:
     """Count this sign-up against both limits, in one transaction: a client past its limit is
     refused before anything is recorded; otherwise both attempts are recorded, then the address's
     count decides. `client` and `address` are keys (MACs), never the values themselves."""
-    def count(conn: sqlite3.Connection, kind: AttemptKind, key: str, window: dt.timedelta) -> int:
-        since = (now - window).isoformat()
-        row = conn.execute("SELECT COUNT(*) FROM signup_attempts WHERE kind=? AND key=? AND at>?",
-                           (kind, key, since)).fetchone()
-        return int(row[0])
-
     with db.tx() as conn:
-        if count(conn, "client", client, client_window[0]) >= client_window[1]:
+        if _count(conn, "client", client, now - client_window[0]) >= client_window[1]:
             return "client-limit"
-        seen = count(conn, "address", address, address_window[0])
+        seen = _count(conn, "address", address, now - address_window[0])
         conn.executemany("INSERT INTO signup_attempts(kind, key, at) VALUES (?, ?, ?)",
                          [("client", client, now.isoformat()), ("address", address, now.isoformat())])
         return "address-limit" if seen >= address_window[1] else "ok"
+
+
+def admit_within(db: Database, *, kind: AttemptKind, key: str, now: dt.datetime,
+                 windows: Sequence[tuple[dt.timedelta, int]]) -> dt.timedelta | None:
+    """Record one attempt of `kind` by `key` (a MAC) when every (window, limit) holds fewer than
+    its limit, and answer None; past any limit, record nothing and answer how long until the
+    oldest attempt that window counts leaves it. Attempts of `kind` older than the longest window
+    are forgotten first, in the same transaction."""
+    with db.tx() as conn:
+        forget = now - max(window for window, _ in windows)
+        conn.execute("DELETE FROM signup_attempts WHERE kind=? AND at<=?", (kind, forget.isoformat()))
+        waits = []
+        for window, limit in windows:
+            seen = _count(conn, kind, key, now - window)
+            if seen >= limit:
+                row = conn.execute(  # the attempt whose leaving brings the count under the limit
+                    "SELECT at FROM signup_attempts WHERE kind=? AND key=? AND at>? ORDER BY at"
+                    " LIMIT 1 OFFSET ?", (kind, key, (now - window).isoformat(), seen - limit)).fetchone()
+                waits.append(dt.datetime.fromisoformat(row[0]) + window - now)
+        if waits:
+            return max(waits)
+        conn.execute("INSERT INTO signup_attempts(kind, key, at) VALUES (?, ?, ?)",
+                     (kind, key, now.isoformat()))
+        return None
 
 
 def prune(db: Database, now: dt.datetime, *, attempts_before: dt.datetime,

@@ -47,6 +47,37 @@ def normalise_categories(categories: Iterable[str]) -> tuple[str, ...]:
     return tuple(cleaned)
 
 
+def local_folder(feed_url: str) -> Path | None:
+    """The folder NEWSLETTER_ARXIV_FEED_URL names (a path or `file://` URL), else None."""
+    split = urlsplit(feed_url)
+    if split.scheme.lower() not in ("", "file"):
+        return None
+    path = Path(unquote(split.path)) if split.scheme else Path(feed_url)
+    return path if path.is_dir() else None
+
+
+def folder_feeds(folder: Path) -> list[tuple[str, ...]]:
+    """The category sets of a feed folder's files (`cs.AI+cs.CV`); other names are left out."""
+    feeds = []
+    for path in sorted(folder.iterdir()):
+        try:
+            cats = normalise_categories(path.name.split("+"))
+        except InvalidCategoryError:
+            continue
+        if path.is_file() and "+".join(cats) == path.name:
+            feeds.append(cats)
+    return feeds
+
+
+def folder_categories(feed_url: str) -> frozenset[str] | None:
+    """Every category a folder feed holds a file for; None when the feed is not a folder (arXiv's
+    own feed serves every category)."""
+    folder = local_folder(feed_url)
+    if folder is None:
+        return None
+    return frozenset(c for cats in folder_feeds(folder) for c in cats)
+
+
 class ArxivSource:
     """Fetches announcement days. One instance holds one polite HTTP session; close() it."""
 
@@ -101,6 +132,23 @@ class ArxivSource:
     def feed_location(self, categories: Sequence[str]) -> str:
         return f"{self.feed_url}/{'+'.join(normalise_categories(categories))}"
 
+    def readable_categories(self, categories: Sequence[str]) -> tuple[str, ...]:
+        """The categories whose feed is read for `categories`: they themselves, except from a
+        folder feed that has no file for them. Then its file holding most of them (then the fewest
+        others) stands in, so one reader's category the folder lacks does not stop the readers it
+        covers; the day's `categories` say what it holds, and the caller names who is missing."""
+        cats = normalise_categories(categories)
+        folder = local_folder(self.feed_url)
+        if folder is None or (folder / "+".join(cats)).exists():
+            return cats
+        wanted = set(cats)
+        best = max(folder_feeds(folder), key=lambda held: (len(wanted & set(held)), -len(held)), default=())
+        if not wanted & set(best):  # nothing of theirs: the read fails and names the folder
+            return cats
+        log.warning("the feed folder %s has no file %s: reading %s, which lacks %s", folder,
+                    "+".join(cats), "+".join(best), ", ".join(sorted(wanted - set(best))))
+        return best
+
     def _read_feed(self, location: str) -> bytes:
         scheme = urlsplit(location).scheme.lower()
         if scheme in ("http", "https"):
@@ -134,7 +182,7 @@ class ArxivSource:
 
         EmptyFeedError when it lists no new paper; other FetchErrors as for `fetch_day`.
         """
-        cats = normalise_categories(categories)
+        cats = self.readable_categories(categories)
         return self._as_day(self.fetch_feed(cats), cats)
 
     def _as_day(self, page: FeedPage, cats: tuple[str, ...]) -> AnnouncementDay:
@@ -174,12 +222,13 @@ class ArxivSource:
                 f" (the newest is dated {latest})"
             )
         table_says = is_announcement_date(want, self.extra_holidays)
-        page = self.fetch_feed(cats)
+        readable = self.readable_categories(cats)
+        page = self.fetch_feed(readable)
         if page.date == want:
             if not table_says:
                 log.warning("the feed shows an announcement dated %s, a day the holiday table calls"
                             " closed: the feed is trusted", want)
-            return self._as_day(page, cats)
+            return self._as_day(page, readable)
         if page.date < want:
             if not table_says:
                 raise NoAnnouncementError(want)

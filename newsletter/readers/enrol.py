@@ -7,16 +7,20 @@ than a file, the file is written first, beside the roster, and removed again if 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsletter.fetch.source import folder_categories
 from newsletter.files import write_new_file
 from newsletter.models import Subscriber
 from newsletter.readers.roster import RosterError, add_row
 from newsletter.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CRITERIA_FOLDER = "criteria"  # beside the roster, as the shipped examples and the README have it
 _SLUG_MAX = 60
@@ -72,7 +76,25 @@ def add_reader(settings: Settings, reader: NewReader, criteria: Path) -> Subscri
         "authors": reader.authors,
         "criteria": criteria_value(criteria, settings.subscribers),
     }
-    return add_row(settings.subscribers, values, settings)
+    subscriber = add_row(settings.subscribers, values, settings)
+    warn_if_feed_lacks(settings, subscriber)
+    return subscriber
+
+
+def warn_if_feed_lacks(settings: Settings, subscriber: Subscriber) -> tuple[str, ...]:
+    """The reader's categories a folder feed holds no file for, logged as a warning (the row is
+    added all the same: the admin may be about to add the file). Named by roster line, not by
+    address, as the sign-up's log lines are."""
+    held = folder_categories(settings.arxiv_feed_url)
+    if held is None:  # arXiv's own feed serves every category
+        return ()
+    missing = tuple(sorted(set(subscriber.categories) - held))
+    if missing:
+        log.warning("the reader on line %d of %s has %s, which the feed folder (NEWSLETTER_ARXIV_FEED_URL)"
+                    " holds no file for (it holds %s): their digests fail until it does",
+                    subscriber.row, settings.subscribers, ", ".join(missing),
+                    ", ".join(sorted(held)) or "none")
+    return missing
 
 
 def criteria_slug(email: str) -> str:

@@ -151,7 +151,7 @@ def validate(fields: Mapping[str, str]) -> SignupRequest | dict[str, str]:
     return SignupRequest(email=email, categories=categories, criteria=criteria or "", seeds=seeds or ())
 
 
-def _keyed(db: Database, kind: str, value: str, now: dt.datetime) -> str:
+def keyed(db: Database, kind: str, value: str, now: dt.datetime) -> str:
     """A MAC of an address or a client IP: the limits compare these, and neither is stored."""
     digest = hmac.new(key(db, now).encode(), f"{kind}|{value.strip().lower()}".encode(), hashlib.sha256)
     return digest.hexdigest()[:32]
@@ -162,8 +162,8 @@ def admit(db: Database, request: SignupRequest, client: str,
     """Count the sign-up against the limits and, within them, store it as unconfirmed."""
     store.prune(db, now, attempts_before=now - max(ADDRESS_LIMIT[0], CLIENT_LIMIT[0]),
                 nonces_before=now - FORM_MAX_AGE - dt.timedelta(minutes=10))
-    admission = store.admit(db, client=_keyed(db, "client", client, now),
-                            address=_keyed(db, "address", request.email, now), now=now,
+    admission = store.admit(db, client=keyed(db, "client", client, now),
+                            address=keyed(db, "address", request.email, now), now=now,
                             client_window=CLIENT_LIMIT, address_window=ADDRESS_LIMIT)
     if admission != "ok":
         return admission, None

@@ -5,7 +5,8 @@ page and changes nothing (mail scanners fetch every link). Each setting group is
 form carrying its purpose, the reader's settings revision and a CSRF token; a form from another
 site, an altered or stale token, or a replay (the revision moved on) changes nothing and says so.
 Each change is confirmed at the top of the page with an Undo button. "Preview" ranks the latest
-stored day under a new criteria text with no LLM call (web/preview.py) and stores nothing.
+stored day under a new criteria text with no LLM call (web/preview.py) and stores nothing; a
+reader past a few a minute gets a 429 page instead (readers/preview_limit.py).
 NEWSLETTER_SELF_SERVICE=false refuses every route. Same headers as /unsubscribe and /v.
 """
 
@@ -35,6 +36,7 @@ from newsletter.models import Subscriber
 from newsletter.readers import leave
 from newsletter.readers import preference_links as links
 from newsletter.readers import preferences as prefs
+from newsletter.readers.preview_limit import admit_preview
 from newsletter.settings import Settings
 from newsletter.web.body import BodyTooLarge, read_capped
 from newsletter.web.page import page
@@ -47,7 +49,7 @@ from newsletter.web.preferences_page import (
     settings_body,
     undo_form,
 )
-from newsletter.web.preview import Previewer, preview_html
+from newsletter.web.preview import Previewer, preview_html, too_many_previews
 from newsletter.web.unsubscribe import mask_address
 
 log = logging.getLogger(__name__)
@@ -272,6 +274,13 @@ def _preview(request: Request, reader: Reader, text: str, now: dt.datetime) -> R
         return _page(TITLE, settings_body(state), 400)
     if previewer is None:
         section = '<p class="preview">Preview is not available on this server.</p>'
+    elif (wait := admit_preview(request.app.state.db, reader.email, now)) is not None:
+        said, seconds = too_many_previews(wait)
+        log.info("preferences: a preview past the limit")
+        response = _page(TITLE, settings_body(_state(request, reader, now, notice=notice(said, error=True),
+                                                     draft=text)), 429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
     else:
         section = preview_html(previewer(dataclasses.replace(reader.subscriber, criteria=clean)))
     return _page(TITLE, settings_body(_state(request, reader, now, draft=text, preview=section)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,3 +64,12 @@ def preview_html(result: PreviewResult) -> str:
             + "</li>")
     body = f"<ol>{''.join(items)}</ol>" if items else "<p>No paper of that day would have been sent.</p>"
     return head + body + "</section>"
+
+
+def too_many_previews(wait: dt.timedelta) -> tuple[str, int]:
+    """The notice for a reader past the preview limit (newsletter/readers/preview_limit.py), and
+    the seconds for `Retry-After`."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    when = f"{seconds} seconds" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
+    return (f"You have asked for many previews in a short time: press Preview again in {when}."
+            " Your text is below, not saved."), seconds

@@ -94,6 +94,18 @@ def test_a_saved_feed_file_asks_no_api(site: Path, fake_arxiv: FakeArxiv, tmp_pa
     assert fake_arxiv.requests == []
 
 
+def test_a_feed_folder_lacking_a_readers_category_is_a_warning(site: Path, fake_arxiv: FakeArxiv) -> None:
+    """The readers it covers are served (the run names the others): a warning, not a failure."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "arxiv"
+    roster = site / "subscribers.csv"
+    lin = "lin@example.org,criteria/vision-language-seven-topics.md,cs.LG,UTC\n"
+    roster.write_text(roster.read_text() + lin)
+    _, output = check(arxiv_feed_url=str(folder))
+    row = next(line for line in output.splitlines() if line.startswith("│ arXiv feed"))
+    assert " warn " in row and "cs.AI+cs.CV: dated 2025-08-28" in row
+    assert "it holds no cs.LG: readers with it are not served" in " ".join(output.split())
+
+
 def test_every_problem_is_named_and_the_exit_code_is_1(
     site: Path, fake_arxiv: FakeArxiv, fake_llm: FakeLLM, fake_sendgrid: FakeSendGrid
 ) -> None:

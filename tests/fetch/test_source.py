@@ -19,6 +19,7 @@ from newsletter.fetch import (
     StaleFeedError,
     UnshownDayError,
 )
+from newsletter.fetch.source import folder_categories
 from tests.fakes.arxiv_server import FakeArxiv, Reply
 from tests.fakes.atom import announcement_feed, day_feed, load_day
 
@@ -261,6 +262,32 @@ def test_bad_categories_are_refused(fake_arxiv: FakeArxiv, bad: list[str]) -> No
     assert fake_arxiv.requests == []
 
 
+def test_a_folder_without_the_exact_file_reads_the_one_holding_most_of_the_categories(
+    fake_arxiv: FakeArxiv, tmp_path: Path
+) -> None:
+    """A folder feed has one file per saved category set. For a set without its file, the file
+    holding most of it (then the fewest others) is read, and the day says what it holds: one
+    reader's category the folder lacks must not stop the readers it covers."""
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    (folder / "cs.AI+cs.CV").write_bytes(day_feed(["cs.AI", "cs.CV"], DAY, load_day(DAY)))
+    (folder / "cs.CV").write_bytes(day_feed(["cs.CV"], DAY, load_day(DAY)))
+    (folder / "README.md").write_text("not a feed")
+    source = fake_arxiv.source()
+    source.feed_url = str(folder)
+    assert source.readable_categories(["cs.CV"]) == ("cs.CV",)
+    assert source.readable_categories(["cs.AI"]) == ("cs.AI", "cs.CV")  # a superset serves whole
+    assert source.readable_categories(["cs.AI", "cs.CV", "cs.LG"]) == ("cs.AI", "cs.CV")
+    assert source.readable_categories(["cs.CV", "cs.LG"]) == ("cs.CV",)  # fewest others
+    assert source.readable_categories(["cs.LG"]) == ("cs.LG",)  # nothing of it: the read fails
+    day = source.fetch_day(["cs.AI", "cs.CV", "cs.LG"], want=DAY, now=NOW)
+    assert day.categories == ("cs.AI", "cs.CV") and len(day.papers) == 135
+    assert source.fetch_latest(["cs.AI", "cs.LG"]).categories == ("cs.AI", "cs.CV")
+    assert folder_categories(str(folder)) == folder_categories(folder.as_uri()) == {"cs.AI", "cs.CV"}
+    assert folder_categories("https://rss.arxiv.org/atom") is None
+    assert fake_arxiv.requests == []
+
+
 def test_a_folder_serves_as_the_feed(fake_arxiv: FakeArxiv, tmp_path: Path) -> None:
     folder = tmp_path / "feeds"
     folder.mkdir()
@@ -272,9 +299,9 @@ def test_a_folder_serves_as_the_feed(fake_arxiv: FakeArxiv, tmp_path: Path) -> N
         assert len(day.papers) == 135
     source.feed_url = str(folder)
     with pytest.raises(FetchError) as caught:
-        source.fetch_day(["cs.CV", "cs.LG"], want=DAY, now=NOW)
+        source.fetch_day(["cs.LG"], want=DAY, now=NOW)
     assert str(caught.value) == (
-        f"{folder / 'cs.CV+cs.LG'}: cannot read the feed file: No such file or directory"
+        f"{folder / 'cs.LG'}: cannot read the feed file: No such file or directory"
         " (NEWSLETTER_ARXIV_FEED_URL is a folder holding cs.AI+cs.CV)"
     )
     earlier = dt.date(2025, 7, 15)

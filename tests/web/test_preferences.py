@@ -319,3 +319,45 @@ def test_ten_thousand_characters_of_a_non_latin_script_can_be_saved(db: Database
     response = client.post(path, data=form(client, path, "criteria", criteria=text, action="save"))
     assert response.status_code == 200 and "Saved." in response.text
     assert stored(db)["criteria"] == text
+
+
+def test_previews_past_the_limit_get_a_429_page_that_keeps_the_text(
+    db: Database, client: TestClient, previewer: FakePreviewer, clock: Clock
+) -> None:
+    """Each preview costs CPU and the link is the only credential: five a minute per reader, then
+    a plain page (no script needed) with 429, Retry-After and the reader's text kept; another
+    reader is not held back, and a minute later (the app's clock) previews work again."""
+    path = link(db)
+    fields = form(client, path, "criteria", criteria="1. Alpha matting", action="preview")
+    for _ in range(5):
+        assert client.post(path, data=fields).status_code == 200
+    refused = client.post(path, data=fields)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+    assert "press Preview again in 60 seconds" in refused.text and "<script" not in refused.text
+    assert "1. Alpha matting" in lxml.html.fromstring(refused.text).get_element_by_id("criteria").text
+    assert len(previewer.asked) == 5 and stored(db) == {}  # not ranked, nothing saved
+
+    other = link(db, GRACE)
+    assert client.post(other, data=form(client, other, "criteria", criteria="1. Depth",
+                                        action="preview")).status_code == 200
+
+    clock.now += dt.timedelta(seconds=20)
+    assert client.post(path, data=fields).headers["retry-after"] == "40"
+    clock.now += dt.timedelta(seconds=40)
+    assert client.post(path, data=fields).status_code == 200
+
+
+def test_previews_are_capped_per_hour_too(db: Database, client: TestClient, clock: Clock) -> None:
+    """Five a minute all hour would still be 300 rankings: thirty an hour is the cap."""
+    path = link(db)
+    fields = form(client, path, "criteria", criteria="1. Alpha matting", action="preview")
+    for _ in range(6):
+        for _ in range(5):
+            assert client.post(path, data=fields).status_code == 200
+        clock.now += dt.timedelta(minutes=1)
+    refused = client.post(path, data=fields)
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == str(54 * 60)  # the hour's first preview leaves at 10:00
+    assert "press Preview again in 54 minutes" in refused.text
+    clock.now = dt.datetime(2026, 12, 7, 10, 0, 1, tzinfo=dt.UTC)
+    assert client.post(path, data=fields).status_code == 200
