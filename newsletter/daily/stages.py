@@ -18,7 +18,7 @@ from newsletter.daily.selection import in_categories, near_misses, select
 from newsletter.daily.send import ComposedDigest
 from newsletter.daily.summary import Progress
 from newsletter.daily.wiring import Adapters
-from newsletter.db import Database
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import feed as feed_store
 from newsletter.db import subscribers as subscriber_store
@@ -231,7 +231,7 @@ def digest_stage(
         )
         return Preview(subscriber.email, paths, misses)
     if rendered is None:
-        delivery_store.begin(
+        delivery_transitions.begin(
             db, subscriber.email, day.date, paper_ids=(), message_id="", now=now, status="empty"
         )
         return NothingToSend(subscriber.email)
