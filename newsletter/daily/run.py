@@ -36,7 +36,7 @@ from newsletter.db.papers import load_day, save_day, stored_dates
 from newsletter.fetch import FetchError
 from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date, latest_possible_date
 from newsletter.models import Subscriber
-from newsletter.ranking.scoring import UsageMeter
+from newsletter.ranking.llm_stage import UsageMeter
 from newsletter.readers.preferences import load_roster
 from newsletter.readers.roster import Roster, RosterError
 from newsletter.settings import Settings

@@ -29,7 +29,8 @@ from newsletter.mail.compose import compose, feed_url, reply_address, unsubscrib
 from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, DigestEntry, Paper, Subscriber
 from newsletter.ranking.audit import is_audit_day
-from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
+from newsletter.ranking.llm_stage import UsageMeter
+from newsletter.ranking.scoring import CriteriaScores, score_criteria
 from newsletter.readers.preference_links import preferences_url
 from newsletter.readers.votes import vote_urls
 from newsletter.render import render_digest, render_empty
