@@ -22,7 +22,7 @@ import feedparser
 from starlette.testclient import TestClient
 
 from newsletter.daily.stages import feed_entries
-from newsletter.db import Database, deliveries, subscribers
+from newsletter.db import Database, delivery_transitions, subscribers
 from newsletter.db import feed as feed_store
 from newsletter.mail.compose import feed_url
 from newsletter.models import Digest, DigestEntry
@@ -44,9 +44,9 @@ def fill(db: Database, readers: int, papers: int) -> None:
                 pool[(n * 7 + age * 13 + i) % len(pool)] for i in range(papers))
             email = f"r{n}@example.org"
             feed_store.record(db, email, day, feed_entries(Digest(subscriber, day, entries)))
-            deliveries.begin(db, email, day, paper_ids=tuple(e.paper.arxiv_id for e in entries),
-                             message_id="<m>", now=at)
-            deliveries.mark_sent(db, email, day, provider_id="p", now=at)
+            delivery_transitions.begin(db, email, day, paper_ids=tuple(e.paper.arxiv_id for e in entries),
+                                       message_id="<m>", now=at)
+            delivery_transitions.mark_sent(db, email, day, provider_id="p", now=at)
 
 
 def timed(client: TestClient, path: str, headers: dict[str, str], status: int) -> float:

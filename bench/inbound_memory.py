@@ -16,7 +16,8 @@ import tracemalloc
 from collections.abc import AsyncIterator
 
 from newsletter.web.form_fields import FormFields, read_fields
-from newsletter.web.inbound import FIELD_CAPS, MAX_INBOUND_BYTES, parse_fields
+from newsletter.web.inbound import FIELD_CAPS, MAX_INBOUND_BYTES
+from newsletter.web.inbound_parse import parse_fields
 from tests.fakes.inbound import InboundPost, default_post, raw_post, reply
 
 MIB = 1024 * 1024

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsletter.db import Database, deliveries, retention  # noqa: E402
+from newsletter.db import Database, delivery_transitions, retention  # noqa: E402
 from newsletter.db import runs as run_log  # noqa: E402
 from newsletter.db.papers import save_day  # noqa: E402
 from newsletter.db.scores import DatabaseScoreCache  # noqa: E402
@@ -77,8 +77,8 @@ def simulate_day(db: Database, folder: Path, day: dt.date, number: int, args: ar
     for r in range(args.readers):
         email = f"reader{r:03d}@example.org"
         ids = tuple(p.arxiv_id for p in papers[r : r + DIGEST_PAPERS])
-        deliveries.begin(db, email, day, paper_ids=ids, message_id=f"<{day}.{r}@bench>", now=at)
-        deliveries.mark_sent(db, email, day, provider_id=None, now=at)
+        delivery_transitions.begin(db, email, day, paper_ids=ids, message_id=f"<{day}.{r}@bench>", now=at)
+        delivery_transitions.mark_sent(db, email, day, provider_id=None, now=at)
         eml = folder / "outbox" / day.isoformat() / f"{email}.eml"
         eml.parent.mkdir(parents=True, exist_ok=True)
         with eml.open("wb") as handle:

@@ -1,63 +1,25 @@
-"""The one Settings class. Built once at the entry point (`load_settings`) and passed down."""
+"""The one Settings class. Built once at the entry point (`load_settings`) and passed down.
+What each value must look like is in `newsletter.setting_values`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-import ipaddress
 import os
-import re
-import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from newsletter.taxonomy import category_problem
+from newsletter import setting_values as check
 
 ENV_PREFIX = "NEWSLETTER_"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
-_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 
 
 class ConfigError(Exception):
     """A setting is missing or bad; the message names the environment variable."""
-
-
-MIN_RETENTION_DAYS = 7
-_LOCAL_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")  # 07:00 or 7:00
-
-
-def parse_nameserver(value: str) -> tuple[str, int]:
-    """A resolver as `1.1.1.1`, `127.0.0.1:5353`, `::1` or `[::1]:5353`; ValueError says the form."""
-    text = value.strip()
-    host, port = text, "53"
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.removeprefix(":") or "53"
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    try:
-        ipaddress.ip_address(host)
-        number = int(port)
-    except ValueError:
-        raise ValueError(f"{value!r} must be a resolver's IP address, optionally with :port") from None
-    if not 0 < number < 65536:
-        raise ValueError(f"{value!r}: the port must be 1 to 65535")
-    return host, number
-
-
-def parse_local_time(value: str) -> dt.time:
-    """A wall-clock time as H:MM or HH:MM, as SPEC gives `send_at`; ValueError says the form."""
-    match = _LOCAL_TIME.match(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} must be a local time as HH:MM (e.g. 07:00)")
-    return dt.time(int(match[1]), int(match[2]))
 
 
 class Settings(BaseSettings):
@@ -141,48 +103,32 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return check.known_timezone(value)
 
     @field_validator("send_at", mode="before")
     @classmethod
     def _hours_and_minutes(cls, value: object) -> object:
         """The roster's form; seconds would be silently dropped by the minute-wise schedule."""
-        return parse_local_time(value) if isinstance(value, str) else value
+        return check.parse_local_time(value) if isinstance(value, str) else value
 
     @field_validator("retention_days")
     @classmethod
     def _a_week_at_least(cls, value: int) -> int:
-        if 0 < value < MIN_RETENTION_DAYS:
-            raise ValueError(f"must be 0 (keep everything) or at least {MIN_RETENTION_DAYS}: a digest"
-                             " stays due for up to three days after its announcement")
-        return value
+        return check.retention_days(value)
 
     @field_validator("dns_server")
     @classmethod
     def _nameserver(cls, value: str) -> str:
-        if value.strip():
-            parse_nameserver(value)
-        return value.strip()
+        return check.nameserver(value)
 
     @field_validator("arxiv_extra_holidays")
     @classmethod
     def _dates(cls, value: str) -> str:
-        for part in value.replace(";", ",").split(","):
-            if part.strip():
-                try:
-                    dt.date.fromisoformat(part.strip())
-                except ValueError:
-                    raise ValueError(f"{part.strip()!r} is not a date as YYYY-MM-DD") from None
-        return value
+        return check.iso_dates(value)
 
     @property
     def extra_holidays(self) -> tuple[dt.date, ...]:
-        parts = self.arxiv_extra_holidays.replace(";", ",").split(",")
-        return tuple(dt.date.fromisoformat(p.strip()) for p in parts if p.strip())
+        return tuple(dt.date.fromisoformat(part) for part in check.split_list(self.arxiv_extra_holidays))
 
     @field_validator("public_url", "reply_domain", "from_email", "admin_email", "categories", mode="before")
     @classmethod
@@ -193,46 +139,22 @@ class Settings(BaseSettings):
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, value: str) -> str:
-        names = [c.strip() for c in value.replace(";", ",").split(",") if c.strip()]
-        problems = [problem for name in names if (problem := category_problem(name))]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
+        return check.known_categories(value)
 
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            raise ValueError(f"{value!r} is not an http(s) address such as https://digest.example.org")
-        return value
+        return check.http_url(value)
 
     @field_validator("reply_domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        try:  # an internationalised name in its ASCII form, as mail headers need it
-            ascii_name = value.rstrip(".").encode("idna").decode("ascii")
-        except UnicodeError:
-            ascii_name = ""
-        if not _DOMAIN.match(ascii_name):
-            raise ValueError(f"{value!r} is not a domain name such as reply.example.org")
-        return ascii_name
+        return check.domain_name(value)
 
     @field_validator("from_email", "admin_email")
     @classmethod
     def _address(cls, value: str) -> str:
-        if not value.strip():
-            return value
-        try:  # a private mail host (lab.local, mailhost) is a fine sender or admin address
-            validate_email(value, check_deliverability=False, globally_deliverable=False)
-        except EmailNotValidError as exc:
-            # The validator refuses reserved names (localhost, the offline default; *.local);
-            # plain syntax is enough for those.
-            local, _, domain = value.rpartition("@")
-            if _LOCAL_PART.match(local) and _DOMAIN.match(domain):
-                return value
-            raise ValueError(f"{value!r} is not an email address: {exc}") from None
-        return value
+        return check.email_address(value)
 
     @field_validator("arxiv_feed_url", "arxiv_api_url", "sendgrid_host", "public_url")
     @classmethod
@@ -241,7 +163,7 @@ class Settings(BaseSettings):
 
     @property
     def default_categories(self) -> tuple[str, ...]:
-        return tuple(c.strip() for c in self.categories.replace(";", ",").split(",") if c.strip())
+        return tuple(check.split_list(self.categories))
 
     @property
     def db_path(self) -> Path:

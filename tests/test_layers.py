@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "newsletter"
 
 # Lowest first. A module may import its own layer or a lower one (imports inside functions too).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("models", "settings", "taxonomy", "files", "logs", "clock", "backoff", "templates"),
+    ("models", "settings", "setting_values", "taxonomy", "files", "logs", "clock", "backoff", "templates"),
     ("db",),
     ("fetch", "ranking", "render", "mail"),
     # channels: chat channels are readers without an address (their file reads criteria like the

@@ -111,7 +111,7 @@ def check_dns(settings: Settings) -> list[Check]:
     if not settings.uses_sendgrid:
         return [Check("DNS", "skip", "SENDGRID_API_KEY unset: no mail leaves this machine")]
     from newsletter.mail.dns_records import Nameserver, sender_records
-    from newsletter.settings import parse_nameserver
+    from newsletter.setting_values import parse_nameserver
 
     server = Nameserver(*parse_nameserver(settings.dns_server)) if settings.dns_server else None
     from_domain = settings.from_email.rpartition("@")[2]

@@ -30,7 +30,8 @@ from newsletter.daily.wiring import Adapters, audit_every_for
 from newsletter.db import Database
 from newsletter.fetch import FetchError, NoAnnouncementError
 from newsletter.models import AnnouncementDay, DigestEntry, Subscriber
-from newsletter.ranking.scoring import CriteriaScores, UsageMeter
+from newsletter.ranking.llm_stage import UsageMeter
+from newsletter.ranking.scoring import CriteriaScores
 from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)

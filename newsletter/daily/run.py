@@ -28,7 +28,7 @@ from newsletter.daily.stages import (
 )
 from newsletter.daily.summary import Progress, RunSummary, no_progress, scoring_report
 from newsletter.daily.wiring import Adapters, audit_every_for
-from newsletter.db import Database, DatabaseError
+from newsletter.db import Database, DatabaseError, delivery_transitions
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
@@ -36,7 +36,7 @@ from newsletter.db.papers import load_day, save_day, stored_dates
 from newsletter.fetch import FetchError
 from newsletter.fetch.calendar import FEED_LAG, latest_announcement_date, latest_possible_date
 from newsletter.models import Subscriber
-from newsletter.ranking.scoring import UsageMeter
+from newsletter.ranking.llm_stage import UsageMeter
 from newsletter.readers.preferences import load_roster
 from newsletter.readers.roster import Roster, RosterError
 from newsletter.settings import Settings
@@ -223,7 +223,7 @@ def _recover(
     interrupted = tuple(d.email for d in recover_interrupted(db, adapters.transport, now))
     released: tuple[str, ...] = ()
     if resend_unknown:
-        released = tuple(delivery_store.release_unknown(
+        released = tuple(delivery_transitions.release_unknown(
             db, now, summary.digest_date if released_on else None, emails=only or None
         ))
         log.info("%d unknown deliveries released for resending", len(released))

@@ -28,7 +28,7 @@ from typing import Literal
 
 from newsletter.backoff import exponential_delay, retry_after_delay
 from newsletter.clock import Clock
-from newsletter.db import Database
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import deliveries as store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.mail.base import (
@@ -50,17 +50,17 @@ def recover_interrupted(db: Database, transport: Transport, now: dt.datetime) ->
     Where the transport keeps copies (the outbox), each is settled for certain instead: its file
     is there (sent) or not (back to pending, so this run sends it).
     """
-    interrupted = store.recover_interrupted(db, now)
+    interrupted = delivery_transitions.recover_interrupted(db, now)
     copies = copies_of(transport)
     if copies is None:
         return interrupted
     for delivery in interrupted:
         day = delivery.digest_date.isoformat()
         if copies.written(delivery.digest_id, delivery.email, day):
-            store.resolve_unknown_as_sent(db, delivery.digest_id, now)
+            delivery_transitions.resolve_unknown_as_sent(db, delivery.digest_id, now)
         else:
             copies.discard_partial(delivery.email, day)
-            store.release_unknown(db, now, delivery.digest_date, emails=[delivery.email])
+            delivery_transitions.release_unknown(db, now, delivery.digest_date, emails=[delivery.email])
         log.info("interrupted send to %s settled from the outbox", delivery.email)
     return []
 
@@ -162,14 +162,14 @@ def _send_one(job: ComposedDigest, run: _Run) -> None:
         # Never claimed, so the next run (with a good key) sends it.
         report.record("failed", address, f"not sent: the run stopped ({report.aborted})")
         return
-    if not store.begin(run.db, address, job.digest_date, paper_ids=job.paper_ids,
-                       message_id=job.email.message_id, now=run.clock()):
+    if not delivery_transitions.begin(run.db, address, job.digest_date, paper_ids=job.paper_ids,
+                                      message_id=job.email.message_id, now=run.clock()):
         log.info("not sending to %s for %s: suppressed or already handled", address, job.digest_date)
         report.record("skipped", address)
         return
     reason = _send_with_retries(job, run)
     if reason is not None:
-        store.mark_failed(run.db, address, job.digest_date, error=reason, now=run.clock())
+        delivery_transitions.mark_failed(run.db, address, job.digest_date, error=reason, now=run.clock())
         report.record("failed", address, reason)
         log.error("could not send to %s: %s", address, reason)
 
@@ -187,7 +187,7 @@ def _send_with_retries(job: ComposedDigest, run: _Run) -> str | None:
         except UncertainSendError as exc:
             reason = (f"{exc} (not retried: check SendGrid's activity, or resend with"
                       " `newsletter run --resend-unknown`)")
-            store.mark_unknown(run.db, address, job.digest_date, error=reason, now=run.clock())
+            delivery_transitions.mark_unknown(run.db, address, job.digest_date, error=reason, now=run.clock())
             run.report.record("unknown", address, reason)
             log.error("delivery to %s is unknown: %s", address, exc)
             return None
@@ -197,8 +197,8 @@ def _send_with_retries(job: ComposedDigest, run: _Run) -> str | None:
             if not _wait_to_retry(run, address, attempt, exc):
                 return f"not retried, the run stopped ({run.report.aborted}); last error: {exc}"
             if subscriber_store.is_suppressed(run.db, address):
-                store.mark_failed(run.db, address, job.digest_date, now=run.clock(),
-                                  error="unsubscribed during the run; not sent")
+                delivery_transitions.mark_failed(run.db, address, job.digest_date, now=run.clock(),
+                                                 error="unsubscribed during the run; not sent")
                 run.report.record("skipped", address)
                 log.info("%s unsubscribed while its send was waiting; not sent", address)
                 return None
@@ -229,7 +229,8 @@ def _wait_to_retry(run: _Run, address: str, attempt: int, exc: TransientSendErro
 def _record_sent(job: ComposedDigest, run: _Run, provider_id: str) -> None:
     address = job.email.to
     try:
-        store.mark_sent(run.db, address, job.digest_date, provider_id=provider_id, now=run.clock())
+        delivery_transitions.mark_sent(run.db, address, job.digest_date, provider_id=provider_id,
+                                       now=run.clock())
     except Exception as exc:
         # Sent, but not recorded: the row stays `sending`, which the next run reports as
         # `unknown` (and a `processed` event settles) — never a second email.

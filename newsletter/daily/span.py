@@ -32,7 +32,8 @@ from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db.papers import load_day, stored_dates
 from newsletter.models import AnnouncementDay, Paper, Subscriber
-from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria, score_from_cache
+from newsletter.ranking.llm_stage import UsageMeter
+from newsletter.ranking.scoring import CriteriaScores, score_criteria, score_from_cache
 
 log = logging.getLogger(__name__)
 

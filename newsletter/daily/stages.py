@@ -18,7 +18,7 @@ from newsletter.daily.selection import in_categories, near_misses, select
 from newsletter.daily.send import ComposedDigest
 from newsletter.daily.summary import Progress
 from newsletter.daily.wiring import Adapters
-from newsletter.db import Database
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import feed as feed_store
 from newsletter.db import subscribers as subscriber_store
@@ -29,7 +29,8 @@ from newsletter.mail.compose import compose, feed_url, reply_address, unsubscrib
 from newsletter.mail.outbox import safe_filename
 from newsletter.models import AnnouncementDay, Digest, DigestEntry, Paper, Subscriber
 from newsletter.ranking.audit import is_audit_day
-from newsletter.ranking.scoring import CriteriaScores, UsageMeter, score_criteria
+from newsletter.ranking.llm_stage import UsageMeter
+from newsletter.ranking.scoring import CriteriaScores, score_criteria
 from newsletter.readers.preference_links import preferences_url
 from newsletter.readers.votes import vote_urls
 from newsletter.render import render_digest, render_empty
@@ -249,7 +250,7 @@ def digest_stage(
         )
         return Preview(subscriber.email, paths, misses)
     if rendered is None:
-        delivery_store.begin(
+        delivery_transitions.begin(
             db, subscriber.email, day.date, paper_ids=(), message_id="", now=now, status="empty"
         )
         return NothingToSend(subscriber.email)

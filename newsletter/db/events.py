@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsletter.db import Database, deliveries, subscribers
+from newsletter.db import Database, delivery_transitions, subscribers
 from newsletter.db.subscribers import SuppressionSource
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def apply_events(db: Database, events: Sequence[Event | None], now: dt.datetime)
                 continue
             outcome.recorded += 1
             # Any event about a digest proves SendGrid took the request: an `unknown` is settled.
-            if event.digest_id and deliveries.resolve_unknown_as_sent(db, event.digest_id, now):
+            if event.digest_id and delivery_transitions.resolve_unknown_as_sent(db, event.digest_id, now):
                 log.info("delivery %s settled as sent by a %s event", event.digest_id, event.event)
                 outcome.resolved.append(event.digest_id)
             source = _suppression_for(event)
@@ -163,7 +163,7 @@ def apply_events(db: Database, events: Sequence[Event | None], now: dt.datetime)
 
 def settle_unknown(db: Database, now: dt.datetime) -> list[str]:
     """Settle `unknown` deliveries whose events arrived before they became unknown (a crash race)."""
-    return deliveries.settle_from_events(db, now)
+    return delivery_transitions.settle_from_events(db, now)
 
 
 def for_digest(db: Database, digest_id: str) -> list[Event]:

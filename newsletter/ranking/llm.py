@@ -10,7 +10,8 @@ temperature 0 loops again. Papers a valid answer left out are asked one by one.
 A deadline (`deadline_seconds`, from the judge's first call: one judge serves one run) bounds the
 whole stage: calls still in flight then are cancelled, and their papers reported `late`.
 Whatever has no score is reported as unscored, with the reason, and never raised. Each answered
-call is handed to the caller's `on_batch` as it comes (see `newsletter.ranking.base`).
+call is handed to the caller's `on_batch` as it comes (see `newsletter.ranking.base`). The
+batches, the re-ask plan and the Judgement are `newsletter.ranking.llm_batches`'s; the calls are here.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from newsletter.models import Paper, Score, Usage
+from newsletter.models import Paper, Usage
 from newsletter.ranking import prompt
 from newsletter.ranking.background_loop import run_coroutine
 from newsletter.ranking.base import BatchListener, Judgement
 from newsletter.ranking.budget import Budget
+from newsletter.ranking.llm_batches import JudgeRun, answer_scores, batches, judgement, reask_plan, report
 from newsletter.ranking.llm_call import (
     TOKENS_PER_PAPER,
     CallOptions,
@@ -42,28 +43,9 @@ from newsletter.ranking.llm_errors import CallFailed
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Run:
-    """The state of one `judge` call (touched only from its event loop)."""
-
-    scores: dict[str, Score] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
-    errors: list[str] = field(default_factory=list)
-    given_up: set[str] = field(default_factory=set)  # failed for good (not for lack of time)
-    auth_failed: bool = False
-    budget_exhausted: bool = False
-    on_batch: BatchListener | None = None
-    topics: frozenset[int] = frozenset()  # the criteria's topic numbers: what an answer may name
-
-
 def judge_cache_key(model: str) -> str:
     """What cached scores and audits are filed under: a new model or prompt starts afresh."""
     return f"{model}|{prompt.PROMPT_VERSION}"
-
-
-def halves(papers: list[Paper]) -> list[list[Paper]]:
-    middle = (len(papers) + 1) // 2
-    return [papers[:middle], papers[middle:]]
 
 
 class LiteLLMJudge:
@@ -152,7 +134,7 @@ class LiteLLMJudge:
         self, criteria: str, papers: Sequence[Paper], on_batch: BatchListener | None = None
     ) -> Judgement:
         unique = list({p.arxiv_id: p for p in papers}.values())
-        run = _Run(on_batch=on_batch, topics=prompt.topic_numbers(criteria))
+        run = JudgeRun(on_batch=on_batch, topics=prompt.topic_numbers(criteria))
         left = self.time_left()
         late = left is not None and left <= 0
         if unique and not late:
@@ -161,30 +143,12 @@ class LiteLLMJudge:
                 await (work if left is None else asyncio.wait_for(work, left))
             except TimeoutError:  # the deadline: calls in flight are cancelled
                 late = True
-        ids = {p.arxiv_id for p in unique}
-        scored = {i: s for i, s in run.scores.items() if i in ids}
-        unscored = frozenset(ids) - scored.keys()
-        overdue = unscored - run.given_up if late else frozenset()
-        if overdue:
-            log.warning("LLM deadline (%.0f s) passed: %d paper(s) left to the local ranker",
-                        self.deadline_seconds or 0, len(overdue))
-            run.errors.append(f"the LLM deadline passed before {len(overdue)} paper(s) were scored")
-        elif unscored:
-            log.warning("LLM gave no score for %d of %d papers", len(unscored), len(unique))
-        return Judgement(
-            scores=scored,
-            usage=run.usage,
-            unscored=unscored,
-            errors=tuple(dict.fromkeys(run.errors)),
-            auth_failed=run.auth_failed,
-            budget_exhausted=run.budget_exhausted,
-            late=frozenset(overdue),
-        )
+        return judgement(run, unique, late=late, deadline_seconds=self.deadline_seconds)
 
-    async def _score_all(self, run: _Run, system: str, papers: list[Paper]) -> None:
+    async def _score_all(self, run: JudgeRun, system: str, papers: list[Paper]) -> None:
         semaphore = self._semaphore()
         outcomes = await asyncio.gather(
-            *(self._score(run, semaphore, system, b) for b in self._batches(papers)),
+            *(self._score(run, semaphore, system, b) for b in batches(papers, self.batch_size)),
             return_exceptions=True,  # a bug in one batch must not lose the others' scores
         )
         for outcome in outcomes:
@@ -200,21 +164,9 @@ class LiteLLMJudge:
                 semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
             return semaphore
 
-    # -- answers ---------------------------------------------------------------------------
-    def _batches(self, papers: list[Paper]) -> list[list[Paper]]:
-        """Near-equal batches of about `batch_size` (up to 1.5×): a small last batch would pay the
-        whole criteria, the largest part of a prompt, for a few papers."""
-        count = max(1, int(len(papers) / self.batch_size + 0.5))
-        size, extra = divmod(len(papers), count)
-        out, start = [], 0
-        for index in range(count):
-            end = start + size + (1 if index < extra else 0)
-            out.append(papers[start:end])
-            start = end
-        return out
-
+    # -- calls -----------------------------------------------------------------------------
     async def _score(
-        self, run: _Run, sem: asyncio.Semaphore, system: str, papers: list[Paper],
+        self, run: JudgeRun, sem: asyncio.Semaphore, system: str, papers: list[Paper],
         round_: int = 0, retried: bool = False,
     ) -> None:
         """Ask about `papers`, then about what the answer left out (see the module docstring).
@@ -233,19 +185,12 @@ class LiteLLMJudge:
             run.errors.append(f"no valid LLM answer for {len(left)} paper(s): {reason}")
             run.given_up.update(p.arxiv_id for p in left)
             return
-        if not failed:  # asked on their own, so one confusing paper cannot spoil the others again
-            plan = [(p, False) for p in [[q] for q in left]]
-        elif gained:  # a new, smaller prompt: only the papers still missing
-            plan = [(left, False)]
-        elif not retried:  # once more as it was: a timeout or a garbled answer may be a fluke
-            plan = [(left, True)]
-        else:
-            plan = [(half, False) for half in halves(left)]
+        plan = reask_plan(left, failed=failed, gained=bool(gained), retried=retried)
         await asyncio.gather(*(self._score(run, sem, system, batch, round_ + 1, again)
                                for batch, again in plan))
 
     async def _ask(
-        self, run: _Run, sem: asyncio.Semaphore, system: str, papers: list[Paper]
+        self, run: JudgeRun, sem: asyncio.Semaphore, system: str, papers: list[Paper]
     ) -> tuple[prompt.ParsedAnswer | None, str | None]:
         """(the parsed answer, None), (None, why) after a timeout, or (None, None) when a re-ask
         cannot help: the key was rejected, the budget is spent, a 4xx, or backoff ran out."""
@@ -273,33 +218,17 @@ class LiteLLMJudge:
         answer = prompt.parse_answer(reply.content, [p.arxiv_id for p in papers], run.topics)
         if reply.cut_at_cap and not answer.cut_short:  # whole JSON, yet stopped at the cap
             answer = prompt.ParsedAnswer(answer.verdicts, answer.problems, answer.malformed, True)
-        fresh = {
-            paper_id: Score(
-                paper_id, verdict.relevance, verdict.novelty, verdict.comment, "llm", verdict.topic
-            )
-            for paper_id, verdict in answer.verdicts.items()
-        }
+        fresh = answer_scores(answer)
         run.scores.update(fresh)
-        await self._report(run, fresh, reply.usage)
+        await report(run, fresh, reply.usage)
         return answer, None
-
-    @staticmethod
-    async def _report(run: _Run, scores: dict[str, Score], cost: Usage) -> None:
-        """Hand one answer to `on_batch`, off the event loop: it writes to the database, which
-        may wait for a lock, and the other calls in flight must not wait with it."""
-        if run.on_batch is None:
-            return
-        try:
-            await asyncio.to_thread(run.on_batch, scores, cost)
-        except Exception as exc:  # the scores are still in the Judgement; the caller saves them then
-            log.warning("could not save an LLM answer as it came: %s", exc)
 
     # -- cost ------------------------------------------------------------------------------
     def _check_budget(self) -> None:
         if self.budget is not None and self.budget.exhausted:
             raise CallFailed("daily LLM budget reached; ranked locally", budget=True)
 
-    def _account(self, run: _Run, response: Any) -> Usage:
+    def _account(self, run: JudgeRun, response: Any) -> Usage:
         call, priced = measured_usage(response)
         if not priced and not self._cost_unknown_logged:
             self._cost_unknown_logged = True

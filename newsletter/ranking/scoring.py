@@ -6,20 +6,21 @@ its local score with a note at the end of its comment (`LLM_MISSING_NOTE`), so t
 it was ranked locally. Nothing the LLM answers, and no exception from the judge, stops the run.
 
 LLM scores are cached, and their cost metered (`on_usage`), answer by answer as they come: a run
-killed half-way through the LLM stage leaves what it paid for, and its re-run asks only the rest.
+killed half-way through the LLM stage leaves what it paid for, and its re-run asks only the rest
+(`newsletter.ranking.llm_stage`). Here: the local ranking, the cut, and the merge.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from newsletter.models import CutAudit, Paper, Score, Usage
-from newsletter.ranking.base import BatchListener, Judge, Judgement, Ranker, ScoreCache
+from newsletter.ranking.base import Judge, Ranker, ScoreCache
 from newsletter.ranking.judge_health import degenerate
+from newsletter.ranking.llm_stage import LlmAnswers, UsageMeter, ask_llm
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ BUDGET_NOTE = "(ranked locally: the day's LLM budget was spent)"
 DEADLINE_NOTE = "(ranked locally: the LLM stage ran past its deadline)"
 
 Cut = Callable[[Sequence[Score]], list[str]]
-UsageMeter = Callable[[Usage], None]  # records LLM spend as it happens (the run's row, see db.runs)
 HISTORY = 2000  # earlier LLM judgements handed to the ranker, newest first (LocalRanker uses as many)
 
 
@@ -72,55 +72,6 @@ def _local_scores(
     return ranked
 
 
-def _safe_judge(
-    judge: Judge, criteria: str, papers: Sequence[Paper], on_batch: BatchListener
-) -> Judgement:
-    if not papers:
-        return Judgement(scores={})
-    try:
-        return judge.judge(criteria, papers, on_batch)
-    except Exception as exc:  # the contract says a judge never raises; a run survives if it does
-        log.exception("LLM judge failed on %d papers", len(papers))
-        ids = frozenset(p.arxiv_id for p in papers)
-        return Judgement(scores={}, unscored=ids, errors=(f"{type(exc).__name__}: {exc}",))
-
-
-class _Saver:
-    """Caches each LLM answer's scores and meters its cost as the judge hands them over."""
-
-    def __init__(
-        self,
-        judge: Judge,
-        criteria: str,
-        asked: Mapping[str, Paper],
-        cache: ScoreCache | None,
-        on_usage: UsageMeter | None,
-    ) -> None:
-        self.key, self.criteria, self.asked = judge.cache_key, criteria, asked
-        self.cache, self.on_usage = cache, on_usage
-        self.saved: set[str] = set()
-        self._lock = threading.Lock()
-
-    def __call__(self, scores: Mapping[str, Score], usage: Usage) -> None:
-        try:
-            self.save(scores)
-        finally:
-            if self.on_usage is not None and usage.calls:
-                self.on_usage(usage)
-
-    def save(self, scores: Mapping[str, Score]) -> None:
-        """Cache the LLM scores of asked papers not saved yet (the judge's own answer may not be
-        trusted to hold only those)."""
-        with self._lock:
-            fresh = {
-                i: s for i, s in scores.items()
-                if i in self.asked and i not in self.saved and s.source == "llm"
-            }
-            if self.cache is not None and fresh:
-                self.cache.put_many(self.key, self.criteria, [self.asked[i] for i in fresh], fresh)
-            self.saved.update(fresh)
-
-
 def _mark(score: Score, note: str) -> Score:
     comment = f"{score.comment} {note}".strip()
     return replace(score, comment=comment, source="local")
@@ -161,6 +112,61 @@ def _audit(
     return audit
 
 
+def _candidates(ranked: list[Score], by_id: Mapping[str, Paper], cut: Cut, *, audit: bool
+                ) -> tuple[list[str], list[Paper]]:
+    """The ids the usual cut keeps (the papers a normal day would send), and the papers for the
+    LLM: those, then on an audit day all the others."""
+    would_send = [i for i in dict.fromkeys(cut(ranked)) if i in by_id]
+    usual = set(would_send)
+    extras = [s.arxiv_id for s in ranked if s.arxiv_id not in usual] if audit else []
+    return would_send, [by_id[i] for i in would_send + extras]
+
+
+def _merged(ranked: list[Score], answers: LlmAnswers, usual: set[str]
+            ) -> tuple[dict[str, Score], frozenset[str], frozenset[str]]:
+    """Every paper's score in the local ranker's order; the usual candidates the LLM gave no score
+    (marked as ranked locally), and those of them the deadline left out."""
+    note = BUDGET_NOTE if answers.usual.budget_exhausted else LLM_MISSING_NOTE
+    # Only a usual candidate is marked: past the cut, an audit's failure leaves a normal day's score.
+    marked = frozenset((answers.asked - answers.fresh.keys()) & usual)
+    late = marked & answers.usual.late
+    local, judged = {s.arxiv_id: s for s in ranked}, answers.judged
+    scores = {
+        s.arxiv_id: _final(s.arxiv_id, local, judged, marked, DEADLINE_NOTE if s.arxiv_id in late else note)
+        for s in ranked
+    }
+    return scores, marked, late
+
+
+def _log_trouble(answers: LlmAnswers, marked: frozenset[str], would_send: int) -> None:
+    if answers.auth_failed:
+        log.error("the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY)")
+    if marked:
+        log.warning("%d of %d LLM candidates ranked locally", len(marked), would_send)
+
+
+def _outcome(
+    scores: dict[str, Score], answers: LlmAnswers, marked: frozenset[str], late: frozenset[str], *,
+    papers: int, candidates: int, audit: CutAudit | None,
+) -> CriteriaScores:
+    """What scoring the day came to, counts and the LLM's account included."""
+    return CriteriaScores(
+        scores=scores,
+        usage=answers.usual.usage + answers.extra.usage,
+        llm_scored=len(answers.fresh),
+        locally_ranked=papers - len(answers.fresh) - len(answers.cached),
+        budget_exhausted=answers.usual.budget_exhausted,
+        candidates=candidates,
+        cached=len(answers.cached),
+        marked=marked,
+        auth_failed=answers.auth_failed,
+        errors=answers.usual.errors + answers.extra.errors,
+        audit=audit,
+        late=len(late),
+        degenerate=degenerate(answers.judged.values()),
+    )
+
+
 def score_criteria(
     criteria: str,
     papers: Sequence[Paper],
@@ -182,64 +188,22 @@ def score_criteria(
     """
     papers = list({p.arxiv_id: p for p in papers}.values())
     ranked = _local_scores(criteria, papers, ranker, _history(criteria, papers, judge, cache), votes)
-    local = {s.arxiv_id: s for s in ranked}
     if judge is None:
+        local = {s.arxiv_id: s for s in ranked}
         return CriteriaScores(scores=local, locally_ranked=len(local))
 
     by_id = {p.arxiv_id: p for p in papers}
-    would_send = [i for i in dict.fromkeys(cut(ranked)) if i in by_id]
+    would_send, candidates = _candidates(ranked, by_id, cut, audit=bool(audit_on))
     usual = set(would_send)
-    extras = [s.arxiv_id for s in ranked if s.arxiv_id not in usual] if audit_on else []
-    candidates = [by_id[i] for i in would_send + extras]
-
-    cached = cache.get_many(judge.cache_key, criteria, candidates) if cache else {}
-    cached = {i: replace(s, source="llm") for i, s in cached.items() if i in by_id}
-    to_judge = [p for p in candidates if p.arxiv_id not in cached]
-    asked = {p.arxiv_id for p in to_judge}
-    saver = _Saver(judge, criteria, {i: by_id[i] for i in asked}, cache, on_usage)
-    # An audit day judges the usual candidates first, then the rest: the audit's extra spend can
-    # never take the budget of the papers a normal day would have sent.
-    judgement = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id in usual], saver)
-    extra = _safe_judge(judge, criteria, [p for p in to_judge if p.arxiv_id not in usual], saver)
-    fresh = {
-        i: s
-        for i, s in {**extra.scores, **judgement.scores}.items()
-        if i in asked and s.source == "llm"
-    }
-    saver.save(fresh)  # what no answer handed over (a judge that does not report as it goes)
-
-    note = BUDGET_NOTE if judgement.budget_exhausted else LLM_MISSING_NOTE
-    # Only a usual candidate is marked: past the cut, an audit's failure leaves a normal day's score.
-    marked = frozenset((asked - fresh.keys()) & usual)
-    late = marked & judgement.late
-    judged = {**cached, **fresh}
-    scores = {
-        s.arxiv_id: _final(s.arxiv_id, local, judged, marked, DEADLINE_NOTE if s.arxiv_id in late else note)
-        for s in ranked
-    }
-    if judgement.auth_failed or extra.auth_failed:
-        log.error("the LLM provider rejected the API key (NEWSLETTER_LLM_API_KEY)")
-    if marked:
-        log.warning("%d of %d LLM candidates ranked locally", len(marked), len(would_send))
+    answers = ask_llm(criteria, candidates, usual, by_id=by_id, judge=judge, cache=cache, on_usage=on_usage)
+    scores, marked, late = _merged(ranked, answers, usual)
+    _log_trouble(answers, marked, len(would_send))
     audit = None
     if audit_on:
         audit = _audit(audit_on, criteria, judge, cache, [p.arxiv_id for p in candidates], would_send,
-                       judged)
-    return CriteriaScores(
-        scores=scores,
-        usage=judgement.usage + extra.usage,
-        llm_scored=len(fresh),
-        locally_ranked=len(papers) - len(fresh) - len(cached),
-        budget_exhausted=judgement.budget_exhausted,
-        candidates=len(candidates),
-        cached=len(cached),
-        marked=marked,
-        auth_failed=judgement.auth_failed or extra.auth_failed,
-        errors=judgement.errors + extra.errors,
-        audit=audit,
-        late=len(late),
-        degenerate=degenerate(judged.values()),
-    )
+                       answers.judged)
+    return _outcome(scores, answers, marked, late, papers=len(papers), candidates=len(candidates),
+                    audit=audit)
 
 
 def score_from_cache(

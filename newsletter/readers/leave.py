@@ -1,7 +1,7 @@
 """Leaving and coming back: the unsubscribe action shared by the reply and one-click routes.
 
-An unsubscribe is one committed row on the suppression list (which `deliveries.begin` reads in
-the same transaction as it claims a send, so a run in progress stops at once). The one
+An unsubscribe is one committed row on the suppression list (which `delivery_transitions.begin`
+reads in the same transaction as it claims a send, so a run in progress stops at once). The one
 confirmation email is claimed in the database before it is sent, so repeats never send twice;
 a failed send gives the claim back for `send_pending_confirmations` to retry.
 """

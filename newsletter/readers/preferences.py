@@ -24,7 +24,8 @@ from newsletter.models import Subscriber
 from newsletter.readers.criteria import control_problem, one_line_text
 from newsletter.readers.roster import Roster, _int_override, parse_send_at, parse_timezone
 from newsletter.readers.roster import load_roster as load_csv
-from newsletter.settings import Settings, parse_local_time
+from newsletter.setting_values import parse_local_time
+from newsletter.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from filelock import FileLock
 from newsletter.files import atomic_write_bytes
 from newsletter.models import Subscriber
 from newsletter.readers.criteria import one_line_text, read_criteria
-from newsletter.settings import Settings, parse_local_time
+from newsletter.setting_values import parse_local_time
+from newsletter.settings import Settings
 from newsletter.taxonomy import category_problem
 
 COLUMNS = ("email", "name", "criteria", "categories", "timezone", "send_at", "authors")

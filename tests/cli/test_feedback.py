@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
-from newsletter.db import Database, deliveries
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import votes as vote_store
 from newsletter.db.papers import save_papers
 from newsletter.models import Paper
@@ -27,9 +27,9 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
     row = f"{ADA},Ada,criteria/generation-segmentation-matting.md,cs.CV,UTC,07:00,"
     make_site(tmp_path, monkeypatch, [row])
     database = Database.open(load_settings().db_path)
-    deliveries.begin(database, ADA, SENT.date(), paper_ids=("2508.20020", "2508.00002"), message_id="<m>",
-                     now=SENT)
-    deliveries.mark_sent(database, ADA, SENT.date(), provider_id=None, now=SENT)
+    delivery_transitions.begin(database, ADA, SENT.date(), paper_ids=("2508.20020", "2508.00002"),
+                               message_id="<m>", now=SENT)
+    delivery_transitions.mark_sent(database, ADA, SENT.date(), provider_id=None, now=SENT)
     return database
 
 

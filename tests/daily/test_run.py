@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
-from newsletter.db import Database
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.models import OutgoingEmail
@@ -249,9 +249,9 @@ def test_the_closest_papers_leave_out_one_the_reader_already_had(
 ) -> None:
     db = Database.open(site / "var" / "state.db")
     earlier = dt.datetime(2025, 8, 27, 5, 0, tzinfo=dt.UTC)
-    delivery_store.begin(db, "ada@example.org", dt.date(2025, 8, 27), paper_ids=("2508.20020",),
-                         message_id="<m@x>", now=earlier)
-    delivery_store.mark_sent(db, "ada@example.org", dt.date(2025, 8, 27), provider_id=None, now=earlier)
+    delivery_transitions.begin(db, "ada@example.org", dt.date(2025, 8, 27), paper_ids=("2508.20020",),
+                               message_id="<m@x>", now=earlier)
+    delivery_transitions.mark_sent(db, "ada@example.org", dt.date(2025, 8, 27), provider_id=None, now=earlier)
     monkeypatch.setenv("NEWSLETTER_MIN_RELEVANCE", "10")
     result = runner.invoke(app, ["preview", "ada@example.org", "--date", DAY], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from newsletter.daily.send import ComposedDigest, DeliveryReport, RetryPolicy, deliver_all
-from newsletter.db import Database, deliveries, subscribers
+from newsletter.db import Database, deliveries, delivery_transitions, subscribers
 from newsletter.mail.sendgrid import SendGridTransport
 from newsletter.models import OutgoingEmail
 from tests.fakes.sendgrid_server import FakeSendGrid
@@ -269,7 +269,7 @@ def test_no_answer_after_the_request_is_unknown_never_resent_blindly(
     assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 1
     # on the admin's word (--resend-unknown) it is sent exactly once more, then never again
-    assert deliveries.release_unknown(db, NOW) == ["a@example.org"]
+    assert delivery_transitions.release_unknown(db, NOW) == ["a@example.org"]
     assert send("a@example.org").sent == ("a@example.org",)
     assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 2
@@ -309,12 +309,12 @@ def test_sent_but_not_recorded_is_reported_and_becomes_unknown(
     def broken(*args: object, **kwargs: object) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(deliveries, "mark_sent", broken)
+    monkeypatch.setattr(delivery_transitions, "mark_sent", broken)
     report = send("a@example.org")
     assert "disk I/O error" in report.unknown["a@example.org"]
     assert send.status("a@example.org") == "sending"
     monkeypatch.undo()
-    assert [d.email for d in deliveries.recover_interrupted(send.db, NOW)] == ["a@example.org"]
+    assert [d.email for d in delivery_transitions.recover_interrupted(send.db, NOW)] == ["a@example.org"]
     assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 1
 
@@ -369,12 +369,12 @@ def test_killed_between_the_send_and_its_record_is_unknown_never_a_second_email(
     db = Database.open(db_path)
     send = Sender(db, fake)
     assert send.status("a@example.org") == "sending"
-    assert [d.email for d in deliveries.recover_interrupted(db, NOW)] == ["a@example.org"]
+    assert [d.email for d in delivery_transitions.recover_interrupted(db, NOW)] == ["a@example.org"]
     assert send.status("a@example.org") == "unknown"
     assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 1  # the next run did not send it again
     # --resend-unknown: exactly one more, then never again
-    deliveries.release_unknown(db, NOW)
+    delivery_transitions.release_unknown(db, NOW)
     assert send("a@example.org").sent == ("a@example.org",)
     assert send("a@example.org").skipped == ("a@example.org",)
     assert fake.sent_to("a@example.org") == 2
@@ -384,10 +384,10 @@ def test_killed_between_the_send_and_its_record_is_unknown_never_a_second_email(
 def test_an_event_that_beat_the_recovery_settles_the_crashed_delivery(send: Sender) -> None:
     from newsletter.db.events import apply_events, parse_batch
 
-    assert deliveries.begin(send.db, "a@example.org", DAY, paper_ids=("2508.00001",),
-                            message_id="<m>", now=NOW)
+    assert delivery_transitions.begin(send.db, "a@example.org", DAY, paper_ids=("2508.00001",),
+                                      message_id="<m>", now=NOW)
     digest_id = deliveries.digest_id_for("a@example.org", DAY)
     apply_events(send.db, parse_batch([{"event": "processed", "email": "a@example.org",
                                         "sg_event_id": "e1", "digest_id": digest_id}]), NOW)
-    assert deliveries.recover_interrupted(send.db, NOW) == []
+    assert delivery_transitions.recover_interrupted(send.db, NOW) == []
     assert send.status("a@example.org") == "sent"

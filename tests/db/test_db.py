@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.db import Database, DatabaseError, runs
+from newsletter.db import Database, DatabaseError, delivery_transitions, runs
 from newsletter.db import deliveries as d
 from newsletter.db import subscribers as s
 from newsletter.db.papers import load_day, save_day
@@ -58,26 +58,26 @@ def test_days_round_trip_and_a_superset_fetch_serves_a_subset(db: Database) -> N
 
 def test_delivery_moves_once_and_a_crash_becomes_unknown(db: Database) -> None:
     args = {"paper_ids": ("2508.00001",), "message_id": "<m@x>", "now": NOW}
-    assert d.begin(db, "a@x.org", DAY, **args)
-    assert not d.begin(db, "A@X.org", DAY, **args)  # in flight: nobody else may send it
-    assert [r.email for r in d.recover_interrupted(db, NOW)] == ["a@x.org"]
+    assert delivery_transitions.begin(db, "a@x.org", DAY, **args)
+    assert not delivery_transitions.begin(db, "A@X.org", DAY, **args)  # in flight: nobody else may send it
+    assert [r.email for r in delivery_transitions.recover_interrupted(db, NOW)] == ["a@x.org"]
     assert d.get(db, "a@x.org", DAY).status == "unknown"  # type: ignore[union-attr]
-    assert not d.begin(db, "a@x.org", DAY, **args)  # unknown is never resent blindly
-    assert d.release_unknown(db, NOW) == ["a@x.org"]
-    assert d.begin(db, "a@x.org", DAY, **args)
-    d.mark_sent(db, "a@x.org", DAY, provider_id="sg-1", now=NOW)
+    assert not delivery_transitions.begin(db, "a@x.org", DAY, **args)  # unknown is never resent blindly
+    assert delivery_transitions.release_unknown(db, NOW) == ["a@x.org"]
+    assert delivery_transitions.begin(db, "a@x.org", DAY, **args)
+    delivery_transitions.mark_sent(db, "a@x.org", DAY, provider_id="sg-1", now=NOW)
     assert d.delivered_paper_ids(db, "A@x.org") == {"2508.00001"}
-    assert not d.begin(db, "a@x.org", DAY, **args)
+    assert not delivery_transitions.begin(db, "a@x.org", DAY, **args)
 
 
 def test_a_failed_delivery_may_be_retried_but_a_suppressed_address_never(db: Database) -> None:
     args = {"paper_ids": (), "message_id": "<m@x>", "now": NOW}
-    assert d.begin(db, "a@x.org", DAY, **args)
-    d.mark_failed(db, "a@x.org", DAY, error="500", now=NOW)
-    assert d.begin(db, "a@x.org", DAY, **args)
+    assert delivery_transitions.begin(db, "a@x.org", DAY, **args)
+    delivery_transitions.mark_failed(db, "a@x.org", DAY, error="500", now=NOW)
+    assert delivery_transitions.begin(db, "a@x.org", DAY, **args)
     assert d.get(db, "a@x.org", DAY).attempts == 2  # type: ignore[union-attr]
     s.suppress(db, "b@x.org", "one-click", NOW)
-    assert not d.begin(db, "B@x.org", DAY, **args)
+    assert not delivery_transitions.begin(db, "B@x.org", DAY, **args)
 
 
 def test_tokens_are_long_random_and_stable(db: Database) -> None:

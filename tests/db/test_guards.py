@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import newsletter.db
-from newsletter.db import Database, DatabaseError
+from newsletter.db import Database, DatabaseError, delivery_transitions
 from newsletter.db import deliveries as d
 from newsletter.db.papers import load_day, save_day
 from newsletter.models import AnnouncementDay, Paper
@@ -21,7 +21,7 @@ DAY = dt.date(2025, 8, 28)
 
 
 def begin(db: Database, email: str, day: dt.date) -> bool:
-    return d.begin(db, email, day, paper_ids=("2508.00001",), message_id="<m@x>", now=NOW)
+    return delivery_transitions.begin(db, email, day, paper_ids=("2508.00001",), message_id="<m@x>", now=NOW)
 
 
 @pytest.fixture
@@ -90,23 +90,23 @@ def test_releasing_unknown_deliveries_of_one_date_leaves_the_other_dates(db: Dat
     other = DAY - dt.timedelta(days=1)
     for day in (other, DAY):
         assert begin(db, "a@x.org", day)
-    d.recover_interrupted(db, NOW)
+    delivery_transitions.recover_interrupted(db, NOW)
 
-    assert d.release_unknown(db, NOW, digest_date=DAY) == ["a@x.org"]
+    assert delivery_transitions.release_unknown(db, NOW, digest_date=DAY) == ["a@x.org"]
 
     assert d.get(db, "a@x.org", DAY).status == "pending"  # type: ignore[union-attr]
     assert d.get(db, "a@x.org", other).status == "unknown"  # type: ignore[union-attr]
-    assert d.release_unknown(db, NOW) == ["a@x.org"]  # without a date: every date
+    assert delivery_transitions.release_unknown(db, NOW) == ["a@x.org"]  # without a date: every date
     assert d.get(db, "a@x.org", other).status == "pending"  # type: ignore[union-attr]
 
 
 def test_a_delivery_settled_as_sent_keeps_no_stale_error(db: Database) -> None:
     assert begin(db, "a@x.org", DAY)
-    d.mark_unknown(db, "a@x.org", DAY, error="connection reset after the request", now=NOW)
+    delivery_transitions.mark_unknown(db, "a@x.org", DAY, error="connection reset after the request", now=NOW)
     assert d.get(db, "a@x.org", DAY).error  # type: ignore[union-attr]
 
     # SendGrid's events say it did go out
-    assert d.resolve_unknown_as_sent(db, d.digest_id_for("a@x.org", DAY), NOW)
+    assert delivery_transitions.resolve_unknown_as_sent(db, d.digest_id_for("a@x.org", DAY), NOW)
 
     row = d.get(db, "a@x.org", DAY)
     assert row is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.db import Database, deliveries, subscribers, votes
+from newsletter.db import Database, deliveries, delivery_transitions, subscribers, votes
 from newsletter.db import runs as run_log
 from newsletter.db.alerts import claim
 from newsletter.db.events import apply_events, parse_batch
@@ -56,8 +56,8 @@ def db(tmp_path: Path) -> Database:
         record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=day))
         run_log.finish_run(db, replace(record, status="ok"), NOW)
     run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=OLD))  # still running
-    deliveries.begin(db, READER, OLD, paper_ids=("2403.00001",), message_id="<m1>", now=NOW)
-    deliveries.mark_sent(db, READER, OLD, provider_id=None, now=NOW)
+    delivery_transitions.begin(db, READER, OLD, paper_ids=("2403.00001",), message_id="<m1>", now=NOW)
+    delivery_transitions.mark_sent(db, READER, OLD, provider_id=None, now=NOW)
     subscribers.token_for(db, READER, NOW)
     subscribers.suppress(db, "gone@example.org", "reply", NOW - dt.timedelta(days=700))
     apply_events(db, parse_batch([{"event": "delivered", "email": READER, "sg_event_id": "e1"}]), NOW)

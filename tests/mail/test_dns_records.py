@@ -7,7 +7,8 @@ import time
 import pytest
 
 from newsletter.mail.dns_records import Nameserver, RecordCheck, sender_records
-from newsletter.settings import ConfigError, load_settings, parse_nameserver
+from newsletter.setting_values import parse_nameserver
+from newsletter.settings import ConfigError, load_settings
 from tests.fakes.dns_server import FakeDNS
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from newsletter.models import Paper
 from newsletter.ranking import prompt
-from newsletter.ranking.llm import LiteLLMJudge
+from newsletter.ranking.llm_batches import batches
 from tests.ranking.test_llm_judge import DATA, load_papers
 
 LONG_CRITERIA = (DATA / "llm_criteria_generation.md").read_text(encoding="utf-8")
@@ -93,11 +93,10 @@ def test_parse_flags_unusable_answers_as_malformed(content: str | None) -> None:
 @pytest.mark.parametrize(("count", "sizes"), [(1, [1]), (13, [13]), (15, [8, 7]), (24, [12, 12]),
                                                (31, [11, 10, 10])])
 def test_batches_are_balanced(count: int, sizes: list[int]) -> None:
-    judge = LiteLLMJudge("openai/x", api_base=None, api_key=None, batch_size=10)
     papers = [Paper(str(i), "t", (), "a", ()) for i in range(count)]
-    batches = judge._batches(papers)
-    assert [len(b) for b in batches] == sizes
-    assert [p for b in batches for p in b] == papers
+    made = batches(papers, 10)
+    assert [len(b) for b in made] == sizes
+    assert [p for b in made for p in b] == papers
 
 
 def test_parse_accepts_a_harmless_repeat() -> None:

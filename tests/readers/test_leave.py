@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.db import DatabaseError
+from newsletter.db import DatabaseError, delivery_transitions
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subs
 from newsletter.mail.sendgrid import SendGridTransport
@@ -213,10 +213,10 @@ def test_without_a_transport_the_leave_is_only_recorded(tmp_path: Path) -> None:
 def test_the_next_delivery_is_refused_once_suppressed(leave_app: LeaveApp) -> None:
     day = dt.date(2025, 8, 28)
     leave_app.client.post(f"/unsubscribe/{leave_app.token(ADA)}")
-    assert not delivery_store.begin(leave_app.db, ADA, day, paper_ids=("2508.00001",),
-                                    message_id="<m@x>", now=NOW)
-    assert delivery_store.begin(leave_app.db, BOB, day, paper_ids=("2508.00001",), message_id="<m2@x>",
-                                now=NOW)
+    assert not delivery_transitions.begin(leave_app.db, ADA, day, paper_ids=("2508.00001",),
+                                          message_id="<m@x>", now=NOW)
+    assert delivery_transitions.begin(leave_app.db, BOB, day, paper_ids=("2508.00001",), message_id="<m2@x>",
+                                      now=NOW)
 
 
 def test_an_unsubscribe_during_a_run_stops_the_rest_of_that_run(leave_app: LeaveApp) -> None:

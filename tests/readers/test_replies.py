@@ -9,7 +9,7 @@ from email.parser import HeaderParser
 import pytest
 
 from newsletter.readers.replies import Reply, above_quote, asks_to_leave, automatic_reason, reader_subject
-from newsletter.web.inbound import parse_fields, reply_tokens
+from newsletter.web.inbound_parse import parse_fields, reply_tokens
 
 DIGEST_SUBJECT = "Re: arXiv digest · Thu 28 Aug 2025 · 2 papers · Remove Anything: Stop-Gradient…"
 

@@ -12,8 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
-from newsletter.db import Database
-from newsletter.db import deliveries as delivery_store
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import runs as run_log
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.alerts import already_sent
@@ -254,8 +253,8 @@ def test_a_cron_run_alerts_failures_and_that_days_unknown_but_never_older_ones(
     monkeypatch.setattr(OutboxTransport, "send", send)
     db = Database.open(site / "var" / "state.db")
     month_ago = DAY - dt.timedelta(days=28)  # left `unknown` then, and left alone as the alert said
-    delivery_store.begin(db, readers[1], month_ago, paper_ids=(), message_id="<x@y>", now=NOW)
-    delivery_store.mark_unknown(db, readers[1], month_ago, error="interrupted", now=NOW)
+    delivery_transitions.begin(db, readers[1], month_ago, paper_ids=(), message_id="<x@y>", now=NOW)
+    delivery_transitions.mark_unknown(db, readers[1], month_ago, error="interrupted", now=NOW)
     runner = CliRunner()
 
     assert runner.invoke(app, ["run", "--date", DAY.isoformat()]).exit_code == 1
@@ -275,8 +274,8 @@ def test_a_days_unknown_digest_is_alerted_and_holds_back_the_cost_line(
     readers = write_roster(site, 2)
     monkeypatch.setenv("NEWSLETTER_ADMIN_EMAIL", "admin@example.org")
     db = Database.open(site / "var" / "state.db")
-    delivery_store.begin(db, readers[0], DAY, paper_ids=(), message_id="<x@y>", now=NOW)
-    delivery_store.mark_unknown(db, readers[0], DAY, error="interrupted", now=NOW)
+    delivery_transitions.begin(db, readers[0], DAY, paper_ids=(), message_id="<x@y>", now=NOW)
+    delivery_transitions.mark_unknown(db, readers[0], DAY, error="interrupted", now=NOW)
 
     assert CliRunner().invoke(app, ["run", "--date", DAY.isoformat()]).exit_code == 0
     mail = _admin_mail(site)

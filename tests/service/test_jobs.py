@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.app import app
-from newsletter.db import Database
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.db.papers import stored_dates
@@ -357,7 +357,7 @@ def test_an_unsubscribed_reader_is_skipped(site: Path) -> None:
 def test_interrupted_sends_become_unknown_at_startup_and_are_alerted(site: Path) -> None:
     now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
     service, clock, db = make_service(site, now, WithoutCopies(site / "var" / "outbox"))
-    delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
+    delivery_transitions.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
     service.delivery.startup(now)
     row = delivery_store.get(db, "ada@example.org", DAY)
     assert row is not None
@@ -373,7 +373,7 @@ def test_interrupted_sends_become_unknown_at_startup_and_are_alerted(site: Path)
 def test_an_interrupted_outbox_send_without_its_file_is_sent_after_a_restart(site: Path) -> None:
     now = dt.datetime(2025, 8, 28, 5, 0, tzinfo=UTC)
     service, clock, db = make_service(site, now)
-    delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
+    delivery_transitions.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
     service.delivery.startup(now)
     assert delivery_store.get(db, "ada@example.org", DAY).status == "pending"  # type: ignore[union-attr]
     assert f"{ADMIN}.alert-run.eml" not in outbox(site)  # settled for certain: nothing to alert
@@ -389,7 +389,7 @@ def test_an_outbox_send_interrupted_while_the_service_runs_is_settled_by_its_nex
     # A `newsletter run` beside the service was killed mid-send to Ada. The service's next run
     # (Grace's, at 07:00 in Los Angeles) looks through its gate at the outbox: no file, so Ada's
     # digest is sent on the next tick instead of waiting as `unknown` for --resend-unknown.
-    delivery_store.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
+    delivery_transitions.begin(db, "ada@example.org", DAY, paper_ids=(), message_id="<m@x>", now=now)
     for later in (dt.datetime(2025, 8, 28, 14, 0, tzinfo=UTC), dt.datetime(2025, 8, 28, 14, 5, tzinfo=UTC)):
         step(service, clock, later)
     assert delivery_store.get(db, "ada@example.org", DAY).status == "sent"  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from newsletter.db import Database, deliveries, subscribers
+from newsletter.db import Database, deliveries, delivery_transitions, subscribers
 from newsletter.db import events as event_store
 from newsletter.settings import load_settings
 from newsletter.web.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, routes
@@ -90,8 +90,8 @@ def event(kind: str, *, email: str = READER, digest_id: str | None = None, eid: 
 
 def unknown_delivery(db: Database, email: str = READER) -> str:
     """A delivery left in `sending` by a crash, then found by the next run: `unknown`."""
-    assert deliveries.begin(db, email, DAY, paper_ids=("2508.00001",), message_id="<m@x>", now=NOW)
-    deliveries.recover_interrupted(db, NOW)
+    assert delivery_transitions.begin(db, email, DAY, paper_ids=("2508.00001",), message_id="<m@x>", now=NOW)
+    delivery_transitions.recover_interrupted(db, NOW)
     row = deliveries.get(db, email, DAY)
     assert row is not None
     assert row.status == "unknown"
@@ -132,7 +132,7 @@ def test_hard_bounce_suppresses_the_address(hook: Hook) -> None:
     assert entry.message_id == "ev-b"
     assert "does not exist" in entry.detail
     # and the next run's claim is refused right there
-    assert not deliveries.begin(hook.db, READER, DAY, paper_ids=(), message_id="<m>", now=NOW)
+    assert not delivery_transitions.begin(hook.db, READER, DAY, paper_ids=(), message_id="<m>", now=NOW)
 
 
 def test_blocked_bounce_is_recorded_but_does_not_suppress(hook: Hook) -> None:
@@ -237,11 +237,11 @@ def test_signed_but_malformed_batches_are_a_400_naming_the_problem(
 
 def test_events_that_arrived_while_the_row_was_sending_settle_it_later(hook: Hook) -> None:
     # SendGrid's event can beat the next run's recovery: the row is still `sending` then.
-    assert deliveries.begin(hook.db, READER, DAY, paper_ids=(), message_id="<m>", now=NOW)
+    assert delivery_transitions.begin(hook.db, READER, DAY, paper_ids=(), message_id="<m>", now=NOW)
     digest_id = deliveries.digest_id_for(READER, DAY)
     assert hook.post([event("processed", digest_id=digest_id)]).json()["resolved"] == 0
     # the next run's recovery finds SendGrid's word and settles it instead of reporting `unknown`
-    assert deliveries.recover_interrupted(hook.db, NOW) == []
+    assert delivery_transitions.recover_interrupted(hook.db, NOW) == []
     assert event_store.settle_unknown(hook.db, NOW) == []  # nothing left to settle
     row = deliveries.get(hook.db, READER, DAY)
     assert row is not None

@@ -13,8 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from newsletter.daily.stages import feed_entries
-from newsletter.db import Database
-from newsletter.db import deliveries as delivery_store
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import feed as feed_store
 from newsletter.db import subscribers as subs
 from newsletter.mail.compose import feed_url
@@ -39,12 +38,12 @@ def send(db: Database, day: dt.date, entries: list[feed_store.FeedEntry], *, ema
     """What digest_stage and the sender leave behind for one digest."""
     at = at or dt.datetime.combine(day, dt.time(7), tzinfo=dt.UTC)
     feed_store.record(db, email, day, entries)
-    delivery_store.begin(db, email, day, paper_ids=tuple(e.arxiv_id for e in entries), message_id="<m>",
-                         now=at)
+    delivery_transitions.begin(db, email, day, paper_ids=tuple(e.arxiv_id for e in entries), message_id="<m>",
+                               now=at)
     if status == "sent":
-        delivery_store.mark_sent(db, email, day, provider_id="p", now=at)
+        delivery_transitions.mark_sent(db, email, day, provider_id="p", now=at)
     else:
-        delivery_store.mark_failed(db, email, day, error="boom", now=at)
+        delivery_transitions.mark_failed(db, email, day, error="boom", now=at)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from newsletter.db.subscribers import email_for_token, is_suppressed, suppressio
 from newsletter.mail.base import TransientSendError
 from newsletter.models import OutgoingEmail
 from newsletter.readers.feedback import list_feedback
-from newsletter.web.inbound import _recode
+from newsletter.web.inbound_parse import _recode
 from tests.fakes.inbound import (
     NOW,
     REPLY_DOMAIN,

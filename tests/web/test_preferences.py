@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 from starlette.testclient import TestClient
 
-from newsletter.db import Database, deliveries, feed
+from newsletter.db import Database, delivery_transitions, feed
 from newsletter.db import preferences as store
 from newsletter.db import subscribers as subs
 from newsletter.models import DigestEntry, Paper, Score, Subscriber
@@ -260,12 +260,13 @@ def test_a_reader_the_admin_removed_is_told_and_their_settings_kept(
 def test_the_archive_lists_sent_digests_newest_first(db: Database, client: TestClient) -> None:
     days = ((dt.date(2026, 12, 3), ("2512.00001",)), (dt.date(2026, 12, 4), ("2512.00002", "2512.00003")))
     for day, ids in days:
-        deliveries.begin(db, ADA, day, paper_ids=ids, message_id=f"<{day}>", now=MAILED)
+        delivery_transitions.begin(db, ADA, day, paper_ids=ids, message_id=f"<{day}>", now=MAILED)
         feed.record(db, ADA, day,
                     [feed.FeedEntry(i, "cs.CV", f"Title <{i}>", ("A",), 7, 5, "", "llm") for i in ids])
-        deliveries.mark_sent(db, ADA, day, provider_id="x", now=MAILED)
-    deliveries.begin(db, GRACE, dt.date(2026, 12, 4), paper_ids=("2512.00009",), message_id="<g>", now=MAILED)
-    deliveries.mark_sent(db, GRACE, dt.date(2026, 12, 4), provider_id="x", now=MAILED)
+        delivery_transitions.mark_sent(db, ADA, day, provider_id="x", now=MAILED)
+    delivery_transitions.begin(db, GRACE, dt.date(2026, 12, 4), paper_ids=("2512.00009",), message_id="<g>",
+                               now=MAILED)
+    delivery_transitions.mark_sent(db, GRACE, dt.date(2026, 12, 4), provider_id="x", now=MAILED)
     page = client.get(link(db) + "/archive")
     assert page.status_code == 200
     text = page.text

@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 from starlette.testclient import TestClient
 
-from newsletter.db import Database, deliveries
+from newsletter.db import Database, delivery_transitions
 from newsletter.db import subscribers as subs
 from newsletter.db import votes as vote_store
 from newsletter.readers import leave
@@ -33,8 +33,8 @@ class Clock:
 
 
 def _send(db: Database, email: str, day: dt.date, papers: tuple[str, ...]) -> None:
-    deliveries.begin(db, email, day, paper_ids=papers, message_id=f"<{email}.{day}>", now=SENT)
-    deliveries.mark_sent(db, email, day, provider_id="x", now=SENT)
+    delivery_transitions.begin(db, email, day, paper_ids=papers, message_id=f"<{email}.{day}>", now=SENT)
+    delivery_transitions.mark_sent(db, email, day, provider_id="x", now=SENT)
 
 
 @pytest.fixture
