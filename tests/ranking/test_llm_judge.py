@@ -123,10 +123,12 @@ def test_an_answer_that_never_stops_arriving_is_cut_off_whole_and_asked_again(
     fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
 ) -> None:
     """litellm's timeout bounds each read; a body trickling in byte by byte passes every read and
-    only the judge's bound on the whole call (timeout * 2 + 1) stops it."""
+    only the judge's bound on the whole call (timeout * 2 + 1) stops it. The per-read timeout is
+    20 times the trickle's gap, so a busy machine cannot make a read, rather than the bound, end
+    the call, nor time out the answer asked again."""
     papers = load_papers(3)
-    fake_llm.slow_seconds = 3.0  # past the whole-call bound of 0.3 * 2 + 1 = 1.6 s
-    judge, sleeps = make_judge(fake_llm, timeout=0.3)
+    fake_llm.slow_seconds = 4.0  # past the whole-call bound of 1.0 * 2 + 1 = 3 s
+    judge, sleeps = make_judge(fake_llm, timeout=1.0)
     fake_llm.script("trickle")
 
     with caplog.at_level(logging.INFO, logger="newsletter.ranking.llm"):
