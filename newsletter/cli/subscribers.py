@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import csv
 import json
 from pathlib import Path
@@ -25,74 +24,14 @@ from newsletter.cli.common import (
     settings_for_cli,
     user_errors,
 )
+from newsletter.cli.roster_rows import roster_rows, status_of
 from newsletter.clock import utc_now
-from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.models import Paper
 from newsletter.readers.enrol import NewReader, add_reader
-from newsletter.readers.preferences import with_overrides
 from newsletter.readers.roster import COLUMNS, OVERRIDES, load_roster, remove_rows
-from newsletter.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Add, list, check and remove subscribers.")
-
-
-def _rows(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
-    """The roster's subscribers (and those who left) as rows, and the roster rows that cannot be listed."""
-    db = open_db(settings)
-    roster = with_overrides(load_roster(settings.subscribers, settings), db)
-    gone = subscriber_store.suppressions(db)
-    last = delivery_store.last_deliveries(db)
-    rows = []
-    for s in roster.subscribers:
-        left = gone.get(s.email.lower())
-        delivery = last.get(s.email.lower())
-        rows.append(
-            {
-                "email": s.email,
-                "name": s.name,
-                "status": "unsubscribed" if left else "active",
-                "left_at": left.at if left else None,
-                "left_how": left.source if left else None,
-                "criteria": str(s.criteria_path),
-                "categories": list(s.categories),
-                "timezone": s.timezone,
-                "send_at": s.send_at.strftime("%H:%M"),
-                "authors": list(s.authors),
-                "frequency": s.frequency,
-                "weekday": s.weekday,
-                "paused_until": s.paused_until.isoformat() if s.paused_until else None,
-                "max_papers": s.max_papers,
-                "min_relevance": s.min_relevance,
-                "max_per_topic": s.max_per_topic,
-                "from_reader": sorted(s.from_reader),
-                "last_digest": delivery.digest_date.isoformat() if delivery else None,
-                "last_status": delivery.status if delivery else None,
-                "last_error": delivery.error if delivery else None,
-            }
-        )
-    listed = {str(r["email"]).lower() for r in rows}
-    for email, left in gone.items():  # people who left and were since taken off the CSV too
-        if email not in listed:
-            rows.append(
-                {
-                    "email": left.email,
-                    "name": "",
-                    "status": "unsubscribed",
-                    "left_at": left.at,
-                    "left_how": left.source,
-                    "criteria": None,
-                    "categories": [],
-                    "timezone": None,
-                    "send_at": None,
-                    "authors": [],
-                    "from_reader": [],
-                    "last_digest": None,
-                    "last_status": None,
-                    "last_error": None,
-                }
-            )
-    return rows, [str(problem) for problem in roster.problems]
 
 
 @app.command("add")
@@ -148,7 +87,7 @@ def add(
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Every subscriber with status (active / unsubscribed) and last delivery."""
     with user_errors():
-        rows, problems = _rows(settings_for_cli())
+        rows, problems = roster_rows(settings_for_cli())
     for problem in problems:  # on stderr: stdout stays the list (or JSON) a script reads
         err.print(f"not listed: {problem} (see `newsletter subscribers check`)",
                   highlight=False, markup=False)
@@ -163,7 +102,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         table.add_row(
             r["email"],
             r["name"],
-            _status(r, today),
+            status_of(r, today),
             ",".join(r["categories"]),
             (r["timezone"] or "") + ("*" if "timezone" in own else ""),
             (r["send_at"] or "") + ("*" if "send_at" in own else ""),
@@ -174,17 +113,6 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         column.overflow = "fold"
     # Piped or from cron there is no screen width to respect: one line per subscriber.
     (out if out.is_terminal else Console(file=out.file, width=1000, highlight=False)).print(table)
-
-
-def _status(row: dict[str, Any], today: str) -> str:
-    """active, paused until a date, weekly on a day, or when and how the reader left."""
-    if row["status"] != "active":
-        return f"left {row['left_at'][:10]} ({row['left_how']})"
-    if row.get("paused_until") and row["paused_until"] > today:
-        return f"paused until {row['paused_until']}"
-    if row.get("frequency") == "weekly":
-        return f"active, weekly on {calendar.day_name[row['weekday']]}"
-    return "active"
 
 
 @app.command("show")
@@ -199,7 +127,7 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
     with user_errors():
         settings = settings_for_cli()
         db = open_db(settings)
-        row = next((r for r in _rows(settings)[0] if r["email"].lower() == address.lower()), None)
+        row = next((r for r in roster_rows(settings)[0] if r["email"].lower() == address.lower()), None)
         votes = vote_store.select(db, email=address)
         papers = papers_by_id(db, [v.arxiv_id for v in votes])
         if row is None and not votes:
