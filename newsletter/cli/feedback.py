@@ -95,7 +95,10 @@ def add(
             stored = record_vote(db, email.strip(), paper, "up" if direction == "up" else "down",
                                  source="admin", now=utc_now())
         except VoteRefused as exc:
-            raise UserError(str(exc)) from None
+            # the refusal is right for a click, but the admin importing likes has a command for it
+            hint = (f"; to store it as a paper they like, `newsletter feedback seed {email.strip()}"
+                    f" --like {paper}`") if direction == "up" else ""
+            raise UserError(f"{exc}{hint}") from None
     said = {"new": "Recorded", "changed": "Changed to", "same": "Already recorded:"}[stored]
     out.print(f"{said} {direction} on {paper} for {escape(email.strip())}.")
 

@@ -35,8 +35,7 @@ def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> 
         want = latest_announcement_date(now, settings.extra_holidays, lag=FEED_LAG)  # as `newsletter run`
         detail = f"{page.url}: dated {page.date}, {len(page.papers)} paper(s)"
         if missing := sorted(set(categories) - set(readable)):
-            them = "it" if len(missing) == 1 else "them"
-            detail += f"; it holds no {', '.join(missing)}: readers with {them} are not served"
+            detail += f"; it holds no {', '.join(missing)}: {_unserved(roster, missing)}"
         feed = (Check("arXiv feed", "warn", f"{detail}; the announcement of {want} is not there yet")
                 if page.date < want else Check("arXiv feed", "warn" if missing else "ok", detail))
         if urlsplit(settings.arxiv_feed_url).scheme.lower() not in ("http", "https"):
@@ -45,6 +44,19 @@ def check_arxiv(settings: Settings, roster: Roster | None, now: dt.datetime) -> 
         return [feed, _check_api(source, [p.arxiv_id for p in page.papers[:1]], settings)]
     finally:
         source.close()
+
+
+def _unserved(roster: Roster | None, missing: list[str]) -> str:
+    """Who a feed folder lacking `missing` leaves out, by address: the admin's next step is to
+    change those rows (or add the feed file), and the run will count them as failed."""
+    them = "it" if len(missing) == 1 else "them"
+    emails = [s.email for s in (roster.subscribers if roster else []) if set(s.categories) & set(missing)]
+    if not emails:
+        return f"readers with {them} are not served"
+    shown = ", ".join(emails[:3]) + (f" and {len(emails) - 3} more" if len(emails) > 3 else "")
+    return (f"readers with {them} are not served ({shown}): their digests fail until a file"
+            f" holds {them}")
+
 
 def _check_api(source: ArxivSource, ids: list[str], settings: Settings) -> Check:
     from newsletter.fetch import FetchError

@@ -50,7 +50,8 @@ def add(
     like_file: LikeFileOption = None,
 ) -> None:
     """Validate and add one subscriber to the roster (the file is unchanged on any error); seed
-    papers are fetched from the arXiv API first and stored as the reader's first likes."""
+    papers are taken from the database when it holds them, fetched from the arXiv API otherwise,
+    before anything is written, and stored as the reader's first likes."""
     from newsletter.cli.seeds import fetch_seeds, store_seeds
 
     with user_errors():

@@ -276,7 +276,8 @@ def _preview(request: Request, reader: Reader, text: str, now: dt.datetime) -> R
         section = '<p class="preview">Preview is not available on this server.</p>'
     elif (wait := admit_preview(request.app.state.db, reader.email, now)) is not None:
         said, seconds = too_many_previews(wait)
-        log.info("preferences: a preview past the limit")
+        # named, as the other lines of this page are: a link pressed this often may have leaked
+        log.info("preferences: %s is past the preview limit; the next in %d s", reader.email, seconds)
         response = _page(TITLE, settings_body(_state(request, reader, now, notice=notice(said, error=True),
                                                      draft=text)), 429)
         response.headers["Retry-After"] = str(seconds)

@@ -103,7 +103,22 @@ def test_a_feed_folder_lacking_a_readers_category_is_a_warning(site: Path, fake_
     _, output = check(arxiv_feed_url=str(folder))
     row = next(line for line in output.splitlines() if line.startswith("│ arXiv feed"))
     assert " warn " in row and "cs.AI+cs.CV: dated 2025-08-28" in row
-    assert "it holds no cs.LG: readers with it are not served" in " ".join(output.split())
+    assert ("it holds no cs.LG: readers with it are not served (lin@example.org): their digests"
+            " fail until a file holds it") in " ".join(output.split())
+
+
+def test_a_feed_folder_lacking_a_category_names_three_readers_then_counts(
+    site: Path, fake_arxiv: FakeArxiv
+) -> None:
+    """The admin learns whom to fix without a wall of addresses: three named, the rest counted."""
+    folder = Path(__file__).resolve().parents[2] / "examples" / "arxiv"
+    roster = site / "subscribers.csv"
+    rows = "".join(f"r{i}@example.org,criteria/vision-language-seven-topics.md,cs.CV;cs.LG,UTC\n"
+                   for i in range(5))
+    roster.write_text(roster.read_text() + rows)
+    _, output = check(arxiv_feed_url=str(folder))
+    assert ("(r0@example.org, r1@example.org, r2@example.org and 2 more)"
+            in " ".join(output.split()))
 
 
 def test_every_problem_is_named_and_the_exit_code_is_1(

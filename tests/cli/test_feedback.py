@@ -63,6 +63,16 @@ def test_feedback_add_refuses_bad_input_and_records_nothing(
     assert vote_store.select(db) == []
 
 
+def test_feedback_add_refusing_a_like_names_the_seed_command(db: Database) -> None:
+    """A like the reader's digests never carried is what `feedback seed` is for: the refusal says so."""
+    code, output = invoke("feedback", "add", ADA, "2508.99999", "up")
+    assert code == 1
+    assert f"`newsletter feedback seed {ADA} --like 2508.99999`" in " ".join(output.split())
+    _, down = invoke("feedback", "add", ADA, "2508.99999", "down")
+    assert "feedback seed" not in down  # a seed is a like: no such hint for a dislike
+    assert vote_store.select(db) == []
+
+
 def test_feedback_lists_replies_and_votes(db: Database) -> None:
     code, output = invoke("feedback")
     assert code == 0 and "No feedback yet." in output

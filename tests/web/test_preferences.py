@@ -4,6 +4,7 @@ confirms it with an undo; forged, expired, other readers' and replayed requests 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -346,6 +347,19 @@ def test_previews_past_the_limit_get_a_429_page_that_keeps_the_text(
     assert client.post(path, data=fields).headers["retry-after"] == "40"
     clock.now += dt.timedelta(seconds=40)
     assert client.post(path, data=fields).status_code == 200
+
+
+def test_a_preview_past_the_limit_is_logged_naming_the_reader(
+    db: Database, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The admin reading the log can tell whose link is pressed that often (it may have leaked)."""
+    caplog.set_level(logging.INFO)
+    path = link(db)
+    fields = form(client, path, "criteria", criteria="1. Alpha matting", action="preview")
+    for _ in range(6):
+        client.post(path, data=fields)
+    said = [r.getMessage() for r in caplog.records if "preview limit" in r.getMessage()]
+    assert said == [f"preferences: {ADA} is past the preview limit; the next in 60 s"]
 
 
 def test_previews_are_capped_per_hour_too(db: Database, client: TestClient, clock: Clock) -> None:
