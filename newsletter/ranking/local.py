@@ -30,11 +30,13 @@ from newsletter.models import Paper, Score
 from newsletter.ranking.criteria import Criteria, parse_criteria
 from newsletter.ranking.learn import LearnedTaste, fit_taste
 from newsletter.ranking.match import topic_matches
-from newsletter.ranking.votes import Vote, VoteTaste, fit_votes
+from newsletter.ranking.votes import FULL_WEIGHT_VOTES, Vote, VoteTaste, fit_votes
 
 log = logging.getLogger(__name__)
 
 NEUTRAL_NOVELTY = 5
+_MIN_LIKES = 5  # likes before they may lower the criteria-match scale (`_likes_shift`)
+_LIKES_QUANTILE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +95,10 @@ class LocalRanker:
             relevance = self._from_match(match)
         # The voted papers are matched on their own: in today's index they would shift its word
         # statistics, and so the relevance levels a day gets without votes.
-        liked = None if not votes else fit_votes(votes, papers, topic_matches(queries, [p for p, _ in votes]),
-                                                 today)
+        vote_matches = topic_matches(queries, [p for p, _ in votes])
+        liked = None if not votes else fit_votes(votes, papers, vote_matches, today)
+        if taste is None and (shift := self._likes_shift(votes, vote_matches)) > 0:
+            relevance = self._from_match(match + shift)
         notes: list[str | None] = [None] * len(papers)
         if liked is not None:
             before = _places(relevance, order_score)
@@ -155,6 +159,26 @@ class LocalRanker:
         relevance = np.clip(np.rint(1 + 9 * strength), 2, 10).astype(int)
         relevance[match < self._send_floor(match)] = 1
         return relevance
+
+    def _likes_shift(self, votes: Sequence[Vote], vote_matches: np.ndarray) -> float:
+        """How far the reader's likes lower the criteria-match scale, when there is no history.
+
+        Estimated relevance 5 (the default `min_relevance`) starts at a fixed topic match; a broad
+        reader's liked papers often match their criteria's words more loosely than that. Once
+        there are `FULL_WEIGHT_VOTES` votes with `_MIN_LIKES` likes, level 5 starts no higher than
+        the match that all but `_LIKES_QUANTILE` of the liked papers reach, so the digest holds
+        more of the papers like them; a reader who likes nothing, or whose likes match well, keeps
+        the scale. bench/learning.py, no LLM, last 10 days with feedback: the spatial reader's
+        recall 0.37 → 0.47 at the same share ≥ cutoff (0.36), vision-language 0.46 → 0.48 (share
+        0.46 → 0.45), the narrow reader unchanged (quantile 0.10 and 0.50 did no better).
+        """
+        if len(votes) < FULL_WEIGHT_VOTES:
+            return 0.0
+        likes = vote_matches.max(axis=0)[np.array([vote > 0 for _, vote in votes])]
+        if len(likes) < _MIN_LIKES:
+            return 0.0
+        level_five = self.match_floor + 4 / 9 * (self.match_full - self.match_floor)
+        return max(0.0, level_five - float(np.quantile(likes, _LIKES_QUANTILE)))
 
     def _send_floor(self, match: np.ndarray) -> float:
         """A narrow reader (few papers of the day match any topic well) can afford a higher bar."""
