@@ -52,7 +52,9 @@ class LocalRanker:
     (the newest `max_history` are used). `send_margin`: widens the history-based cut.
     `vote_weight`: weight of the reader's votes (ranking/votes.py) against all of that, reached
     at `FULL_WEIGHT_VOTES` votes. Votes reorder the papers but keep how many reach each relevance
-    level, so they move papers across the cut and the digest's threshold without widening either.
+    level, so they move papers across the cut and the digest's threshold without widening either;
+    the one exception is a reader's likes without an LLM history (`_likes_shift`), which may lower
+    the criteria-match scale to where the liked papers match.
     """
 
     match_floor: float = 0.05
