@@ -202,6 +202,30 @@ def test_history_with_nothing_to_learn_from_does_not_break_the_ranking(day: dict
     assert [s.relevance for s in scores] == [1, 1, 1]
 
 
+def test_likes_that_match_loosely_lower_the_scale_without_history(day: dict) -> None:
+    """ranking/local.py `_likes_shift`: 20 votes with 5 likes of papers that match the criteria
+    loosely let more of today's papers reach estimated relevance 5; likes that match well, or
+    dislikes alone, leave the digest's size as it was."""
+    from newsletter.ranking.match import topic_matches
+
+    earlier, _ = candidates("2025-06-19", BROAD)
+    papers, _ = day[BROAD]
+    queries = [t.query for t in parse_criteria(criteria(BROAD)).topics]
+    by_match = [earlier[i] for i in topic_matches(queries, earlier).max(axis=0).argsort()]
+
+    def level_five(votes: list[tuple[Paper, int]]) -> int:
+        return sum(s.relevance >= 5 for s in LocalRanker().rank(criteria(BROAD), papers, (), votes))
+
+    dislikes = [(p, -1) for p in by_match[len(by_match) // 2 :][:15]]
+    loose_likes = [(p, 1) for p in by_match[20:26]]
+    close_likes = [(p, 1) for p in by_match[-6:]]
+    plain = level_five([])
+    assert level_five(loose_likes + dislikes) > plain
+    assert level_five(close_likes + dislikes) == plain
+    assert level_five(dislikes + [(p, -1) for p in by_match[20:26]]) == plain
+    assert level_five(loose_likes + dislikes[:10]) == plain  # 16 votes: too few yet
+
+
 # --- the cut in front of the LLM -----------------------------------------------------------
 
 
