@@ -49,6 +49,7 @@ def build_previewer(settings: Settings, db: Database, *, ranker: Ranker | None =
             cached = cache.get_many(key, subscriber.criteria, papers)
             scores.update({i: replace(s, source="llm") for i, s in cached.items()})
         already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
+        already |= vote_store.seed_ids(db, subscriber.email)  # the reader knows their seeds
         entries = select(subscriber, papers, scores, min_relevance=settings.min_relevance,
                          min_novelty=settings.min_novelty, max_papers=settings.max_papers,
                          already_sent=already)

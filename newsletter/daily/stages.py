@@ -220,6 +220,7 @@ def digest_stage(
     # Without the papers other days' digests carried; a day's own papers stay (a preview of a day
     # already sent, or a digest the admin released with --resend-unknown, shows them again).
     already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
+    already |= vote_store.seed_ids(db, subscriber.email)  # the reader knows their seeds
     entries = select(
         subscriber,
         day.papers,

@@ -92,6 +92,12 @@ def select(db: Database, *, email: str | None = None, limit: int | None = None) 
     return [_vote(row) for row in db.read().execute(sql, params).fetchall()]
 
 
+def seed_ids(db: Database, email: str) -> set[str]:
+    """The papers the reader named as seeds: they know them, so no digest brings them as new."""
+    rows = db.read().execute("SELECT arxiv_id FROM votes WHERE email=? AND source='seed'", (email,))
+    return {row["arxiv_id"] for row in rows.fetchall()}
+
+
 def digests_with(db: Database, email: str, arxiv_id: str) -> list[dt.date]:
     """The dates of the digests that went (or may have gone) to `email` carrying this paper,
     newest first. A digest's paper list is JSON in `deliveries.paper_ids`."""

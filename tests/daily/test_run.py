@@ -460,3 +460,26 @@ def _sections(text: str, *, comments: bool = False) -> list[tuple[str, str]]:
         comment = section.split("**Comment:** ", 1)[1].split("\n", 1)[0]
         out.append((arxiv_id, comment if comments else title))
     return out
+
+
+def test_a_seed_paper_never_comes_back_as_new(site: Path) -> None:
+    """db/votes.py `seed_ids`: a paper the reader named as a seed is one they know; the digest of
+    the day it was announced leaves it out, in the run and in the preview alike."""
+    from newsletter.db.papers import papers_by_id
+    from newsletter.readers.seeds import record_seeds
+
+    assert runner.invoke(app, ["preview", "grace@example.org", "--date", DAY]).exit_code == 0
+    preview = site / "var" / "preview" / DAY / "grace@example.org.md"
+    first, second = [i for i, _ in _sections(preview.read_text(encoding="utf-8"))][:2]
+    db = Database.open(site / "var" / "state.db")
+    try:
+        papers = papers_by_id(db, [first])
+        record_seeds(db, "grace@example.org", papers.values(), dt.datetime(2025, 8, 1, tzinfo=dt.UTC))
+    finally:
+        db.close()
+    assert runner.invoke(app, ["preview", "grace@example.org", "--date", DAY]).exit_code == 0
+    previewed = [i for i, _ in _sections(preview.read_text(encoding="utf-8"))]
+    assert first not in previewed and second in previewed
+    assert run("--date", DAY)[0] == 0
+    sent = [i for i, _ in _sections(outbox(site)["grace@example.org"].read_text(encoding="utf-8"))]
+    assert first not in sent and second in sent
