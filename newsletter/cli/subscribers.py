@@ -122,6 +122,7 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
     from newsletter.cli.feedback import vote_line
     from newsletter.db import votes as vote_store
     from newsletter.db.papers import papers_by_id
+    from newsletter.db.runs import last_run_failures_of
     from newsletter.render.text import printable
 
     address = email.strip()
@@ -141,6 +142,9 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
         status = row["status"] if row["status"] == "active" else left
         name = escape(row["name"] or "no name")
         out.print(f"{escape(row['email'])} ({name}): {status}; last digest: {last}")
+        day, failures = last_run_failures_of(db, row["email"])
+        for reason in failures:  # e.g. not served at all: no digest row says so
+            out.print(printable(f"The last run ({day}) failed this reader: {reason}"), markup=False)
         base = load_roster(settings.subscribers, settings).find(address) if row["criteria"] else None
         if base is not None:  # the roster row itself; the reader's own values follow
             authors = "; ".join(base.authors) or "none"

@@ -122,6 +122,17 @@ def last_delivery_run(db: Database) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+def last_run_failures_of(db: Database, email: str) -> tuple[str | None, list[str]]:
+    """(digest date, why) of each digest of `email` the newest delivery run failed: some leave no
+    delivery row (a reader the day's feed does not cover), so only the run's log says why."""
+    run = last_delivery_run(db)
+    if run is None:
+        return None, []
+    prefix = f"{email.lower()}: "
+    reasons = [e[len(prefix):] for e in json.loads(run["errors"] or "[]") if e.lower().startswith(prefix)]
+    return run["digest_date"], reasons
+
+
 @dataclass(frozen=True, slots=True)
 class DayCost:
     digest_date: dt.date

@@ -59,6 +59,12 @@ def test_a_reader_with_a_category_the_folder_lacks_does_not_stop_the_others(site
     with db.tx() as conn:  # nothing composed for them either
         composed = conn.execute("SELECT count(*) FROM feed_entries WHERE email='lin@example.org'")
         assert composed.fetchone()[0] == 0
+    # with no delivery row, `subscribers show` says what the run said (grace: nothing failed)
+    code, shown = cli("subscribers", "show", "lin@example.org")
+    assert code == 0 and "last digest: none yet" in shown, shown
+    said = f"The last run ({DAY}) failed this reader: not served: the feed read for"
+    assert said in " ".join(shown.split())
+    assert "The last run" not in cli("subscribers", "show", "grace@example.org")[1]
 
     # The folder gains a file with cs.LG (here: the same papers saved under that name): served now.
     shutil.copy(site / "feeds" / "cs.AI+cs.CV", site / "feeds" / "cs.AI+cs.CV+cs.LG")
