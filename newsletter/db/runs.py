@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from newsletter.db import Database
+from newsletter.db.deliveries import for_date
 from newsletter.models import Usage
 
 RunKind = Literal["run", "dry-run", "prepare"]
@@ -146,16 +147,32 @@ class DayCost:
 
 
 def day_cost(db: Database, digest_date: dt.date) -> DayCost:
-    """What every run for one announcement date cost, from the runs log (dry runs excluded)."""
-    row = db.read().execute(
+    """What every run for one announcement date cost, from the runs log (dry runs excluded).
+    `failures`: the readers some run failed whose digest of the date has not gone out since, each
+    once (a cron retry or a service tick that fails the same reader again is one failure)."""
+    day = digest_date.isoformat()
+    read = db.read()
+    row = read.execute(
         "SELECT COUNT(*), COALESCE(SUM(llm_calls), 0), COALESCE(SUM(prompt_tokens), 0),"
         " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0),"
-        " COALESCE(SUM(subscribers_served), 0), COALESCE(SUM(failures), 0)"
+        " COALESCE(SUM(subscribers_served), 0)"
         " FROM runs WHERE digest_date=? AND kind != 'dry-run'",
-        (digest_date.isoformat(),),
+        (day,),
     ).fetchone()
+    failed = {address for errors, in read.execute(
+        "SELECT errors FROM runs WHERE digest_date=? AND kind != 'dry-run'", (day,)).fetchall()
+        for address in _failed_addresses(errors)}
+    served = {email.lower() for email, delivery in for_date(db, digest_date).items()
+              if delivery.status in ("sent", "empty")}
     return DayCost(digest_date, int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]),
-                   int(row[5]), int(row[6]))
+                   int(row[5]), len(failed - served))
+
+
+def _failed_addresses(errors: str | None) -> set[str]:
+    """The readers a run's error list names: its failures are "address: why" (a fatal error,
+    the list's other kind of line, names no address)."""
+    named = (line.split(": ", 1)[0] for line in json.loads(errors or "[]"))
+    return {name.lower() for name in named if "@" in name and not any(c.isspace() for c in name)}
 
 
 def recent_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:

@@ -68,6 +68,21 @@ def test_html_of_an_alert_is_escaped() -> None:
     assert "&lt;b&gt;bad&lt;/b&gt;" in alert.html
 
 
+def test_cost_line_counts_each_failed_reader_once_and_not_once_served(db: Database) -> None:
+    """db/runs.py `day_cost`: a reader two runs failed is one failure; one a later run served is
+    none; a fatal error names no reader and is no reader's failure."""
+    def finished(errors: list[str]) -> None:
+        record = run_log.start_run(db, run_log.RunRecord(kind="run", started_at=NOW, digest_date=DAY))
+        run_log.finish_run(db, replace(record, failures=len(errors), errors=errors), NOW)
+
+    finished(["ada@example.org: not served: the feed holds no cs.LG", "Bo@Example.org: SendGrid 500"])
+    finished(["ada@example.org: not served: the feed holds no cs.LG", "fetch failed: HTTP 503: try later"])
+    assert day_cost(db, DAY).failures == 2
+    delivery_transitions.begin(db, "bo@example.org", DAY, paper_ids=(), message_id="<m@x>", now=NOW)
+    delivery_transitions.mark_sent(db, "bo@example.org", DAY, provider_id="p-1", now=NOW)
+    assert day_cost(db, DAY).failures == 1
+
+
 def test_credentials_in_an_error_text_never_reach_the_alert() -> None:
     error = "HTTP 401 from https://digest:hunter2pw@feeds.example.net/atom?api_key=K3Y-s3cret&page=2"
     alert = fetch_alert(DAY, error, waited=dt.timedelta(hours=8))
