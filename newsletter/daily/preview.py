@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from newsletter.clock import Clock, utc_now
 from newsletter.daily.selection import in_categories, select
+from newsletter.daily.stages import known_papers
 from newsletter.db import Database
-from newsletter.db import deliveries as delivery_store
 from newsletter.db import votes as vote_store
 from newsletter.db.papers import load_day, stored_dates
 from newsletter.db.scores import DatabaseScoreCache
@@ -48,8 +48,7 @@ def build_previewer(settings: Settings, db: Database, *, ranker: Ranker | None =
         if key:
             cached = cache.get_many(key, subscriber.criteria, papers)
             scores.update({i: replace(s, source="llm") for i, s in cached.items()})
-        already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
-        already |= vote_store.seed_ids(db, subscriber.email)  # the reader knows their seeds
+        already = known_papers(db, subscriber.email, day.date)
         entries = select(subscriber, papers, scores, min_relevance=settings.min_relevance,
                          min_novelty=settings.min_novelty, max_papers=settings.max_papers,
                          already_sent=already)

@@ -203,6 +203,14 @@ class Preview:
 PreparedDigest = ComposedDigest | NothingToSend | Preview
 
 
+def known_papers(db: Database, email: str, digest_date: dt.date) -> set[str]:
+    """The papers no digest of `digest_date` brings the reader as new: those other days' digests
+    carried, and their seed papers. A day's own papers stay (a preview of a day already sent, or a
+    digest the admin released with --resend-unknown, shows them again)."""
+    return (delivery_store.delivered_paper_ids(db, email, other_than=digest_date)
+            | vote_store.seed_ids(db, email))
+
+
 def digest_stage(
     subscriber: Subscriber,
     day: AnnouncementDay,
@@ -217,10 +225,7 @@ def digest_stage(
     """One reader's digest: select, render, compose. A dry run writes a preview instead; an empty
     day with nothing to send is recorded as `empty` (unless a dry run). `first`: the first date of
     a digest of several days (`day` then holds all their papers, see `newsletter.daily.span`)."""
-    # Without the papers other days' digests carried; a day's own papers stay (a preview of a day
-    # already sent, or a digest the admin released with --resend-unknown, shows them again).
-    already = delivery_store.delivered_paper_ids(db, subscriber.email, other_than=day.date)
-    already |= vote_store.seed_ids(db, subscriber.email)  # the reader knows their seeds
+    already = known_papers(db, subscriber.email, day.date)
     entries = select(
         subscriber,
         day.papers,
