@@ -129,8 +129,7 @@ def last_run_failures_of(db: Database, email: str) -> tuple[str | None, list[str
     run = last_delivery_run(db)
     if run is None:
         return None, []
-    prefix = f"{email.lower()}: "
-    reasons = [e[len(prefix):] for e in json.loads(run["errors"] or "[]") if e.lower().startswith(prefix)]
+    reasons = [why for address, why in _failures(run["errors"]) if address == email.lower()]
     return run["digest_date"], reasons
 
 
@@ -161,18 +160,19 @@ def day_cost(db: Database, digest_date: dt.date) -> DayCost:
     ).fetchone()
     failed = {address for errors, in read.execute(
         "SELECT errors FROM runs WHERE digest_date=? AND kind != 'dry-run'", (day,)).fetchall()
-        for address in _failed_addresses(errors)}
+        for address, _ in _failures(errors)}
     served = {email.lower() for email, delivery in for_date(db, digest_date).items()
               if delivery.status in ("sent", "empty")}
     return DayCost(digest_date, int(row[0]), int(row[1]), int(row[2]), int(row[3]), float(row[4]),
                    int(row[5]), len(failed - served))
 
 
-def _failed_addresses(errors: str | None) -> set[str]:
-    """The readers a run's error list names: its failures are "address: why" (a fatal error,
-    the list's other kind of line, names no address)."""
-    named = (line.split(": ", 1)[0] for line in json.loads(errors or "[]"))
-    return {name.lower() for name in named if "@" in name and not any(c.isspace() for c in name)}
+def _failures(errors: str | None) -> list[tuple[str, str]]:
+    """(address, why) of each failed digest in a run's stored error list, where a failure is
+    "address: why" (a fatal error, the list's other kind of line, names no address)."""
+    named = (line.split(": ", 1) for line in json.loads(errors or "[]"))
+    return [(parts[0].lower(), parts[1]) for parts in named
+            if len(parts) == 2 and "@" in parts[0] and not any(c.isspace() for c in parts[0])]
 
 
 def recent_runs(db: Database, limit: int = 20) -> list[dict[str, Any]]:
