@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from typing import Any
 
-from newsletter.cli.common import open_db
+from newsletter.db import Database
 from newsletter.db import deliveries as delivery_store
 from newsletter.db import subscribers as subscriber_store
 from newsletter.readers.preferences import with_overrides
@@ -14,9 +14,8 @@ from newsletter.readers.roster import load_roster
 from newsletter.settings import Settings
 
 
-def roster_rows(settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
+def roster_rows(settings: Settings, db: Database) -> tuple[list[dict[str, Any]], list[str]]:
     """The roster's subscribers (and those who left) as rows, and the roster rows that cannot be listed."""
-    db = open_db(settings)
     roster = with_overrides(load_roster(settings.subscribers, settings), db)
     gone = subscriber_store.suppressions(db)
     last = delivery_store.last_deliveries(db)

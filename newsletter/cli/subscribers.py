@@ -88,7 +88,8 @@ def add(
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Every subscriber with status (active / unsubscribed) and last delivery."""
     with user_errors():
-        rows, problems = roster_rows(settings_for_cli())
+        settings = settings_for_cli()
+        rows, problems = roster_rows(settings, open_db(settings))
     for problem in problems:  # on stderr: stdout stays the list (or JSON) a script reads
         err.print(f"not listed: {problem} (see `newsletter subscribers check`)",
                   highlight=False, markup=False)
@@ -129,7 +130,7 @@ def show(email: Annotated[str, typer.Argument(help="The reader's address.")]) ->
     with user_errors():
         settings = settings_for_cli()
         db = open_db(settings)
-        row = next((r for r in roster_rows(settings)[0] if r["email"].lower() == address.lower()), None)
+        row = next((r for r in roster_rows(settings, db)[0] if r["email"].lower() == address.lower()), None)
         votes = vote_store.select(db, email=address)
         papers = papers_by_id(db, [v.arxiv_id for v in votes])
         if row is None and not votes:
