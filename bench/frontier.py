@@ -52,8 +52,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from scipy import sparse  # type: ignore[import-untyped]  # noqa: E402
-from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]  # noqa: E402
 from sklearn.model_selection import StratifiedKFold, cross_val_predict  # type: ignore[import-untyped]  # noqa: E402
 from train_days import BROAD, DEFAULT_TRAIN, load_reader  # noqa: E402
@@ -62,7 +60,6 @@ from newsletter.daily.selection import in_categories  # noqa: E402
 from newsletter.models import Paper  # noqa: E402
 from newsletter.ranking import learn, local  # noqa: E402
 from newsletter.ranking.local import LocalRanker  # noqa: E402
-from newsletter.ranking.match import paper_text  # noqa: E402
 
 MODELS = ("criteria", "ridge", "logistic")
 RELEVANT_AT = 7
@@ -76,10 +73,7 @@ def logistic_taste(judged: Sequence[Paper], labels: np.ndarray, judged_matches: 
                    today: Sequence[Paper], today_matches: np.ndarray) -> learn.LearnedTaste:
     """The alternative measured here: log-odds of "relevance ≥ 7" (≥ 5 while there are fewer than
     ten of those), a class-balanced logistic regression on the history model's own features."""
-    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer=learn._words_and_bigrams)
-    words = vectorizer.fit_transform([paper_text(p) for p in [*judged, *today]])
-    features = sparse.hstack([words, sparse.csr_matrix(np.hstack([judged_matches, today_matches]).T)]).tocsr()
-    train, test = features[: len(judged)], features[len(judged):]
+    train, test = learn.taste_features(judged, judged_matches, today, today_matches)
     relevant = (labels >= 7) if (labels >= 7).sum() >= 10 else (labels >= 5)
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)

@@ -80,11 +80,7 @@ def fit_taste(
 
     `*_matches` are (topics × papers) topic-match arrays from `topic_matches`.
     """
-    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer=_words_and_bigrams)
-    words = vectorizer.fit_transform([paper_text(p) for p in [*judged, *today]])
-    matches = np.hstack([judged_matches, today_matches]).T * _MATCH_WEIGHT
-    features = sparse.hstack([words, sparse.csr_matrix(matches)]).tocsr()
-    train, test = features[: len(judged)], features[len(judged) :]
+    train, test = taste_features(judged, judged_matches, today, today_matches)
     model = Ridge(alpha=_ALPHA).fit(train, labels)
     folds = KFold(n_splits=min(_FOLDS, len(labels)), shuffle=True, random_state=0)
     held_out = cross_val_predict(Ridge(alpha=_ALPHA), train, labels, cv=folds)
@@ -94,6 +90,18 @@ def fit_taste(
         labels=labels,
         shares=tuple(float(np.mean(labels >= level)) for level in range(2, 11)),
     )
+
+
+def taste_features(
+    judged: Sequence[Paper], judged_matches: np.ndarray, today: Sequence[Paper], today_matches: np.ndarray
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """(judged rows, today's rows): TF-IDF words and bigrams, fitted over both, beside each paper's
+    topic matches."""
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer=_words_and_bigrams)
+    words = vectorizer.fit_transform([paper_text(p) for p in [*judged, *today]])
+    matches = np.hstack([judged_matches, today_matches]).T * _MATCH_WEIGHT
+    features = sparse.hstack([words, sparse.csr_matrix(matches)]).tocsr()
+    return features[: len(judged)], features[len(judged) :]
 
 
 def _words_and_bigrams(text: str) -> list[str]:
